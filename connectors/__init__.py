@@ -1,0 +1,1 @@
+"""The outside world: Integreat (API v3, CMS fixtures), DeepL, files."""

