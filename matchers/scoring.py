@@ -1,0 +1,197 @@
+"""How a translation-memory match is scored: similarity, penalties, and the match record.
+
+Similarity is rapidfuzz's `fuzz.ratio` on the normalised placeholder form: the Indel
+(insertion/deletion) normalised similarity, 100 · (1 − indel_distance / (|a| + |b|)), where a
+substitution counts as one deletion plus one insertion. Why this one:
+
+- It is what Pontoon uses in effect ((|s|+|q| − lev(ins 1, del 2, sub 2)) / (|s|+|q|)); for a
+  substitution it gives the same number as amaGama's 100 − 100·lev/len(longer) and Weblate's
+  Damerau-Levenshtein ratio on equal-length strings, and it is slightly more lenient than those
+  for a dropped or added word (a 60-character segment missing a 5-character word: 96 here, 92
+  for amaGama/Weblate). No transposition step as in Weblate's Damerau variant.
+- It is the fastest rapidfuzz scorer (bit-parallel LCS), and it bounds itself by length,
+  ratio ≤ 200 · min(|a|, |b|) / (|a| + |b|), which the fuzzy index uses to skip candidates.
+- Placeholders ("{PHONE}") count as their token text, so a different phone number costs
+  nothing here and a missing or extra one costs a few points, plus a `placeholder_mismatch`
+  penalty after transfer.
+
+Penalties are subtracted points (Trados style), not factors (Weblate multiplies by 0.7 for
+pending and 0.95 for another context), so every listed penalty reads as "−N" in the UI and sums.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from rapidfuzz import fuzz
+
+MatchKind = Literal["exact", "context", "fuzzy"]
+
+EXACT_SCORE = 100.0
+# An exact match whose neighbouring segments also match (Trados/memoQ "101 %" / ICE match).
+CONTEXT_SCORE = 101.0
+
+
+# The rapidfuzz scorer behind `similarity`, for batch use (process.extract/cdist) in C.
+SIMILARITY_SCORER = fuzz.ratio
+
+
+def similarity(a_form: str, b_form: str) -> float:
+    """Return the Indel similarity of two normalised placeholder forms, 0–100 (100 = equal)."""
+    return SIMILARITY_SCORER(a_form, b_form)
+
+
+@dataclass(frozen=True, slots=True)
+class Penalty:
+    """One deduction from a match score, in points (0–100 scale), with a human-readable reason."""
+
+    code: str
+    amount: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchFlags:
+    """What the caller knows about a candidate unit that should lower its score."""
+
+    machine_translated: bool = False
+    unreviewed: bool = False
+    outdated: bool = False
+    placeholder_mismatches: int = 0
+    other_region: bool = False
+    pivot: bool = False
+    context_mismatch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PenaltyPolicy:
+    """Points subtracted per penalty; defaults rank a clean fuzzy 95 above a flawed exact 100.
+
+    - machine_translated 10: unchecked MT should lose against a human 90 % fuzzy match.
+    - pivot 8: translated via a third language (e.g. de→en→fa); errors compound.
+    - outdated 5: the unit's source changed after it was translated.
+    - placeholder_mismatch 3 per mismatch: a value could not be carried over; the translator
+      must fix a number, so it must not look like a clean exact match.
+    - unreviewed 2: a human translation nobody has reviewed yet.
+    - context_mismatch 1: same text, different neighbouring segments or page.
+    - other_region 1: another county's wording; small, because sharing is the point.
+    """
+
+    machine_translated: float = 10.0
+    unreviewed: float = 2.0
+    outdated: float = 5.0
+    placeholder_mismatch: float = 3.0
+    other_region: float = 1.0
+    pivot: float = 8.0
+    context_mismatch: float = 1.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "PenaltyPolicy":
+        """Build a policy from e.g. configuration; unknown keys or negative amounts: ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown penalty names: {', '.join(unknown)}")
+        amounts = {name: float(amount) for name, amount in values.items()}
+        negative = sorted(name for name, amount in amounts.items() if amount < 0)
+        if negative:
+            raise ValueError(f"penalties must not be negative: {', '.join(negative)}")
+        return cls(**amounts)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A translation-memory suggestion; score = base_score minus penalties, 0–100 (101: context).
+
+    origin is opaque to matchers: whatever the caller needs to show where the unit came from
+    (region, document, author, ...).
+    """
+
+    unit_id: int
+    source_text: str
+    target_text: str
+    score: float
+    base_score: float
+    kind: MatchKind
+    penalties: tuple[Penalty, ...] = ()
+    origin: Mapping[str, Any] = field(default_factory=dict)
+
+
+_BOOLEAN_PENALTIES: tuple[tuple[str, str], ...] = (
+    ("machine_translated", "machine translation, not reviewed by a person"),
+    ("pivot", "translated through a pivot language"),
+    ("outdated", "source text changed since it was translated"),
+    ("unreviewed", "translation not reviewed yet"),
+    ("context_mismatch", "used in a different context"),
+    ("other_region", "from another region"),
+)
+
+
+def listed_penalties(flags: MatchFlags, policy: PenaltyPolicy) -> tuple[Penalty, ...]:
+    """Return the penalties that `flags` incur under `policy`, zero-point ones left out."""
+    penalties = [
+        Penalty(code, getattr(policy, code), detail)
+        for code, detail in _BOOLEAN_PENALTIES
+        if getattr(flags, code) and getattr(policy, code) > 0
+    ]
+    if flags.placeholder_mismatches > 0 and policy.placeholder_mismatch > 0:
+        count = flags.placeholder_mismatches
+        penalties.append(
+            Penalty(
+                "placeholder_mismatch",
+                count * policy.placeholder_mismatch,
+                f"{count} placeholder(s) could not be carried over",
+            )
+        )
+    return tuple(penalties)
+
+
+def apply_penalties(
+    base_score: float,
+    flags: MatchFlags,
+    policy: PenaltyPolicy,
+    kind: MatchKind = "fuzzy",
+) -> tuple[float, tuple[Penalty, ...]]:
+    """Return (score, penalties): base_score minus penalties, clamped to 0–100.
+
+    Only kind "context" may exceed 100 (up to 101), so a penalised context match still ranks
+    below a clean exact one.
+    """
+    ceiling = CONTEXT_SCORE if kind == "context" else EXACT_SCORE
+    penalties = listed_penalties(flags, policy)
+    score = base_score - sum(p.amount for p in penalties)
+    return min(max(score, 0.0), ceiling), penalties
+
+
+def classify_match(base_score: float, neighbours_match: bool) -> MatchKind:
+    """Return "context" for an exact match in the same context, "exact" for 100, else "fuzzy"."""
+    if base_score >= EXACT_SCORE:
+        return "context" if neighbours_match else "exact"
+    return "fuzzy"
+
+
+def score_match(
+    unit_id: int,
+    source_text: str,
+    target_text: str,
+    base_score: float,
+    flags: MatchFlags,
+    policy: PenaltyPolicy,
+    *,
+    neighbours_match: bool = False,
+    origin: Mapping[str, Any] | None = None,
+) -> Match:
+    """Build a Match from a similarity (0–100) and the caller's flags, penalties listed."""
+    kind = classify_match(base_score, neighbours_match)
+    base = CONTEXT_SCORE if kind == "context" else base_score
+    score, penalties = apply_penalties(base, flags, policy, kind)
+    return Match(
+        unit_id=unit_id,
+        source_text=source_text,
+        target_text=target_text,
+        score=score,
+        base_score=base,
+        kind=kind,
+        penalties=penalties,
+        origin=dict(origin or {}),
+    )

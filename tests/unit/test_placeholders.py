@@ -1,0 +1,133 @@
+"""Local specifics become typed placeholders, and the query's values go into stored translations."""
+
+import pytest
+
+from matchers.normalise import normalise_for_matching
+from matchers.placeholders import extract_placeholders, transfer_placeholders
+
+
+def kinds_and_values(text: str) -> list[tuple[str, str]]:
+    return [(p.kind, p.value) for p in extract_placeholders(text).values]
+
+
+@pytest.mark.parametrize(
+    "phone", ["07151 501-0", "0821 3102-0", "+49 821 3102 0", "(0821) 310 20", "0821/3102-0"]
+)
+def test_german_phone_formats_are_one_phone_placeholder(phone: str):
+    form = extract_placeholders(f"Rufen Sie uns an: {phone}.")
+    assert form.form == "Rufen Sie uns an: {PHONE}."
+    assert [(p.kind, p.value) for p in form.values] == [("PHONE", phone)]
+
+
+def test_placeholder_offsets_point_into_the_original_text():
+    text = "Termin am 01.02.2024 um 8:00 Uhr, Gebühr 12,50 €"
+    for placeholder in extract_placeholders(text).values:
+        assert text[placeholder.start : placeholder.end] == placeholder.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("am 01.02.2024", [("DATE", "01.02.2024")]),
+        ("am 1. Februar 2024", [("DATE", "1. Februar 2024")]),
+        ("um 8:00", [("TIME", "8:00")]),
+        ("ab 8.30 Uhr", [("TIME", "8.30")]),
+        ("von 08:00–12:00 Uhr", [("TIME", "08:00"), ("TIME", "12:00")]),
+        ("kostet 12,50 €", [("AMOUNT", "12,50 €")]),
+        ("kostet 50 Euro", [("AMOUNT", "50 Euro")]),
+        ("für 3 Kinder", [("NUM", "3")]),
+        ("in 01067 Dresden", [("NUM", "01067")]),  # too few digits for a phone number
+        (
+            "siehe https://www.landkreis-augsburg.de/soziales.",
+            [("URL", "https://www.landkreis-augsburg.de/soziales")],
+        ),
+        ("Mail an info@lra-a.bayern.de", [("EMAIL", "info@lra-a.bayern.de")]),
+    ],
+)
+def test_local_specifics_are_recognised_by_kind(text: str, expected: list[tuple[str, str]]):
+    assert kinds_and_values(text) == expected
+
+
+def test_phone_in_eastern_arabic_digits_is_recognised():
+    assert kinds_and_values("هاتف ٠٨٢١ ٣١٠٢-٠") == [("PHONE", "٠٨٢١ ٣١٠٢-٠")]
+
+
+def test_sentences_differing_only_in_local_specifics_share_a_form():
+    a = extract_placeholders(
+        "Das Bürgerbüro ist am 01.02.2024 ab 8:00 Uhr unter 0821 3102-0 erreichbar."
+    )
+    b = extract_placeholders(
+        "Das Bürgerbüro ist am 3.4.2025 ab 9:30 Uhr unter 07151 501-0 erreichbar."
+    )
+    assert normalise_for_matching(a.form, "de") == normalise_for_matching(b.form, "de")
+
+
+def transfer(stored_source: str, stored_target: str, query: str, language: str = "en"):
+    return transfer_placeholders(
+        extract_placeholders(stored_source).values,
+        stored_target,
+        extract_placeholders(query).values,
+        language,
+    )
+
+
+def test_phone_number_of_the_query_replaces_the_stored_one():
+    text, mismatches = transfer(
+        "Rufen Sie uns an: 07151 501-0", "Call us: 07151 501-0", "Rufen Sie uns an: 0821 3102-0"
+    )
+    assert text == "Call us: 0821 3102-0"
+    assert mismatches == ()
+
+
+def test_eastern_arabic_digits_of_the_stored_translation_are_kept():
+    text, mismatches = transfer(
+        "Rufen Sie uns an: 07151 501-0",
+        "اتصل بنا: ٠٧١٥١ ٥٠١-٠",
+        "Rufen Sie uns an: 0821 3102-0",
+        "ar",
+    )
+    assert text == "اتصل بنا: ٠٨٢١ ٣١٠٢-٠"
+    assert mismatches == ()
+
+
+def test_persian_digits_of_the_stored_translation_are_kept():
+    text, _ = transfer(
+        "Ab 8:00 Uhr geöffnet.", "از ساعت ۸:۰۰ باز است.", "Ab 9:30 Uhr geöffnet.", "fa"
+    )
+    assert text == "از ساعت ۹:۳۰ باز است."
+
+
+def test_values_pair_by_order_within_kind():
+    text, _ = transfer(
+        "Geöffnet von 8:00 bis 12:00 Uhr, Tel. 0821 3102-0",
+        "Open from 8:00 to 12:00, phone 0821 3102-0",
+        "Geöffnet von 9:00 bis 13:30 Uhr, Tel. 07151 501-0",
+    )
+    assert text == "Open from 9:00 to 13:30, phone 07151 501-0"
+
+
+def test_separators_of_the_translation_are_kept_for_a_reformatted_value():
+    text, mismatches = transfer(
+        "Die Gebühr beträgt 12,50 €.", "The fee is €12.50.", "Die Gebühr beträgt 7,00 €."
+    )
+    assert text == "The fee is €7.00."
+    assert mismatches == ()
+
+
+def test_value_missing_from_the_translation_is_reported():
+    text, mismatches = transfer(
+        "Die Gebühr beträgt 12,50 €.", "There is a fee.", "Die Gebühr beträgt 7,00 €."
+    )
+    assert text == "There is a fee."
+    assert [(m.kind, m.reason) for m in mismatches] == [("AMOUNT", "not_in_target")]
+
+
+def test_extra_and_missing_placeholders_are_reported():
+    _, extra = transfer("Rufen Sie uns an.", "Call us.", "Rufen Sie uns an: 0821 3102-0")
+    _, missing = transfer(
+        "Rufen Sie uns an: 0821 3102-0", "Call us: 0821 3102-0", "Rufen Sie uns an."
+    )
+    assert [(m.kind, m.reason) for m in extra] == [("PHONE", "extra_in_query")]
+    assert [(m.kind, m.reason, m.value) for m in missing] == [
+        ("PHONE", "missing_in_query", "0821 3102-0")
+    ]
