@@ -1,0 +1,941 @@
+"""Near-duplicate pages across regions: MinHash bands over word shingles plus embedding cosines.
+
+Two kinds of evidence, because real data needs both: county pages copied from a template share
+most word 3-shingles (MinHash finds them), while the same topic written anew or in another
+language shares almost none, and only the page vectors relate them.
+
+Text evidence (same language only)
+    ``shingle_jaccard``   exact Jaccard of the pages' word 3-shingle sets (pages under
+                          ``SHORT_PAGE_WORDS`` words use single words), 0–1.
+    ``shared_text_ratio`` word-level Indel similarity 2·LCS/(|a|+|b|) (rapidfuzz), 0–1: the share
+                          of words the pages have in common, in order. Unrelated German pages of
+                          the Landkreis Augsburg corpus sit at 0.09 median, 0.17 at the 99th
+                          percentile, so ``TEXT_RATIO_BASELINE`` = 0.2 counts as nothing.
+    text evidence t = max(jaccard, clip((ratio − 0.2) / 0.6, 0, 1)).
+
+Embedding evidence (any language pair), calibrated per language pair
+    Multilingual e5 cosines sit in a narrow, language-pair-dependent band (same-language random
+    pairs ≈ 0.75–0.8, translations ≈ 0.9), so one global cosine threshold either floods results
+    for a pair whose band sits high or misses everything for one that sits low. Instead every
+    cosine is standardised against the cosines of *random* page pairs of the same
+    (language_a, language_b) pair: z = (cos − mean) / std, from a sample of up to
+    ``CALIBRATION_SAMPLE`` random pairs, re-estimated lazily once either language changed by
+    more than ``CALIBRATION_STALE_FRACTION`` of its pages. The same sample gives an empirical
+    percentile. Embedding evidence e = logistic(1.5 · (z − 4)): a random pair (z ≈ 0) gives
+    0.0025, z = 3 gives 0.18, z = 4 gives 0.5, z = 6 gives 0.95.
+
+Title evidence (same language only): rapidfuzz token_set_ratio of the titles, 0–1, weighted
+    ``TITLE_WEIGHT`` = 0.15, so a matching title alone never makes a near-duplicate.
+
+Score = 1 − (1 − t)(1 − e)(1 − 0.15 · title), 0–1 (noisy-or): any one strong signal suffices,
+agreeing signals reinforce each other, and the reason record carries every input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from datasketch import MinHash
+from rapidfuzz import fuzz, utils
+from rapidfuzz.distance import Indel
+
+Signal = Literal["text", "embedding", "title"]
+
+NUM_PERM = 128
+# 42 bands of 3 rows (126 of the 128 permutations): a pair with 3-shingle Jaccard 0.5 becomes a
+# candidate with probability 0.996, 0.4 → 0.93, 0.3 → 0.68, 0.05 → 0.005.
+BANDS = 42
+BAND_ROWS = 3
+MINHASH_SEED = 1729
+SHINGLE_SIZE = 3
+SHORT_PAGE_WORDS = 24
+
+TEXT_RATIO_BASELINE = 0.2
+TEXT_RATIO_FULL = 0.8
+TEXT_FIRES_AT = 0.5
+TITLE_WEIGHT = 0.15
+TITLE_FIRES_AT = 0.8
+Z_MIDPOINT = 4.0
+Z_SLOPE = 1.5
+# Embedding candidates below this z are never collected, so min_score=0 cannot return the
+# whole index: z = 3 is the top ~0.1 % of random pairs of a language pair.
+Z_CANDIDATE_FLOOR = 3.0
+
+CALIBRATION_SAMPLE = 4096
+CALIBRATION_MIN_PAIRS = 20
+CALIBRATION_STALE_FRACTION = 0.1
+# Fewer than CALIBRATION_MIN_PAIRS pairs to sample: assume unrelated vectors (cos mean 0) with a
+# spread typical of unit vectors in `dim` dimensions; replaced as soon as there is data.
+_PRIOR_STD_FLOOR = 0.02
+
+_INITIAL_CAPACITY = 256
+_TAIL_MERGE_DOCS = 4096
+_COMPACT_DEAD_FRACTION = 0.25
+_MAX_BUCKET_PAIR_DISTANCE = 256
+_WORD = re.compile(r"\w+")
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHINGLE_MULTIPLIERS = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93],
+    dtype=np.uint64,
+)
+_BAND_SALTS = np.random.default_rng(MINHASH_SEED).integers(1, 2**63, size=BANDS, dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PageDoc:
+    """One page translation: plain text, optional L2-normalised float32 page and section vectors."""
+
+    key: int
+    region: str
+    language: str
+    title: str
+    text: str
+    vector: np.ndarray | None = None
+    section_vectors: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarityReason:
+    """Why two pages matched: every input of the score (all ratios 0–1, cosines −1–1)."""
+
+    shared_text_ratio: float | None  # word-level LCS ratio; None across languages
+    shingle_jaccard: float | None  # exact, on word shingles; None across languages
+    text_evidence: float  # max(jaccard, ratio above its baseline), 0–1
+    embedding_similarity: float | None  # raw cosine of the page vectors
+    embedding_z: float | None  # cosine standardised by random pairs of the language pair
+    embedding_percentile: float | None  # share of random pairs with a lower cosine, 0–1
+    embedding_rank: int | None  # 1 = nearest allowed page of that language to the query
+    embedding_evidence: float  # logistic of z, 0–1
+    section_similarity: float | None  # best section-to-section cosine; reported, not scored
+    title_similarity: float | None  # token_set_ratio of the titles, 0–1; None across languages
+    signals: tuple[Signal, ...]  # which evidence fired on its own: text, embedding, title
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarPage:
+    """A page similar to the query; score 0–1 (noisy-or of text, embedding and title evidence)."""
+
+    key: int
+    region: str
+    language: str
+    score: float
+    reason: SimilarityReason
+
+
+@dataclass(frozen=True, slots=True)
+class PairMatch:
+    """Two near-duplicate pages of different regions (key_a < key_b); score 0–1."""
+
+    key_a: int
+    region_a: str
+    language_a: str
+    key_b: int
+    region_b: str
+    language_b: str
+    score: float
+    reason: SimilarityReason
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CosineCalibration:
+    """Cosines of random page pairs of one language pair: mean, std and the sorted sample."""
+
+    language_a: str
+    language_b: str
+    mean: float
+    std: float
+    sample: np.ndarray
+    mutations_at_estimate: tuple[int, int]
+    sizes_at_estimate: tuple[int, int]
+
+    def z(self, cosine: float | np.ndarray) -> float | np.ndarray:
+        """Standard score of a cosine against random pairs of this language pair."""
+        return (cosine - self.mean) / self.std
+
+    def percentile(self, cosine: float) -> float | None:
+        """Share of random pairs with a lower cosine, 0–1; None without a sample."""
+        if self.sample.size == 0:
+            return None
+        return float(np.searchsorted(self.sample, cosine, side="left")) / self.sample.size
+
+    def cosine_at(self, z: float) -> float:
+        """The cosine that has standard score z."""
+        return self.mean + z * self.std
+
+
+def embedding_evidence(z: float) -> float:
+    """Map a calibrated cosine z-score to evidence 0–1 (0.5 at z = 4)."""
+    return 1.0 / (1.0 + math.exp(-Z_SLOPE * (z - Z_MIDPOINT)))
+
+
+def _z_for_evidence(evidence: float) -> float:
+    evidence = min(max(evidence, 1e-9), 1 - 1e-9)
+    return Z_MIDPOINT + math.log(evidence / (1 - evidence)) / Z_SLOPE
+
+
+def combine_evidence(text: float, embedding: float, title: float | None) -> float:
+    """Noisy-or of the three kinds of evidence, 0–1."""
+    title_part = TITLE_WEIGHT * (title or 0.0)
+    return 1.0 - (1.0 - text) * (1.0 - embedding) * (1.0 - title_part)
+
+
+def _fmix64(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+def _identity(value: object) -> object:
+    return value
+
+
+@dataclass(slots=True)
+class _TextFeatures:
+    words: np.ndarray  # uint32 word hashes in page order
+    shingles: np.ndarray  # sorted unique uint32 shingle hashes
+    signature: np.ndarray  # uint32 MinHash, NUM_PERM values
+    band_keys: np.ndarray  # uint64, one per band; empty for a page without words
+
+
+@dataclass(slots=True)
+class _Candidate:
+    language: str
+    row: int
+    cosine: float | None = None
+    rank: int | None = None
+
+
+class _LanguageStore:
+    """All pages of one language: rows of arrays (grown in chunks) plus a sorted band table."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.size = 0
+        self.n_alive = 0
+        self.mutations = 0
+        self.keys = np.zeros(_INITIAL_CAPACITY, dtype=np.int64)
+        self.region_codes = np.zeros(_INITIAL_CAPACITY, dtype=np.int32)
+        self.alive = np.zeros(_INITIAL_CAPACITY, dtype=bool)
+        self.has_vector = np.zeros(_INITIAL_CAPACITY, dtype=bool)
+        self.signatures = np.zeros((_INITIAL_CAPACITY, NUM_PERM), dtype=np.uint32)
+        self.vectors: np.ndarray | None = None
+        self.titles: list[str] = []
+        self.words: list[np.ndarray] = []
+        self.shingles: list[np.ndarray] = []
+        self.sections: list[np.ndarray | None] = []
+        # Band table: sorted (band key, row) arrays plus an unsorted tail merged in batches, so an
+        # add costs a dict insert and a query one searchsorted over all bands at once.
+        self.band_keys = np.zeros(0, dtype=np.uint64)
+        self.band_rows = np.zeros(0, dtype=np.int32)
+        self.tail: dict[int, list[int]] = {}
+        self.tail_docs = 0
+
+    @property
+    def capacity(self) -> int:
+        return int(self.keys.shape[0])
+
+    def _grow(self, dim: int | None) -> None:
+        new_capacity = self.capacity * 2
+        for name in ("keys", "region_codes", "alive", "has_vector", "signatures"):
+            old = getattr(self, name)
+            grown = np.zeros((new_capacity, *old.shape[1:]), dtype=old.dtype)
+            grown[: self.size] = old[: self.size]
+            setattr(self, name, grown)
+        if self.vectors is not None:
+            grown_vectors = np.zeros((new_capacity, self.vectors.shape[1]), dtype=np.float32)
+            grown_vectors[: self.size] = self.vectors[: self.size]
+            self.vectors = grown_vectors
+
+    def append(
+        self, doc: PageDoc, region_code: int, features: _TextFeatures, dim: int | None
+    ) -> int:
+        if self.size == self.capacity:
+            self._grow(dim)
+        row = self.size
+        self.size += 1
+        self.n_alive += 1
+        self.mutations += 1
+        self.keys[row] = doc.key
+        self.region_codes[row] = region_code
+        self.alive[row] = True
+        self.signatures[row] = features.signature
+        if doc.vector is not None and dim is not None:
+            if self.vectors is None:
+                self.vectors = np.zeros((self.capacity, dim), dtype=np.float32)
+            self.vectors[row] = doc.vector
+            self.has_vector[row] = True
+        self.titles.append(doc.title)
+        self.words.append(features.words)
+        self.shingles.append(features.shingles)
+        self.sections.append(doc.section_vectors)
+        for band_key in features.band_keys.tolist():
+            self.tail.setdefault(band_key, []).append(row)
+        if features.band_keys.size:
+            self.tail_docs += 1
+        if self.tail_docs >= _TAIL_MERGE_DOCS:
+            self.merge_tail()
+        return row
+
+    def merge_tail(self) -> None:
+        if not self.tail:
+            return
+        counts = [len(rows) for rows in self.tail.values()]
+        tail_keys = np.repeat(np.fromiter(self.tail.keys(), np.uint64, len(self.tail)), counts)
+        tail_rows = np.fromiter(
+            (row for rows in self.tail.values() for row in rows), np.int32, sum(counts)
+        )
+        keys = np.concatenate([self.band_keys, tail_keys])
+        rows = np.concatenate([self.band_rows, tail_rows])
+        order = np.argsort(keys, kind="stable")
+        self.band_keys, self.band_rows = keys[order], rows[order]
+        self.tail = {}
+        self.tail_docs = 0
+
+    def band_candidates(self, band_keys: np.ndarray) -> np.ndarray:
+        """Rows sharing at least one band with the given band keys (alive or not)."""
+        found: list[np.ndarray] = []
+        if self.band_keys.size and band_keys.size:
+            lo = np.searchsorted(self.band_keys, band_keys, side="left")
+            hi = np.searchsorted(self.band_keys, band_keys, side="right")
+            found.extend(
+                self.band_rows[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a
+            )
+        for band_key in band_keys.tolist():
+            rows = self.tail.get(band_key)
+            if rows:
+                found.append(np.asarray(rows, dtype=np.int32))
+        if not found:
+            return np.zeros(0, dtype=np.int32)
+        return np.unique(np.concatenate(found))
+
+    def discard(self, row: int) -> None:
+        self.alive[row] = False
+        self.n_alive -= 1
+        self.mutations += 1
+
+    def valid_vector_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.alive[: self.size] & self.has_vector[: self.size])
+
+
+class NearDuplicateIndex:
+    """Incremental index of pages for near-duplicate search across regions and languages."""
+
+    def __init__(self, *, shingle_size: int = SHINGLE_SIZE, seed: int = MINHASH_SEED) -> None:
+        self.shingle_size = shingle_size
+        self._seed = seed
+        self._minhash_template = MinHash(num_perm=NUM_PERM, seed=seed, hashfunc=_identity)
+        self._stores: dict[str, _LanguageStore] = {}
+        self._where: dict[int, tuple[str, int]] = {}
+        self._region_codes: dict[str, int] = {}
+        self._region_names: list[str] = []
+        self._word_hashes: dict[str, int] = {}
+        self._calibrations: dict[tuple[str, str], CosineCalibration] = {}
+        self._dim: int | None = None
+
+    # ---- building -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._where
+
+    def add(self, doc: PageDoc) -> None:
+        """Add a page, or replace the stored page with the same key."""
+        if doc.key in self._where:
+            self.discard(doc.key)
+        if doc.vector is not None:
+            vector = np.asarray(doc.vector, dtype=np.float32).reshape(-1)
+            if self._dim is None:
+                self._dim = int(vector.shape[0])
+            elif vector.shape[0] != self._dim:
+                raise ValueError(f"vector has {vector.shape[0]} dimensions, index has {self._dim}")
+        store = self._stores.get(doc.language)
+        if store is None:
+            store = self._stores[doc.language] = _LanguageStore(doc.language)
+        region_code = self._region_code(doc.region)
+        row = store.append(doc, region_code, self._text_features(doc.text), self._dim)
+        self._where[doc.key] = (doc.language, row)
+
+    def add_many(self, docs: Iterable[PageDoc]) -> None:
+        """Add pages in bulk (same as add, then one merge of the band tables)."""
+        for doc in docs:
+            self.add(doc)
+        for store in self._stores.values():
+            store.merge_tail()
+
+    def discard(self, key: int) -> None:
+        """Remove a page; unknown keys are ignored."""
+        where = self._where.pop(key, None)
+        if where is None:
+            return
+        store = self._stores[where[0]]
+        store.discard(where[1])
+        dead = store.size - store.n_alive
+        if dead > _INITIAL_CAPACITY and dead > _COMPACT_DEAD_FRACTION * store.size:
+            self._compact(store)
+
+    def _compact(self, store: _LanguageStore) -> None:
+        # Rows are renumbered, so rebuild the store from its live rows.
+        live = np.flatnonzero(store.alive[: store.size])
+        fresh = _LanguageStore(store.language)
+        while fresh.capacity < max(live.size, 1):
+            fresh._grow(self._dim)
+        n = live.size
+        fresh.size = fresh.n_alive = n
+        fresh.mutations = store.mutations
+        for name in ("keys", "region_codes", "alive", "has_vector", "signatures"):
+            getattr(fresh, name)[:n] = getattr(store, name)[live]
+        if store.vectors is not None:
+            fresh.vectors = np.zeros((fresh.capacity, store.vectors.shape[1]), dtype=np.float32)
+            fresh.vectors[:n] = store.vectors[live]
+        live_rows = live.tolist()
+        fresh.titles = [store.titles[r] for r in live_rows]
+        fresh.words = [store.words[r] for r in live_rows]
+        fresh.shingles = [store.shingles[r] for r in live_rows]
+        fresh.sections = [store.sections[r] for r in live_rows]
+        for new_row, features_row in enumerate(live_rows):
+            for band_key in self._band_keys(
+                store.signatures[features_row], store.words[features_row]
+            ).tolist():
+                fresh.tail.setdefault(band_key, []).append(new_row)
+        fresh.merge_tail()
+        self._stores[store.language] = fresh
+        for new_row, key in enumerate(fresh.keys[:n].tolist()):
+            self._where[key] = (store.language, new_row)
+
+    def _region_code(self, region: str) -> int:
+        code = self._region_codes.get(region)
+        if code is None:
+            code = self._region_codes[region] = len(self._region_names)
+            self._region_names.append(region)
+        return code
+
+    # ---- text features --------------------------------------------------------------------
+
+    def _word_hash_array(self, text: str) -> np.ndarray:
+        cache = self._word_hashes
+        hashes = []
+        for word in _WORD.findall(text.casefold()):
+            h = cache.get(word)
+            if h is None:
+                # blake2b, not hash(): stable across processes, so signatures can be persisted.
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                h = cache[word] = int.from_bytes(digest, "little")
+            hashes.append(h)
+        return np.asarray(hashes, dtype=np.uint32)
+
+    def _shingle_hashes(self, words: np.ndarray) -> np.ndarray:
+        # Short pages use single words: three edits in a 15-word page leave few 3-shingles.
+        k = self.shingle_size if words.size >= SHORT_PAGE_WORDS else 1
+        k = min(k, int(words.size))
+        if k == 0:
+            return np.zeros(0, dtype=np.uint32)
+        wide = words.astype(np.uint64)
+        n = wide.size - k + 1
+        mixed = np.full(n, np.uint64(k), dtype=np.uint64)
+        for offset in range(k):
+            mixed = mixed + wide[offset : offset + n] * _SHINGLE_MULTIPLIERS[offset % 4]
+        return np.unique((_fmix64(mixed) & _MASK32).astype(np.uint32))
+
+    def _band_keys(self, signature: np.ndarray, words: np.ndarray) -> np.ndarray:
+        if words.size == 0:
+            # All empty pages share one signature; they are nobody's near-duplicate.
+            return np.zeros(0, dtype=np.uint64)
+        bands = signature[: BANDS * BAND_ROWS].astype(np.uint64).reshape(BANDS, BAND_ROWS)
+        mixed = _BAND_SALTS.copy()
+        for offset in range(BAND_ROWS):
+            mixed = mixed + bands[:, offset] * _SHINGLE_MULTIPLIERS[offset]
+        return _fmix64(mixed)
+
+    def _text_features(self, text: str) -> _TextFeatures:
+        words = self._word_hash_array(text)
+        shingles = self._shingle_hashes(words)
+        minhash = self._minhash_template.copy()
+        if shingles.size:
+            minhash.update_batch(shingles)
+        signature = np.asarray(minhash.hashvalues, dtype=np.uint32)
+        return _TextFeatures(words, shingles, signature, self._band_keys(signature, words))
+
+    # ---- calibration ----------------------------------------------------------------------
+
+    def calibration(self, language_a: str, language_b: str) -> CosineCalibration:
+        """Random-pair cosine statistics of a language pair (estimated lazily, cached)."""
+        pair = (language_a, language_b) if language_a <= language_b else (language_b, language_a)
+        store_a, store_b = self._stores.get(pair[0]), self._stores.get(pair[1])
+        mutations = (store_a.mutations if store_a else 0, store_b.mutations if store_b else 0)
+        cached = self._calibrations.get(pair)
+        if cached is not None and not self._is_stale(cached, mutations):
+            return cached
+        fresh = self._estimate_calibration(pair, store_a, store_b, mutations)
+        self._calibrations[pair] = fresh
+        return fresh
+
+    @staticmethod
+    def _is_stale(calibration: CosineCalibration, mutations: tuple[int, int]) -> bool:
+        for then, now, size in zip(
+            calibration.mutations_at_estimate, mutations, calibration.sizes_at_estimate, strict=True
+        ):
+            if now - then > max(1.0, CALIBRATION_STALE_FRACTION * size):
+                return True
+        return False
+
+    def _estimate_calibration(
+        self,
+        pair: tuple[str, str],
+        store_a: _LanguageStore | None,
+        store_b: _LanguageStore | None,
+        mutations: tuple[int, int],
+    ) -> CosineCalibration:
+        rows_a = store_a.valid_vector_rows() if store_a else np.zeros(0, dtype=np.int64)
+        rows_b = store_b.valid_vector_rows() if store_b else np.zeros(0, dtype=np.int64)
+        same = pair[0] == pair[1]
+        possible = rows_a.size * (rows_a.size - 1) // 2 if same else rows_a.size * rows_b.size
+        sizes = (int(rows_a.size), int(rows_b.size))
+        if possible < CALIBRATION_MIN_PAIRS or store_a is None or store_b is None:
+            std = max(_PRIOR_STD_FLOOR, 1.0 / math.sqrt(self._dim or 384))
+            return CosineCalibration(
+                pair[0], pair[1], 0.0, std, np.zeros(0, dtype=np.float32), mutations, sizes
+            )
+        assert store_a.vectors is not None and store_b.vectors is not None
+        # Seeded by the language pair and the index state: the same index calibrates the same.
+        seed = zlib.crc32(f"{pair[0]}|{pair[1]}|{mutations}".encode())
+        rng = np.random.default_rng(seed)
+        n = min(CALIBRATION_SAMPLE, possible)
+        pick_a = rng.integers(0, rows_a.size, size=n * 2)
+        pick_b = rng.integers(0, rows_b.size, size=n * 2)
+        if same:
+            distinct = pick_a != pick_b
+            pick_a, pick_b = pick_a[distinct], pick_b[distinct]
+        pick_a, pick_b = pick_a[:n], pick_b[:n]
+        vectors_a = store_a.vectors[rows_a[pick_a]]
+        vectors_b = store_b.vectors[rows_b[pick_b]]
+        cosines = np.einsum("ij,ij->i", vectors_a, vectors_b)
+        mean = float(cosines.mean())
+        std = max(float(cosines.std()), 1e-4)
+        return CosineCalibration(pair[0], pair[1], mean, std, np.sort(cosines), mutations, sizes)
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def find_similar(
+        self,
+        query: int | PageDoc,
+        *,
+        limit: int = 10,
+        min_score: float = 0.0,
+        regions: set[str] | None = None,
+        exclude_region: bool = True,
+        cross_lingual: bool = True,
+        languages: set[str] | None = None,
+    ) -> list[SimilarPage]:
+        """Pages of other regions most similar to a stored key or a given page; scores 0–1."""
+        if isinstance(query, PageDoc):
+            doc_language, doc_region, title = query.language, query.region, query.title
+            features = self._text_features(query.text)
+            vector = None if query.vector is None else np.asarray(query.vector, dtype=np.float32)
+            sections = query.section_vectors
+            self_key: int | None = query.key
+        else:
+            if query not in self._where:
+                raise KeyError(query)
+            language, row = self._where[query]
+            store = self._stores[language]
+            doc_language = language
+            doc_region = self._region_names[int(store.region_codes[row])]
+            title = store.titles[row]
+            words = store.words[row]
+            features = _TextFeatures(
+                words,
+                store.shingles[row],
+                store.signatures[row],
+                self._band_keys(store.signatures[row], words),
+            )
+            vector = (
+                store.vectors[row] if store.has_vector[row] and store.vectors is not None else None
+            )
+            sections = store.sections[row]
+            self_key = query
+
+        target_languages = [
+            lang
+            for lang in self._stores
+            if (cross_lingual or lang == doc_language) and (languages is None or lang in languages)
+        ]
+        own_code = self._region_codes.get(doc_region)
+        allowed_codes = (
+            None
+            if regions is None
+            else np.array(
+                [self._region_codes[r] for r in regions if r in self._region_codes], dtype=np.int32
+            )
+        )
+
+        def allowed(store: _LanguageStore, rows: np.ndarray) -> np.ndarray:
+            codes = store.region_codes[rows]
+            mask = store.alive[rows].copy()
+            if self_key is not None:
+                mask &= store.keys[rows] != self_key
+            if allowed_codes is not None:
+                mask &= np.isin(codes, allowed_codes)
+            if exclude_region and own_code is not None:
+                mask &= codes != own_code
+            return mask
+
+        candidates: dict[tuple[str, int], _Candidate] = {}
+        all_cosines: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if doc_language in target_languages and doc_language in self._stores:
+            store = self._stores[doc_language]
+            rows = store.band_candidates(features.band_keys)
+            for row in rows[allowed(store, rows)].tolist():
+                candidates[(doc_language, row)] = _Candidate(doc_language, row)
+
+        if vector is not None:
+            per_language = max(4 * limit, 32)
+            for lang in target_languages:
+                store = self._stores[lang]
+                if store.vectors is None or store.size == 0:
+                    continue
+                rows = np.arange(store.size)
+                valid = allowed(store, rows) & store.has_vector[: store.size]
+                # einsum, not BLAS gemv: on the 2-core machine a threaded OpenBLAS call costs a
+                # fixed ~15 ms of thread hand-off, more than the product itself (2 ms at 20 k).
+                cosines = np.einsum("ij,j->i", store.vectors[: store.size], vector)
+                cosines = np.where(valid, cosines, -np.inf)
+                n_valid = int(valid.sum())
+                if n_valid == 0:
+                    continue
+                all_cosines[lang] = (cosines, valid)
+                take = min(per_language, n_valid)
+                top = np.argpartition(-cosines, take - 1)[:take]
+                top = top[np.argsort(-cosines[top], kind="stable")]
+                for rank, row in enumerate(top.tolist(), start=1):
+                    candidate = candidates.setdefault((lang, row), _Candidate(lang, row))
+                    candidate.cosine = float(cosines[row])
+                    candidate.rank = rank
+
+        results: list[SimilarPage] = []
+        for candidate in candidates.values():
+            store = self._stores[candidate.language]
+            if candidate.cosine is None and candidate.language in all_cosines:
+                candidate.cosine = float(all_cosines[candidate.language][0][candidate.row])
+            reason, score = self._score(
+                doc_language,
+                title,
+                features,
+                sections,
+                candidate.language,
+                candidate.row,
+                candidate.cosine,
+                candidate.rank,
+            )
+            if score < min_score:
+                continue
+            region = self._region_names[int(store.region_codes[candidate.row])]
+            key = int(store.keys[candidate.row])
+            results.append(SimilarPage(key, region, candidate.language, score, reason))
+        results.sort(key=lambda page: (-page.score, page.key))
+        results = results[:limit]
+        # Ranks outside a language's top list cost a pass over its cosines: only for results.
+        for i, page in enumerate(results):
+            cosine = page.reason.embedding_similarity
+            if page.reason.embedding_rank is None and cosine is not None:
+                rank = int(np.count_nonzero(all_cosines[page.language][0] > cosine)) + 1
+                results[i] = replace(page, reason=replace(page.reason, embedding_rank=rank))
+        return results
+
+    def explain(self, key_a: int, key_b: int) -> SimilarPage:
+        """Score and reason of stored page key_b as a match for key_a (0–1; no embedding rank)."""
+        lang_a, row_a = self._where[key_a]
+        lang_b, row_b = self._where[key_b]
+        store_a, store_b = self._stores[lang_a], self._stores[lang_b]
+        cosine = None
+        if store_a.has_vector[row_a] and store_b.has_vector[row_b]:
+            assert store_a.vectors is not None and store_b.vectors is not None
+            cosine = float(store_a.vectors[row_a] @ store_b.vectors[row_b])
+        words = store_a.words[row_a]
+        features = _TextFeatures(
+            words, store_a.shingles[row_a], store_a.signatures[row_a], words[:0]
+        )
+        reason, score = self._score(
+            lang_a,
+            store_a.titles[row_a],
+            features,
+            store_a.sections[row_a],
+            lang_b,
+            row_b,
+            cosine,
+            None,
+        )
+        region = self._region_names[int(store_b.region_codes[row_b])]
+        return SimilarPage(key_b, region, lang_b, score, reason)
+
+    def _score(
+        self,
+        language: str,
+        title: str,
+        features: _TextFeatures,
+        sections: np.ndarray | None,
+        other_language: str,
+        other_row: int,
+        cosine: float | None,
+        rank: int | None,
+    ) -> tuple[SimilarityReason, float]:
+        store = self._stores[other_language]
+        jaccard = ratio = title_similarity = None
+        text = 0.0
+        if other_language == language:
+            jaccard = _jaccard(features.shingles, store.shingles[other_row])
+            other_words = store.words[other_row]
+            if features.words.size and other_words.size:
+                ratio = float(
+                    Indel.normalized_similarity(features.words.tolist(), other_words.tolist())
+                )
+            else:
+                ratio = 0.0
+            scaled = (ratio - TEXT_RATIO_BASELINE) / (TEXT_RATIO_FULL - TEXT_RATIO_BASELINE)
+            text = max(jaccard, min(max(scaled, 0.0), 1.0))
+            other_title = store.titles[other_row]
+            if title.strip() and other_title.strip():
+                title_similarity = (
+                    fuzz.token_set_ratio(title, other_title, processor=utils.default_process)
+                    / 100.0
+                )
+        z = percentile = None
+        embedding = 0.0
+        if cosine is not None:
+            calibration = self.calibration(language, other_language)
+            z = float(calibration.z(cosine))
+            percentile = calibration.percentile(cosine)
+            embedding = embedding_evidence(z)
+        section_similarity = None
+        other_sections = store.sections[other_row]
+        if (
+            sections is not None
+            and other_sections is not None
+            and len(sections)
+            and len(other_sections)
+        ):
+            section_similarity = float(np.max(np.asarray(sections) @ np.asarray(other_sections).T))
+        signals: list[Signal] = []
+        if text >= TEXT_FIRES_AT:
+            signals.append("text")
+        if z is not None and z >= Z_MIDPOINT:
+            signals.append("embedding")
+        if title_similarity is not None and title_similarity >= TITLE_FIRES_AT:
+            signals.append("title")
+        reason = SimilarityReason(
+            shared_text_ratio=ratio,
+            shingle_jaccard=jaccard,
+            text_evidence=text,
+            embedding_similarity=cosine,
+            embedding_z=z,
+            embedding_percentile=percentile,
+            embedding_rank=rank,
+            embedding_evidence=embedding,
+            section_similarity=section_similarity,
+            title_similarity=title_similarity,
+            signals=tuple(signals),
+        )
+        return reason, combine_evidence(text, embedding, title_similarity)
+
+    # ---- all pairs ------------------------------------------------------------------------
+
+    def all_pairs(
+        self,
+        *,
+        min_score: float = 0.5,
+        cross_lingual: bool = True,
+        top_k: int = 10,
+        block_size: int = 2048,
+    ) -> Iterator[PairMatch]:
+        """Every pair of pages of different regions scoring ≥ min_score (0–1), each once.
+
+        Text candidates come from shared MinHash bands; embedding candidates from a blocked
+        matrix product per language pair, keeping each page's top_k neighbours above the
+        cosine that min_score needs (never below z = 3).
+        """
+        found: dict[tuple[str, int, str, int], tuple[float | None, int | None]] = {}
+        for language, store in self._stores.items():
+            for row_a, row_b in self._text_pairs(store):
+                found.setdefault((language, row_a, language, row_b), (None, None))
+        if self._dim is not None:
+            languages = sorted(self._stores)
+            for i, lang_a in enumerate(languages):
+                for lang_b in languages[i:]:
+                    if lang_a != lang_b and not cross_lingual:
+                        continue
+                    for row_a, row_b, pair_cosine, pair_rank in self._embedding_pairs(
+                        lang_a, lang_b, min_score, top_k, block_size
+                    ):
+                        found[(lang_a, row_a, lang_b, row_b)] = (pair_cosine, pair_rank)
+        for (lang_a, row_a, lang_b, row_b), (cosine, rank) in found.items():
+            store_a, store_b = self._stores[lang_a], self._stores[lang_b]
+            if cosine is None and store_a.has_vector[row_a] and store_b.has_vector[row_b]:
+                assert store_a.vectors is not None and store_b.vectors is not None
+                cosine = float(store_a.vectors[row_a] @ store_b.vectors[row_b])
+            words = store_a.words[row_a]
+            features = _TextFeatures(
+                words, store_a.shingles[row_a], store_a.signatures[row_a], words[:0]
+            )
+            reason, score = self._score(
+                lang_a,
+                store_a.titles[row_a],
+                features,
+                store_a.sections[row_a],
+                lang_b,
+                row_b,
+                cosine,
+                rank,
+            )
+            if score < min_score:
+                continue
+            page_a = (
+                int(store_a.keys[row_a]),
+                self._region_names[int(store_a.region_codes[row_a])],
+                lang_a,
+            )
+            page_b = (
+                int(store_b.keys[row_b]),
+                self._region_names[int(store_b.region_codes[row_b])],
+                lang_b,
+            )
+            if page_a[0] > page_b[0]:
+                page_a, page_b = page_b, page_a
+            yield PairMatch(*page_a, *page_b, score, reason)
+
+    def _text_pairs(self, store: _LanguageStore) -> Iterator[tuple[int, int]]:
+        """Row pairs of different regions that share a band and whose MinHash estimate passes."""
+        store.merge_tail()
+        keys, rows = store.band_keys, store.band_rows
+        if keys.size < 2:
+            return
+        chunks: list[np.ndarray] = []
+        # Entries are sorted by band key, so members of one bucket are adjacent: pair each entry
+        # with the one d places on, for growing d, until no bucket is that large.
+        for distance in range(1, min(_MAX_BUCKET_PAIR_DISTANCE, keys.size)):
+            same = np.flatnonzero(keys[distance:] == keys[:-distance])
+            if same.size == 0:
+                break
+            a, b = rows[same].astype(np.int64), rows[same + distance].astype(np.int64)
+            chunks.append(np.minimum(a, b) * store.size + np.maximum(a, b))
+        if not chunks:
+            return
+        codes = np.unique(np.concatenate(chunks))
+        row_a, row_b = codes // store.size, codes % store.size
+        keep = (
+            store.alive[row_a]
+            & store.alive[row_b]
+            & (store.region_codes[row_a] != store.region_codes[row_b])
+            & (row_a != row_b)
+        )
+        row_a, row_b = row_a[keep], row_b[keep]
+        # The MinHash estimate drops the band's chance hits before exact verification.
+        min_estimate = 0.2
+        step = 65536
+        for start in range(0, row_a.size, step):
+            a, b = row_a[start : start + step], row_b[start : start + step]
+            estimate = (store.signatures[a] == store.signatures[b]).mean(axis=1)
+            passing = estimate >= min_estimate
+            yield from zip(a[passing].tolist(), b[passing].tolist(), strict=True)
+
+    def _embedding_pairs(
+        self, lang_a: str, lang_b: str, min_score: float, top_k: int, block_size: int
+    ) -> Iterator[tuple[int, int, float, int]]:
+        """(row_a, row_b, cosine, rank) for each page's top_k cross-region neighbours."""
+        store_a, store_b = self._stores[lang_a], self._stores[lang_b]
+        if store_a.vectors is None or store_b.vectors is None:
+            return
+        rows_a, rows_b = store_a.valid_vector_rows(), store_b.valid_vector_rows()
+        if rows_a.size == 0 or rows_b.size == 0:
+            return
+        calibration = self.calibration(lang_a, lang_b)
+        # Weakest embedding evidence that can still reach min_score with a perfect title.
+        needed = 1.0 - (1.0 - min_score) / (1.0 - TITLE_WEIGHT)
+        z_needed = max(Z_CANDIDATE_FLOOR, _z_for_evidence(needed) if needed > 0 else -math.inf)
+        threshold = np.float32(calibration.cosine_at(z_needed))
+        matrix_a = store_a.vectors[rows_a]
+        matrix_b = matrix_a if lang_a == lang_b else store_b.vectors[rows_b]
+        codes_a, codes_b = store_a.region_codes[rows_a], store_b.region_codes[rows_b]
+        same_language = lang_a == lang_b
+        sources: list[np.ndarray] = []
+        targets: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for start_a in range(0, rows_a.size, block_size):
+            block_a = matrix_a[start_a : start_a + block_size]
+            block_codes = codes_a[start_a : start_a + block_size]
+            # One language: only blocks on or above the diagonal; each hit serves both rows.
+            first_b = start_a if same_language else 0
+            for start_b in range(first_b, rows_b.size, block_size * 4):
+                block_b = matrix_b[start_b : start_b + block_size * 4]
+                sims = block_a @ block_b.T
+                hit = sims >= threshold
+                if same_language and start_b < start_a + block_a.shape[0]:
+                    local_a = np.arange(block_a.shape[0])[:, None] + start_a
+                    local_b = np.arange(block_b.shape[0])[None, :] + start_b
+                    hit &= local_b > local_a
+                i, j = np.nonzero(hit)
+                # Same-region pairs are dropped on the (sparse) hits, not on the whole tile.
+                other_region = block_codes[i] != codes_b[start_b + j]
+                i, j = i[other_region], j[other_region]
+                if i.size == 0:
+                    continue
+                sources.append(i + start_a)
+                targets.append(j + start_b)
+                values.append(sims[i, j])
+        if not sources:
+            return
+        src, dst, sim = np.concatenate(sources), np.concatenate(targets), np.concatenate(values)
+        # Top-k per row, for both directions: a pair is kept if either page ranks the other.
+        # Rows of b get ids after those of a unless both sides are the same matrix.
+        offset = 0 if same_language else rows_a.size
+        both_src = np.concatenate([src, dst + offset])
+        both_sim = np.concatenate([sim, sim])
+        order = np.lexsort((-both_sim, both_src))
+        both_src = both_src[order]
+        group_start = np.r_[0, np.flatnonzero(np.diff(both_src)) + 1]
+        sizes = np.diff(np.r_[group_start, both_src.size])
+        rank = np.arange(both_src.size) - np.repeat(group_start, sizes) + 1
+        keep = rank <= top_k
+        # Back from the two directions to one row per pair, with its better rank.
+        pair_index = order[keep] % src.size
+        pair_rank = rank[keep]
+        by_pair = np.lexsort((pair_rank, pair_index))
+        pair_index, pair_rank = pair_index[by_pair], pair_rank[by_pair]
+        first = np.r_[True, pair_index[1:] != pair_index[:-1]]
+        pair_index, pair_rank = pair_index[first], pair_rank[first]
+        yield from zip(
+            rows_a[src[pair_index]].tolist(),
+            rows_b[dst[pair_index]].tolist(),
+            sim[pair_index].tolist(),
+            pair_rank.tolist(),
+            strict=True,
+        )
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    return shared / (a.size + b.size - shared)
+
+
+__all__ = [
+    "CosineCalibration",
+    "NearDuplicateIndex",
+    "PageDoc",
+    "PairMatch",
+    "SimilarPage",
+    "SimilarityReason",
+    "Signal",
+    "combine_evidence",
+    "embedding_evidence",
+]
