@@ -197,4 +197,9 @@ tm.add_command(token)
 
 
 def register_cli(app: Flask) -> None:
+    from tm_service.cli_jobs import register_job_commands
+    from tm_service.cli_memory import register_memory_commands
+
+    register_memory_commands(tm)
+    register_job_commands(tm)
     app.cli.add_command(tm)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+import memory.similarity_models  # noqa: F401 — registers the near-duplicate tables
+import memory.tm_models  # noqa: F401 — registers the translation-memory tables
 from memory.models import Base
 
 db = SQLAlchemy(model_class=Base)

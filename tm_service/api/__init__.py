@@ -17,10 +17,10 @@ class ProblemApi(Api):
 
 def create_api(app: Flask) -> ProblemApi:
     """One Api per app (its OpenAPI document is built from the blueprints registered on it)."""
-    from tm_service.api import health, pages, regions
+    from tm_service.api import health, jobs, pages, regions, similar, tm
 
     api = ProblemApi(app)
-    for module in (health, regions, pages):
+    for module in (health, regions, pages, tm, similar, jobs):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.extensions["tm_api"] = api
     return api

@@ -1,0 +1,3 @@
+"""Near-duplicate tables (embedding cache, job records)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Translation-memory tables (segments, translation units)."""
+
+from __future__ import annotations
