@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("TM")
     if config:
         app.config.from_mapping(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined] — readable German, Arabic, Farsi
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config, app.instance_path)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -65,7 +65,10 @@ def serve(host: str, port: int, demo: bool) -> None:
             click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
             translations_changed(report.changed_translation_ids)
     click.echo(f"tm-service on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # Flask refuses app.run() inside its CLI; werkzeug's threaded server is what it would run.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
 @tm.command("load-demo")
