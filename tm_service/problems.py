@@ -79,8 +79,14 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Response:
         db.session.rollback()
+        retry_after = getattr(error, "retry_after", None)
         return problem_response(
-            error.status, error.title, error.detail, type_slug=error.type_slug, errors=error.errors
+            error.status,
+            error.title,
+            error.detail,
+            type_slug=error.type_slug,
+            errors=error.errors,
+            headers={"Retry-After": str(int(retry_after))} if retry_after else None,
         )
 
     @app.errorhandler(HTTPException)
