@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -38,6 +39,23 @@ DEFAULT_LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 def utcnow() -> datetime:
     """Current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -133,9 +151,9 @@ class Region(Base):
     base_url: Mapped[str] = mapped_column(String(300), default="")
     mt_word_budget: Mapped[int] = mapped_column(Integer, default=50_000)
     mt_words_used: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
 
     source_language: Mapped[Language] = relationship(lazy="joined")
@@ -180,7 +198,7 @@ class Page(Base):
     source_language_id: Mapped[int] = mapped_column(ForeignKey("language.id"))
     derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("page.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     region: Mapped[Region] = relationship()
     source_language: Mapped[Language] = relationship(lazy="joined")
@@ -224,8 +242,8 @@ class PageTranslation(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(1000), default="")
     path: Mapped[str] = mapped_column(String(1000), default="")
-    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     page: Mapped[Page] = relationship(back_populates="translations")
     language: Mapped[Language] = relationship(lazy="joined")
@@ -243,9 +261,9 @@ class ApiToken(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     # None: every region (only for admin tokens).
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     region: Mapped[Region | None] = relationship()
