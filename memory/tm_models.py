@@ -1,3 +1,107 @@
-"""Translation-memory tables (segments, translation units)."""
+"""Translation-memory tables: translation units, their deletion log and the change counter.
+
+Units are built from public page translations (`memory.services.translation_memory`) or imported
+from TMX (`memory.services.tmx_io`). Every write to the translation memory bumps the single
+`tm_revision` row inside the writing transaction and stamps the rows it touched with the new
+revision, so in-process indexes of other workers can catch up incrementally (units with a higher
+revision are added, ids in `translation_unit_deletion` with a higher revision are removed).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from memory.models import Base, Language, Origin, Page, Region, _enum, utcnow
+
+
+class TranslationUnit(Base):
+    """An aligned source segment ↔ target segment with its provenance.
+
+    `source_text` / `target_text` are segment texts with inline-markup placeholders
+    (`<g1>…</g1>`, `<x2/>`, see memory.segmentation). `source_form` / `target_form` are the
+    matching keys: markup stripped, local specifics as `{PHONE}`-style tokens, normalised
+    (matchers.normalise); `source_hash` / `target_hash` are their SHA-256. `unit_key` is the
+    SHA-256 of (source hash, target hash, languages, region, page): re-imports never duplicate.
+    """
+
+    __tablename__ = "translation_unit"
+    __table_args__ = (
+        Index(
+            "ix_translation_unit_lookup", "source_language_id", "target_language_id", "source_hash"
+        ),
+        Index("ix_translation_unit_pivot", "source_language_id", "target_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_key: Mapped[str] = mapped_column(String(64), unique=True)
+    source_language_id: Mapped[int] = mapped_column(ForeignKey("language.id"))
+    target_language_id: Mapped[int] = mapped_column(ForeignKey("language.id"))
+    source_text: Mapped[str] = mapped_column(Text)
+    target_text: Mapped[str] = mapped_column(Text)
+    source_form: Mapped[str] = mapped_column(Text)
+    target_form: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    target_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of the previous and next source segment forms on the page (101 % context matches).
+    context_hash: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("region.id", ondelete="CASCADE"), index=True
+    )
+    page_id: Mapped[int | None] = mapped_column(
+        ForeignKey("page.id", ondelete="CASCADE"), index=True
+    )
+    source_translation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("page_translation.id", ondelete="SET NULL")
+    )
+    target_translation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("page_translation.id", ondelete="SET NULL")
+    )
+    source_version: Mapped[int | None] = mapped_column(Integer)
+    target_version: Mapped[int | None] = mapped_column(Integer)
+    origin: Mapped[Origin] = mapped_column(_enum(Origin, "origin"), default=Origin.HUMAN)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    outdated: Mapped[bool] = mapped_column(Boolean, default=False)
+    license: Mapped[str] = mapped_column(String(100), default="")
+    attribution: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    import_batch: Mapped[str | None] = mapped_column(String(200), index=True)
+    # tm_revision.revision of the transaction that last wrote this row.
+    revision: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    translated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    source_language: Mapped[Language] = relationship(foreign_keys=[source_language_id])
+    target_language: Mapped[Language] = relationship(foreign_keys=[target_language_id])
+    region: Mapped[Region | None] = relationship()
+    page: Mapped[Page | None] = relationship()
+
+
+class TranslationUnitDeletion(Base):
+    """A deleted unit id and the revision that deleted it, for other processes' indexes."""
+
+    __tablename__ = "translation_unit_deletion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class TmRevision(Base):
+    """The one change counter of the translation memory (row id 1).
+
+    `revision` grows with every committed write; `epoch` grows on `tm rebuild-index` and makes
+    every process rebuild its index from scratch.
+    """
+
+    __tablename__ = "tm_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)

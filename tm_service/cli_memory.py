@@ -1,9 +1,91 @@
-"""`flask tm …` commands of the translation memory (TMX import/export, index rebuild)."""
+"""`flask tm …` commands of the translation memory (TMX import/export, units, index)."""
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import current_app
 from flask.cli import AppGroup
+
+from memory.errors import DomainError
+from memory.services import tmx_io
+from memory.services import translation_memory as tm_service
+from tm_service.extensions import db
+
+
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(getattr(error, "detail", error)))
 
 
 def register_memory_commands(group: AppGroup) -> None:
-    return None
+    """Add the translation-memory commands to the `tm` group."""
+
+    @group.command("tmx-import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--region", "region_slug", help="Region the units belong to (default: none).")
+    @click.option("--batch", "batch_name", help="Import batch name (default: file name and time).")
+    def tmx_import(path: Path, region_slug: str | None, batch_name: str | None) -> None:
+        """Import a TMX file into the translation memory (atomic, idempotent)."""
+        batch = batch_name or f"{path.name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+        try:
+            report = tmx_io.import_tmx(
+                db.session, None, str(path), region=region_slug, batch_name=batch
+            )
+        except DomainError as error:
+            _fail(error)
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+
+    @group.command("tmx-export")
+    @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--source-language", required=True)
+    @click.option("--target-language", required=True)
+    @click.option("--region", "region_slug", help="Only this region's units.")
+    def tmx_export(
+        out: Path, source_language: str, target_language: str, region_slug: str | None
+    ) -> None:
+        """Export a language pair's units as TMX 1.4b (with provenance and licence properties)."""
+        partial = out.with_name(out.name + ".part")
+        try:
+            with partial.open("wb") as stream:
+                count = tmx_io.export_tmx(
+                    db.session,
+                    stream,
+                    source_language=source_language,
+                    target_language=target_language,
+                    region=region_slug,
+                )
+        except DomainError as error:
+            partial.unlink(missing_ok=True)
+            _fail(error)
+        partial.replace(out)
+        click.echo(json.dumps({"file": str(out), "units": count}))
+
+    @group.command("rebuild-units")
+    @click.option("--region", "region_slug", help="Only this region's pages.")
+    def rebuild_units(region_slug: str | None) -> None:
+        """Rebuild translation units from every page's latest public translations."""
+        from tm_service.cli import ProgressBar
+
+        bar = ProgressBar("building units")
+        try:
+            report = tm_service.refresh_all_units(db.session, region_slug=region_slug, progress=bar)
+        except DomainError as error:
+            _fail(error)
+        finally:
+            bar.close()
+        click.echo(json.dumps(report.as_dict()))
+
+    @group.command("rebuild-index")
+    def rebuild_index() -> None:
+        """Make every process rebuild its fuzzy index from scratch; builds this one and reports."""
+        tm_service.bump_epoch(db.session)
+        index = tm_service.index_from(current_app.extensions)
+        started = time.perf_counter()
+        stats = index.rebuild(db.session)
+        stats["seconds"] = round(time.perf_counter() - started, 3)
+        stats["counts"] = tm_service.unit_counts(db.session)
+        click.echo(json.dumps(stats))

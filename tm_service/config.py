@@ -16,7 +16,11 @@ DEFAULTS: dict[str, Any] = {
     "DEEPL_SERVER_URL": None,
     # Bodies above this size are refused with 413 before they are read.
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
-    "LOAD_DEMO_DATA": False,
+    # Translation-memory penalty amounts, e.g. TM_PENALTIES='{"machine_translated": 30}'.
+    "PENALTIES": None,
+    # Seconds between checks of the TM change counter by each process's fuzzy index: the
+    # longest a unit written by another process stays invisible to fuzzy lookups.
+    "INDEX_REFRESH_SECONDS": 2.0,
     "API_TITLE": "tm-service",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

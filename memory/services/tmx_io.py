@@ -1,0 +1,274 @@
+"""TMX import and export of translation units: atomic, idempotent, streaming.
+
+Import reads with memory.tmx.read_tmx (streaming, XXE-safe), writes in chunks of
+`CHUNK_UNITS` units with one flush each, and commits once at the end: any `TmxError` rolls the
+whole file back and raises `ImportRejected` naming the line. Units are keyed like page units
+(source hash, target hash, languages, region, no page), so the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from memory.authorization import Action, Actor, authorize
+from memory.errors import ImportRejected, InvalidInput
+from memory.models import Language, Origin, Page, Region, utcnow
+from memory.services.regions import ensure_language, get_language, get_region
+from memory.services.translation_memory import next_revision, segment_key, strip_markup, unit_key
+from memory.tm_models import TranslationUnit
+from memory.tmx import TmxError, TmxUnit, read_tmx, write_tmx
+
+CHUNK_UNITS = 1000
+EXPORT_BATCH = 1000
+
+
+@dataclass
+class ImportReport:
+    """What a TMX import did."""
+
+    batch: str
+    region: str | None
+    translation_units: int = 0  # <tu> elements read
+    units: int = 0  # segment pairs read
+    created: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # <tu> without a usable pair, empty segments, empty matching forms
+    languages: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "region": self.region,
+            "translation_units": self.translation_units,
+            "units": self.units,
+            "created": self.created,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "languages": self.languages,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def import_tmx(
+    session: Session,
+    actor: Actor | None,
+    source: BinaryIO | str,
+    *,
+    region: str | None = None,
+    batch_name: str,
+    max_bytes: int | None = None,
+) -> ImportReport:
+    """Import a TMX file (path or binary stream) in one transaction; `actor=None`: the CLI.
+
+    Needs a global admin, or an admin of `region`. Unknown languages are created.
+    """
+    if actor is not None:
+        authorize(actor, Action.ADMINISTER, region)
+    home = get_region(session, region) if region else None
+    report = ImportReport(batch=batch_name, region=region)
+    started = time.perf_counter()
+    languages: dict[str, Language] = {}
+    revision: int | None = None
+    pending: list[TmxUnit] = []
+    reader = read_tmx(source, max_bytes=max_bytes)
+    try:
+        for unit in reader:
+            pending.append(unit)
+            if len(pending) >= CHUNK_UNITS:
+                revision = _store_chunk(
+                    session, pending, home, batch_name, languages, report, revision
+                )
+                pending.clear()
+        if pending:
+            revision = _store_chunk(session, pending, home, batch_name, languages, report, revision)
+    except TmxError as error:
+        session.rollback()
+        line = f" at line {error.line}" if error.line else ""
+        raise ImportRejected(
+            f"The TMX file was rejected{line}: {error.message}. Nothing was imported.",
+            errors={"file": [str(error)]},
+        ) from None
+    except Exception:
+        session.rollback()
+        raise
+    stats = reader.stats
+    report.translation_units = stats.translation_units
+    report.skipped += stats.skipped_translation_units + stats.skipped_segments
+    report.languages = sorted(languages)
+    session.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _store_chunk(
+    session: Session,
+    units: list[TmxUnit],
+    home: Region | None,
+    batch_name: str,
+    languages: dict[str, Language],
+    report: ImportReport,
+    revision: int | None,
+) -> int | None:
+    region_id = home.id if home else None
+    rows: dict[str, dict[str, Any]] = {}
+    for unit in units:
+        report.units += 1
+        source = _language(session, languages, unit.source_language)
+        target = _language(session, languages, unit.target_language)
+        source_key = segment_key(unit.source_text, source.code)
+        target_key = segment_key(unit.target_text, target.code)
+        if not source_key.form or not target_key.form:
+            report.skipped += 1
+            continue
+        key = unit_key(
+            source_key.hash, target_key.hash, source.id, target.id, region_id, page_id=None
+        )
+        if key in rows:
+            report.unchanged += 1
+            continue
+        props = unit.properties
+        when = unit.change_date or unit.creation_date
+        rows[key] = {
+            "unit_key": key,
+            "source_language_id": source.id,
+            "target_language_id": target.id,
+            "source_text": unit.source_text,
+            "target_text": unit.target_text,
+            "source_form": source_key.form,
+            "target_form": target_key.form,
+            "source_hash": source_key.hash,
+            "target_hash": target_key.hash,
+            "context_hash": None,
+            "position": 0,
+            "region_id": region_id,
+            "page_id": None,
+            "origin": _origin(props.get("x-origin")),
+            "reviewed": props.get("x-reviewed", "").strip().lower() in ("true", "1", "yes"),
+            "outdated": props.get("x-outdated", "").strip().lower() in ("true", "1", "yes"),
+            "license": (props.get("x-license") or (home.license if home else ""))[:100],
+            "attribution": props.get("x-attribution") or (home.attribution if home else ""),
+            "url": (props.get("x-url") or "")[:1000],
+            "import_batch": batch_name,
+            "translated_at": when,
+        }
+    if not rows:
+        return revision
+    known = set(
+        session.scalars(select(TranslationUnit.unit_key).where(TranslationUnit.unit_key.in_(rows)))
+    )
+    report.unchanged += len(known)
+    new_rows = [row for key, row in rows.items() if key not in known]
+    if new_rows:
+        if revision is None:
+            revision = next_revision(session)
+        now = utcnow()
+        for row in new_rows:
+            row.update(revision=revision, created_at=now, updated_at=now)
+        session.execute(TranslationUnit.__table__.insert(), new_rows)
+        report.created += len(new_rows)
+    session.flush()
+    return revision
+
+
+def _language(session: Session, cache: dict[str, Language], code: str) -> Language:
+    language = cache.get(code)
+    if language is None:
+        language = cache[code] = ensure_language(session, code)
+    return language
+
+
+def _origin(value: str | None) -> Origin:
+    try:
+        return Origin((value or "human").strip().lower())
+    except ValueError:
+        return Origin.HUMAN
+
+
+def export_tmx(
+    session: Session,
+    out: IO[bytes],
+    *,
+    source_language: str,
+    target_language: str,
+    region: str | None = None,
+) -> int:
+    """Write the units of one language pair (of one region) as TMX 1.4b; returns units written.
+
+    Each `<tu>` carries its provenance as `x-` properties (region, page, origin, reviewed,
+    outdated, licence, attribution, URL). Units only ever come from public translations or
+    TMX imports, so the export never holds drafts.
+    """
+    source = get_language(session, source_language, field="source_language")
+    target = get_language(session, target_language, field="target_language")
+    if source.id == target.id:
+        raise InvalidInput(
+            "Source and target language are the same.",
+            errors={"target_language": ["Must differ from source_language."]},
+        )
+    home = get_region(session, region) if region else None
+    return write_tmx(
+        _export_units(session, source, target, home),
+        out,
+        source_language=source.code,
+        header_properties={"x-region": home.slug} if home else None,
+    )
+
+
+def _export_units(
+    session: Session, source: Language, target: Language, home: Region | None
+) -> Iterator[TmxUnit]:
+    query = (
+        select(TranslationUnit)
+        .where(
+            TranslationUnit.source_language_id == source.id,
+            TranslationUnit.target_language_id == target.id,
+        )
+        .options(
+            selectinload(TranslationUnit.region),
+            selectinload(TranslationUnit.page).load_only(Page.external_id),
+        )
+        .order_by(TranslationUnit.id)
+    )
+    if home is not None:
+        query = query.where(TranslationUnit.region_id == home.id)
+    last_id = 0
+    while True:
+        # Keyset pages keep memory bounded without holding a server-side cursor open.
+        batch = session.scalars(query.where(TranslationUnit.id > last_id).limit(EXPORT_BATCH)).all()
+        if not batch:
+            return
+        for unit in batch:
+            yield _tmx_unit(unit, source.code, target.code)
+        last_id = batch[-1].id
+
+
+def _tmx_unit(unit: TranslationUnit, source_code: str, target_code: str) -> TmxUnit:
+    props = {
+        "x-region": unit.region.slug if unit.region else "",
+        "x-page": unit.page.external_id if unit.page else "",
+        "x-origin": unit.origin.value,
+        "x-reviewed": "true" if unit.reviewed else "false",
+        "x-outdated": "true" if unit.outdated else "false",
+        "x-license": unit.license,
+        "x-attribution": unit.attribution,
+        "x-url": unit.url,
+    }
+    if unit.import_batch:
+        props["x-import-batch"] = unit.import_batch
+    return TmxUnit(
+        source_language=source_code,
+        target_language=target_code,
+        source_text=strip_markup(unit.source_text),
+        target_text=strip_markup(unit.target_text),
+        properties={name: value for name, value in props.items() if value},
+        creation_date=unit.created_at,
+        change_date=unit.translated_at or unit.updated_at,
+        tuid=str(unit.id),
+    )

@@ -1,0 +1,1060 @@
+"""Translation memory: units built from public page translations, fuzzy lookup, concordance.
+
+Units (memory.tm_models.TranslationUnit) are aligned segment pairs of the latest *public*
+source and target translation of a page, one set per language pair of the region's language
+tree (Arabic from English where the region translates so, else from the page's source
+language). `refresh_units` rebuilds a page's units idempotently after new versions arrive.
+
+Lookup matches on the normalised placeholder form of a segment: inline markup stripped, local
+specifics (phone numbers, dates, amounts …) as typed `{KIND}` tokens (matchers.placeholders),
+normalised (matchers.normalise). Exact matches come from the database by hash; fuzzy ones from
+an in-process `TranslationMemoryIndex` (matchers.fuzzy_index), rescored exactly and penalised
+(matchers.scoring). The query's own values are put into the suggested translation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from matchers.fuzzy_index import FuzzyIndex
+from matchers.normalise import normalise_for_matching
+from matchers.placeholders import Placeholder, extract_placeholders, transfer_placeholders
+from matchers.scoring import Match, MatchFlags, PenaltyPolicy, score_match, similarity
+from memory.alignment import align_segments
+from memory.errors import InvalidInput
+from memory.models import (
+    Language,
+    Origin,
+    Page,
+    PageTranslation,
+    Region,
+    ReviewStatus,
+    TranslationStatus,
+    utcnow,
+)
+from memory.segmentation import PLACEHOLDER_RE, segment_html
+from memory.services.pages import _current_source_hashes, is_outdated, translation_source_language
+from memory.services.regions import get_language, get_region
+from memory.tm_models import TmRevision, TranslationUnit, TranslationUnitDeletion
+
+__all__ = [
+    "DEFAULT_PIVOT_LANGUAGE",
+    "LookupMatch",
+    "RefreshReport",
+    "SegmentKey",
+    "TranslationMemoryIndex",
+    "concordance",
+    "lookup",
+    "refresh_all_units",
+    "refresh_units",
+    "segment_key",
+    "unit_key",
+]
+
+DEFAULT_PIVOT_LANGUAGE = "en"
+DEFAULT_REFRESH_SECONDS = 2.0
+# Fuzzy candidates fetched per requested match: penalties and de-duplication reorder them.
+CANDIDATE_FACTOR = 4
+MAX_EXACT_CANDIDATES = 50
+_SPACES = re.compile(r"\s+")
+
+
+# --------------------------------------------------------------------------- keys and forms
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentKey:
+    """A segment's matching key: normalised placeholder form, its hash, the values found."""
+
+    form: str
+    hash: str
+    values: tuple[Placeholder, ...]
+
+
+def strip_markup(text: str) -> str:
+    """A segment text without inline-markup placeholders, whitespace collapsed."""
+    return _SPACES.sub(" ", PLACEHOLDER_RE.sub(" ", text)).strip()
+
+
+def segment_key(text: str, language: str) -> SegmentKey:
+    """The matching key of a segment text (with or without inline placeholders) in `language`."""
+    extracted = extract_placeholders(strip_markup(text))
+    form = normalise_for_matching(extracted.form, language)
+    return SegmentKey(form, _sha256(form), extracted.values)
+
+
+def _sha256(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
+def unit_key(
+    source_hash: str,
+    target_hash: str,
+    source_language_id: int,
+    target_language_id: int,
+    region_id: int | None,
+    page_id: int | None,
+) -> str:
+    """The unique key of a unit: the same pair in the same place is stored once."""
+    return _sha256(
+        source_hash,
+        target_hash,
+        source_language_id,
+        target_language_id,
+        region_id if region_id is not None else "-",
+        page_id if page_id is not None else "-",
+    )
+
+
+def context_key(before_form: str | None, after_form: str | None) -> str:
+    """Hash of the neighbouring source segments' forms ('' at a page's start or end)."""
+    return _sha256("context", before_form or "", after_form or "")
+
+
+# --------------------------------------------------------------------------- revisions
+
+
+def next_revision(session: Session) -> int:
+    """Bump the TM change counter inside the caller's transaction and return the new value.
+
+    The row stays locked until the transaction ends (PostgreSQL; SQLite serialises all writers),
+    so revisions become visible to readers in order.
+    """
+    bumped = session.execute(
+        update(TmRevision).where(TmRevision.id == 1).values(revision=TmRevision.revision + 1)
+    )
+    if bumped.rowcount == 0:
+        session.add(TmRevision(id=1, revision=1, epoch=0))
+        session.flush()
+    return int(session.scalar(select(TmRevision.revision).where(TmRevision.id == 1)) or 0)
+
+
+def current_revision(session: Session) -> tuple[int, int]:
+    """(revision, epoch) of the translation memory; (0, 0) before the first write."""
+    row = session.execute(
+        select(TmRevision.revision, TmRevision.epoch).where(TmRevision.id == 1)
+    ).first()
+    return (int(row.revision), int(row.epoch)) if row else (0, 0)
+
+
+def bump_epoch(session: Session) -> int:
+    """Make every process rebuild its index from scratch at its next freshness check."""
+    next_revision(session)
+    session.execute(update(TmRevision).where(TmRevision.id == 1).values(epoch=TmRevision.epoch + 1))
+    session.commit()
+    return current_revision(session)[1]
+
+
+class _Revision:
+    """Takes a revision number on the first write only, so a no-op refresh bumps nothing."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.value: int | None = None
+
+    def __call__(self) -> int:
+        if self.value is None:
+            self.value = next_revision(self.session)
+        return self.value
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+@dataclass
+class RefreshReport:
+    """What `refresh_units` did: pages looked at, units created/updated/deleted/unchanged."""
+
+    pages: int = 0
+    language_pairs: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pages": self.pages,
+            "language_pairs": self.language_pairs,
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def add(self, other: RefreshReport) -> None:
+        for name in ("pages", "language_pairs", "created", "updated", "deleted", "unchanged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# Fields compared on an existing unit to decide whether it changed.
+_MUTABLE_FIELDS = (
+    "source_text",
+    "target_text",
+    "context_hash",
+    "position",
+    "source_translation_id",
+    "target_translation_id",
+    "source_version",
+    "target_version",
+    "origin",
+    "reviewed",
+    "outdated",
+    "license",
+    "attribution",
+    "url",
+    "translated_at",
+)
+
+
+def refresh_units(session: Session, translation_ids: Sequence[int]) -> RefreshReport:
+    """Rebuild the units of the pages these page translations belong to, and commit.
+
+    For every language pair of each page (the region's language tree, else page source →
+    language) the latest public source and target versions are segmented and aligned; units
+    are upserted by key, units that no longer exist are deleted, units of outdated
+    translations are marked outdated. Drafts never give units. Idempotent: a second call with
+    nothing changed writes nothing.
+    """
+    started = time.perf_counter()
+    report = RefreshReport()
+    if not translation_ids:
+        return report
+    page_ids = sorted(
+        set(
+            session.scalars(
+                select(PageTranslation.page_id).where(PageTranslation.id.in_(list(translation_ids)))
+            )
+        )
+    )
+    revision = _Revision(session)
+    for chunk_start in range(0, len(page_ids), 200):
+        chunk = page_ids[chunk_start : chunk_start + 200]
+        pages = session.scalars(
+            select(Page)
+            .where(Page.id.in_(chunk))
+            .options(selectinload(Page.translations), selectinload(Page.region))
+        ).all()
+        hashes = _current_source_hashes(session, chunk)
+        for page in pages:
+            report.add(_refresh_page(session, page, hashes, revision))
+    session.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def refresh_all_units(
+    session: Session,
+    *,
+    region_slug: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_size: int = 50,
+) -> RefreshReport:
+    """`refresh_units` over every page with a public translation (of one region), in chunks."""
+    # One public translation per page is enough: refresh_units works page by page.
+    query = select(func.min(PageTranslation.id)).where(
+        PageTranslation.status == TranslationStatus.PUBLIC
+    )
+    if region_slug is not None:
+        region = get_region(session, region_slug)
+        query = query.join(Page).where(Page.region_id == region.id)
+    representatives = list(
+        session.scalars(query.group_by(PageTranslation.page_id).order_by(PageTranslation.page_id))
+    )
+    total = len(representatives)
+    report = RefreshReport()
+    started = time.perf_counter()
+    for start in range(0, total, chunk_size):
+        report.add(refresh_units(session, representatives[start : start + chunk_size]))
+        if progress is not None:
+            progress(min(start + chunk_size, total), total)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _language_pairs(region: Region, page: Page, languages: Iterable[Language]) -> set[tuple]:
+    """(source language, target language) pairs a page's translations are made in."""
+    pairs = set()
+    for language in languages:
+        source = translation_source_language(region, page, language)
+        if source is not None and source.id != language.id:
+            pairs.add((source, language))
+    return pairs
+
+
+def _latest_public(page: Page) -> dict[int, PageTranslation]:
+    latest: dict[int, PageTranslation] = {}
+    for translation in page.translations:
+        if translation.status != TranslationStatus.PUBLIC:
+            continue
+        current = latest.get(translation.language_id)
+        if current is None or translation.version > current.version:
+            latest[translation.language_id] = translation
+    return latest
+
+
+@dataclass(frozen=True)
+class _NewUnit:
+    key: str
+    values: dict[str, Any]
+
+
+def _refresh_page(
+    session: Session,
+    page: Page,
+    hashes: Mapping[tuple[int, int], str],
+    revision: Callable[[], int],
+) -> RefreshReport:
+    report = RefreshReport(pages=1)
+    region = page.region
+    latest = _latest_public(page)
+    existing = {
+        unit.unit_key: unit
+        for unit in session.scalars(
+            select(TranslationUnit).where(TranslationUnit.page_id == page.id)
+        )
+    }
+    wanted: dict[str, _NewUnit] = {}
+    pairs = _language_pairs(region, page, (t.language for t in latest.values()))
+    for source_language, target_language in sorted(pairs, key=lambda p: (p[0].code, p[1].code)):
+        source = latest.get(source_language.id)
+        target = latest.get(target_language.id)
+        if source is None or target is None:
+            continue
+        report.language_pairs += 1
+        outdated = is_outdated(target, source_language, hashes)
+        for new in _units_of_pair(region, page, source, target, outdated):
+            wanted.setdefault(new.key, new)
+
+    for key, new in wanted.items():
+        unit = existing.get(key)
+        if unit is None:
+            session.add(TranslationUnit(unit_key=key, revision=revision(), **new.values))
+            report.created += 1
+            continue
+        changed = {
+            name: new.values[name]
+            for name in _MUTABLE_FIELDS
+            if not _same(getattr(unit, name), new.values[name])
+        }
+        if changed:
+            for name, value in changed.items():
+                setattr(unit, name, value)
+            unit.revision = revision()
+            unit.updated_at = utcnow()
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    gone = [unit.id for key, unit in existing.items() if key not in wanted]
+    if gone:
+        _delete_units(session, gone, revision())
+        report.deleted += len(gone)
+    session.flush()
+    return report
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        # SQLite hands datetimes back naive; compare as UTC wall times.
+        return old.replace(tzinfo=None) == new.replace(tzinfo=None)
+    return old == new
+
+
+def _delete_units(session: Session, unit_ids: Sequence[int], revision: int) -> None:
+    session.execute(delete(TranslationUnit).where(TranslationUnit.id.in_(unit_ids)))
+    session.execute(
+        TranslationUnitDeletion.__table__.insert(),
+        [{"unit_id": unit_id, "revision": revision} for unit_id in unit_ids],
+    )
+
+
+def _units_of_pair(
+    region: Region,
+    page: Page,
+    source: PageTranslation,
+    target: PageTranslation,
+    outdated: bool,
+) -> list[_NewUnit]:
+    """Aligned units of one source/target translation pair (title first, then the content)."""
+    source_code = source.language.code
+    target_code = target.language.code
+    pairs: list[tuple[str, str]] = []
+    if source.title.strip() and target.title.strip():
+        pairs.append((source.title.strip(), target.title.strip()))
+    aligned = align_segments(
+        segment_html(source.content or "", source_code),
+        segment_html(target.content or "", target_code),
+        source_code,
+        target_code,
+    )
+    pairs.extend((pair.source_text, pair.target_text) for pair in aligned)
+    keyed = [
+        (source_text, target_text, segment_key(source_text, source_code))
+        for source_text, target_text in pairs
+    ]
+    units = []
+    for position, (source_text, target_text, source_key) in enumerate(keyed):
+        if not source_key.form or not strip_markup(target_text):
+            continue
+        target_key = segment_key(target_text, target_code)
+        before = keyed[position - 1][2].form if position > 0 else None
+        after = keyed[position + 1][2].form if position + 1 < len(keyed) else None
+        key = unit_key(
+            source_key.hash,
+            target_key.hash,
+            source.language_id,
+            target.language_id,
+            region.id,
+            page.id,
+        )
+        units.append(
+            _NewUnit(
+                key,
+                {
+                    "source_language_id": source.language_id,
+                    "target_language_id": target.language_id,
+                    "source_text": source_text,
+                    "target_text": target_text,
+                    "source_form": source_key.form,
+                    "target_form": target_key.form,
+                    "source_hash": source_key.hash,
+                    "target_hash": target_key.hash,
+                    "context_hash": context_key(before, after),
+                    "position": position,
+                    "region_id": region.id,
+                    "page_id": page.id,
+                    "source_translation_id": source.id,
+                    "target_translation_id": target.id,
+                    "source_version": source.version,
+                    "target_version": target.version,
+                    "origin": target.origin,
+                    "reviewed": target.review_status == ReviewStatus.REVIEWED,
+                    "outdated": outdated,
+                    "license": region.license,
+                    "attribution": region.attribution
+                    or f"{region.name} — shared under {region.license}",
+                    "url": target.url or "",
+                    "translated_at": target.last_updated,
+                },
+            )
+        )
+    return units
+
+
+# --------------------------------------------------------------------------- the index
+
+
+class TranslationMemoryIndex:
+    """In-process fuzzy indexes, one `FuzzyIndex` per (source, target) language id pair.
+
+    Keys are unit ids, forms the units' `source_form`. Built lazily from the database and kept
+    in step with other processes' writes: `ensure_fresh` reads the `tm_revision` counter at most
+    every `refresh_seconds` and then loads only units written, and forgets units deleted, since
+    the revision it last saw (a changed epoch rebuilds everything). So a write elsewhere shows
+    up in fuzzy results after at most `refresh_seconds` (exact matches come from the database
+    and are never stale). Thread-safe.
+    """
+
+    def __init__(self, *, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._lock = threading.RLock()
+        self._indexes: dict[tuple[int, int], FuzzyIndex] = {}
+        self._pair_of_unit: dict[int, tuple[int, int]] = {}
+        self._revision: int | None = None
+        self._epoch: int | None = None
+        self._checked_at = -math.inf
+
+    @property
+    def revision(self) -> int | None:
+        """The last revision loaded (None: not built yet)."""
+        return self._revision
+
+    def ensure_fresh(self, session: Session, *, force: bool = False) -> None:
+        """Catch up with the database if `refresh_seconds` passed since the last check."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.refresh_seconds:
+            return
+        with self._lock:
+            if not force and now - self._checked_at < self.refresh_seconds:
+                return
+            revision, epoch = current_revision(session)
+            if self._revision is None or epoch != self._epoch or revision < self._revision:
+                self._rebuild(session, revision, epoch)
+            elif revision > self._revision:
+                self._catch_up(session, self._revision, revision)
+            self._checked_at = time.monotonic()
+
+    def rebuild(self, session: Session) -> dict[str, Any]:
+        """Build every language pair's index from the database now; returns stats."""
+        with self._lock:
+            revision, epoch = current_revision(session)
+            self._rebuild(session, revision, epoch)
+            self._checked_at = time.monotonic()
+            return self.stats()
+
+    def search(
+        self,
+        source_language_id: int,
+        target_language_id: int,
+        form: str,
+        limit: int,
+        min_score: float,
+    ) -> list[tuple[int, float]]:
+        """(unit id, similarity 0–100) pairs for a form, best first."""
+        with self._lock:
+            index = self._indexes.get((source_language_id, target_language_id))
+            if index is None:
+                return []
+            return index.search(form, limit=limit, min_score=min_score)
+
+    def stats(self) -> dict[str, Any]:
+        """Units per language pair and the revision loaded."""
+        with self._lock:
+            return {
+                "revision": self._revision,
+                "units": len(self._pair_of_unit),
+                "pairs": {f"{s}->{t}": len(index) for (s, t), index in self._indexes.items()},
+            }
+
+    def _rebuild(self, session: Session, revision: int, epoch: int) -> None:
+        self._indexes = {}
+        self._pair_of_unit = {}
+        rows = session.execute(
+            select(
+                TranslationUnit.id,
+                TranslationUnit.source_language_id,
+                TranslationUnit.target_language_id,
+                TranslationUnit.source_form,
+            ).execution_options(yield_per=10_000)
+        )
+        for row in rows:
+            self._add(row.id, (row.source_language_id, row.target_language_id), row.source_form)
+        self._revision, self._epoch = revision, epoch
+
+    def _catch_up(self, session: Session, seen: int, revision: int) -> None:
+        for unit_id in session.scalars(
+            select(TranslationUnitDeletion.unit_id).where(TranslationUnitDeletion.revision > seen)
+        ):
+            self._discard(unit_id)
+        rows = session.execute(
+            select(
+                TranslationUnit.id,
+                TranslationUnit.source_language_id,
+                TranslationUnit.target_language_id,
+                TranslationUnit.source_form,
+            )
+            .where(TranslationUnit.revision > seen)
+            .execution_options(yield_per=10_000)
+        )
+        for row in rows:
+            self._add(row.id, (row.source_language_id, row.target_language_id), row.source_form)
+        self._revision = revision
+
+    def _add(self, unit_id: int, pair: tuple[int, int], form: str) -> None:
+        index = self._indexes.get(pair)
+        if index is None:
+            index = self._indexes[pair] = FuzzyIndex()
+        if unit_id in index and index.form_of(unit_id) == form:
+            return
+        index.add(unit_id, form)
+        self._pair_of_unit[unit_id] = pair
+
+    def _discard(self, unit_id: int) -> None:
+        pair = self._pair_of_unit.pop(unit_id, None)
+        if pair is not None:
+            self._indexes[pair].discard(unit_id)
+
+
+def index_from(cache: dict[str, Any], *, refresh_seconds: float = DEFAULT_REFRESH_SECONDS):
+    """The `TranslationMemoryIndex` kept in `cache` (e.g. `app.extensions`), created once."""
+    index = cache.get("tm_index")
+    if index is None:
+        index = cache.setdefault(
+            "tm_index", TranslationMemoryIndex(refresh_seconds=refresh_seconds)
+        )
+    return index
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+@dataclass(frozen=True)
+class LookupMatch:
+    """A suggestion: the scored match (penalties listed), and how it was reached.
+
+    `match.target_text` is the suggestion without inline markup, with the query's placeholder
+    values put in; `target_segment` is the same with the stored inline-markup placeholders.
+    `pivot_language` / `pivot_text` are set for a match made through a third language.
+    """
+
+    match: Match
+    target_segment: str
+    pivot_language: str | None = None
+    pivot_text: str | None = None
+    placeholder_mismatches: tuple[dict[str, str], ...] = ()
+    rank: tuple = field(default=(), compare=False, repr=False)
+
+    @property
+    def pivot(self) -> bool:
+        return self.pivot_language is not None
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str
+    key: SegmentKey
+    region: Region | None
+    context_hash: str | None
+
+
+def lookup(
+    session: Session,
+    index: TranslationMemoryIndex,
+    *,
+    text: str,
+    source_language: str,
+    target_language: str,
+    region: str | None = None,
+    min_score: float = 50.0,
+    limit: int = 5,
+    policy: PenaltyPolicy | None = None,
+    context_before: str | None = None,
+    context_after: str | None = None,
+    pivot_languages: Sequence[str] | None = None,
+) -> list[LookupMatch]:
+    """Best translation-memory matches for one segment, scores 0–100 (101: context match).
+
+    Exact matches by hash, fuzzy by the index; each scored on the normalised placeholder form
+    minus penalties (machine-translated, unreviewed, outdated, placeholder mismatch, other
+    region, pivot, context mismatch). Ties: same region, then neighbours, then nearer regions.
+    Without a direct match ≥ `min_score`, goes through a pivot language (English first, then
+    any language with units both ways) via the same pivot-language text.
+    """
+    policy = policy or PenaltyPolicy()
+    if not 0 <= min_score <= 101:
+        raise InvalidInput("min_score is 0–101.", errors={"min_score": ["Between 0 and 101."]})
+    source = get_language(session, source_language, field="source_language")
+    target = get_language(session, target_language, field="target_language")
+    if source.id == target.id:
+        raise InvalidInput(
+            "Source and target language are the same.",
+            errors={"target_language": ["Must differ from source_language."]},
+        )
+    home = get_region(session, region) if region else None
+    key = segment_key(text, source.code)
+    if not key.form:
+        raise InvalidInput("The text has nothing to match.", errors={"text": ["Empty text."]})
+    context_hash = None
+    if context_before is not None or context_after is not None:
+        context_hash = context_key(
+            segment_key(context_before, source.code).form if context_before else None,
+            segment_key(context_after, source.code).form if context_after else None,
+        )
+    query = _Query(text, key, home, context_hash)
+    index.ensure_fresh(session)
+    ranker = _RegionRanker(session, home)
+
+    direct = _direct(session, index, query, source, target, min_score, limit, policy, ranker)
+    if not any(m.match.score >= min_score for m in direct):
+        direct = direct + _pivoted(
+            session, index, query, source, target, min_score, limit, policy, ranker, pivot_languages
+        )
+    results = [m for m in direct if m.match.score >= min_score]
+    results.sort(key=lambda m: m.rank)
+    return _distinct(results)[:limit]
+
+
+def _distinct(matches: list[LookupMatch]) -> list[LookupMatch]:
+    """One match per suggested text (the best-ranked)."""
+    seen: set[str] = set()
+    kept = []
+    for match in matches:
+        text = match.match.target_text
+        if text not in seen:
+            seen.add(text)
+            kept.append(match)
+    return kept
+
+
+def _candidates(
+    session: Session,
+    index: TranslationMemoryIndex,
+    form: str,
+    form_hash: str,
+    source: Language,
+    target: Language,
+    min_score: float,
+    limit: int,
+) -> list[tuple[TranslationUnit, float]]:
+    exact = session.scalars(
+        select(TranslationUnit)
+        .where(
+            TranslationUnit.source_language_id == source.id,
+            TranslationUnit.target_language_id == target.id,
+            TranslationUnit.source_hash == form_hash,
+        )
+        .limit(MAX_EXACT_CANDIDATES)
+    ).all()
+    found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
+    fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
+    missing = [unit_id for unit_id, _ in fuzzy if unit_id not in found]
+    if missing:
+        units = {
+            unit.id: unit
+            for unit in session.scalars(
+                select(TranslationUnit).where(TranslationUnit.id.in_(missing))
+            )
+        }
+        for unit_id in missing:
+            unit = units.get(unit_id)
+            if unit is not None:  # deleted since the index last caught up
+                found[unit_id] = (unit, similarity(form, unit.source_form))
+    return list(found.values())
+
+
+def _direct(
+    session: Session,
+    index: TranslationMemoryIndex,
+    query: _Query,
+    source: Language,
+    target: Language,
+    min_score: float,
+    limit: int,
+    policy: PenaltyPolicy,
+    ranker: _RegionRanker,
+) -> list[LookupMatch]:
+    results = []
+    candidates = _candidates(
+        session, index, query.key.form, query.key.hash, source, target, min_score, limit
+    )
+    for unit, base in candidates:
+        stored_values = extract_placeholders(strip_markup(unit.source_text)).values
+        segment, mismatches = transfer_placeholders(
+            stored_values, unit.target_text, query.key.values, target.code
+        )
+        results.append(
+            _scored(unit, base, segment, mismatches, query, policy, ranker, source, target)
+        )
+    return results
+
+
+def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool) -> MatchFlags:
+    machine = unit.origin == Origin.MACHINE and not unit.reviewed
+    return MatchFlags(
+        machine_translated=machine,
+        unreviewed=not unit.reviewed and not machine,
+        outdated=unit.outdated,
+        placeholder_mismatches=mismatches,
+        other_region=query.region is not None and unit.region_id != query.region.id,
+        pivot=pivot,
+        context_mismatch=query.context_hash is not None and unit.context_hash != query.context_hash,
+    )
+
+
+def _scored(
+    unit: TranslationUnit,
+    base: float,
+    segment: str,
+    mismatches: Sequence[Any],
+    query: _Query,
+    policy: PenaltyPolicy,
+    ranker: _RegionRanker,
+    source: Language,
+    target: Language,
+) -> LookupMatch:
+    flags = _flags(unit, query, len(mismatches), pivot=False)
+    neighbours_match = query.context_hash is not None and unit.context_hash == query.context_hash
+    if base >= 100.0 and unit.source_hash != query.key.hash:
+        base = 99.0  # equal forms by the index but not by hash cannot happen; stay honest
+    match = score_match(
+        unit.id,
+        unit.source_text,
+        strip_markup(segment),
+        base,
+        flags,
+        policy,
+        neighbours_match=neighbours_match,
+        origin=_origin(unit, source, target),
+    )
+    return LookupMatch(
+        match=match,
+        target_segment=segment,
+        placeholder_mismatches=tuple(
+            {"kind": m.kind, "reason": m.reason, "value": m.value} for m in mismatches
+        ),
+        rank=(-match.score, *ranker.rank(unit.region_id), unit.id),
+    )
+
+
+def _pivot_languages(
+    session: Session, source: Language, target: Language, preferred: Sequence[str] | None
+) -> list[Language]:
+    """English (or `preferred`) first, then any language with units source→P and P→target."""
+    from_source = set(
+        session.scalars(
+            select(TranslationUnit.target_language_id)
+            .where(TranslationUnit.source_language_id == source.id)
+            .distinct()
+        )
+    )
+    to_target = set(
+        session.scalars(
+            select(TranslationUnit.source_language_id)
+            .where(TranslationUnit.target_language_id == target.id)
+            .distinct()
+        )
+    )
+    usable = (from_source & to_target) - {source.id, target.id}
+    if not usable:
+        return []
+    languages = {
+        language.id: language
+        for language in session.scalars(select(Language).where(Language.id.in_(usable)))
+    }
+    order = list(preferred or (DEFAULT_PIVOT_LANGUAGE,))
+    return sorted(
+        languages.values(),
+        key=lambda lang: (order.index(lang.code) if lang.code in order else len(order), lang.code),
+    )
+
+
+def _pivoted(
+    session: Session,
+    index: TranslationMemoryIndex,
+    query: _Query,
+    source: Language,
+    target: Language,
+    min_score: float,
+    limit: int,
+    policy: PenaltyPolicy,
+    ranker: _RegionRanker,
+    preferred: Sequence[str] | None,
+) -> list[LookupMatch]:
+    results: list[LookupMatch] = []
+    for pivot in _pivot_languages(session, source, target, preferred):
+        first_legs = _candidates(
+            session, index, query.key.form, query.key.hash, source, pivot, min_score, limit
+        )
+        for first, base in first_legs:
+            second_legs = session.scalars(
+                select(TranslationUnit)
+                .where(
+                    TranslationUnit.source_language_id == pivot.id,
+                    TranslationUnit.target_language_id == target.id,
+                    TranslationUnit.source_hash == first.target_hash,
+                )
+                .limit(MAX_EXACT_CANDIDATES)
+            ).all()
+            for second in second_legs:
+                results.append(
+                    _pivot_match(first, second, base, query, policy, ranker, source, pivot, target)
+                )
+        if any(m.match.score >= min_score for m in results):
+            break
+    return results
+
+
+def _pivot_match(
+    first: TranslationUnit,
+    second: TranslationUnit,
+    base: float,
+    query: _Query,
+    policy: PenaltyPolicy,
+    ranker: _RegionRanker,
+    source: Language,
+    pivot: Language,
+    target: Language,
+) -> LookupMatch:
+    stored_values = extract_placeholders(strip_markup(first.source_text)).values
+    segment, mismatches = transfer_placeholders(
+        stored_values, second.target_text, query.key.values, target.code
+    )
+    one = _flags(first, query, len(mismatches), pivot=True)
+    two = _flags(second, query, 0, pivot=True)
+    flags = MatchFlags(
+        machine_translated=one.machine_translated or two.machine_translated,
+        unreviewed=(one.unreviewed or two.unreviewed)
+        and not (one.machine_translated or two.machine_translated),
+        outdated=one.outdated or two.outdated,
+        placeholder_mismatches=len(mismatches),
+        other_region=one.other_region,
+        pivot=True,
+        context_mismatch=one.context_mismatch,
+    )
+    neighbours_match = query.context_hash is not None and first.context_hash == query.context_hash
+    origin = _origin(second, pivot, target)
+    origin["pivot"] = {
+        "language": pivot.code,
+        "text": strip_markup(first.target_text),
+        "first_leg": _origin(first, source, pivot),
+    }
+    match = score_match(
+        second.id,
+        first.source_text,
+        strip_markup(segment),
+        base,
+        flags,
+        policy,
+        neighbours_match=neighbours_match,
+        origin=origin,
+    )
+    return LookupMatch(
+        match=match,
+        target_segment=segment,
+        pivot_language=pivot.code,
+        pivot_text=strip_markup(first.target_text),
+        placeholder_mismatches=tuple(
+            {"kind": m.kind, "reason": m.reason, "value": m.value} for m in mismatches
+        ),
+        rank=(-match.score, *ranker.rank(first.region_id), first.id, second.id),
+    )
+
+
+def _origin(unit: TranslationUnit, source: Language, target: Language) -> dict[str, Any]:
+    """Where a unit came from, as shown next to a suggestion."""
+    return {
+        "region": unit.region.slug if unit.region else None,
+        "page": unit.page.external_id if unit.page else None,
+        "url": unit.url or None,
+        "source_language": source.code,
+        "target_language": target.code,
+        "version": unit.target_version,
+        "source_version": unit.source_version,
+        "date": unit.translated_at.isoformat() if unit.translated_at else None,
+        "origin": unit.origin.value,
+        "reviewed": unit.reviewed,
+        "outdated": unit.outdated,
+        "license": unit.license or None,
+        "attribution": unit.attribution or None,
+        "import_batch": unit.import_batch,
+    }
+
+
+class _RegionRanker:
+    """Tie-break at equal score: same region, then neighbours, then other regions by distance."""
+
+    def __init__(self, session: Session, home: Region | None) -> None:
+        self.home = home
+        self.neighbours = {n.id for n in home.neighbours} if home else set()
+        self._coordinates: dict[int, tuple[float | None, float | None]] = {}
+        if home is not None:
+            self._coordinates = {
+                row.id: (row.latitude, row.longitude)
+                for row in session.execute(select(Region.id, Region.latitude, Region.longitude))
+            }
+
+    def rank(self, region_id: int | None) -> tuple[int, float]:
+        if self.home is None:
+            return (0, 0.0)
+        if region_id == self.home.id:
+            return (0, 0.0)
+        group = 1 if region_id in self.neighbours else 2
+        return (group, self._distance(region_id))
+
+    def _distance(self, region_id: int | None) -> float:
+        here = (self.home.latitude, self.home.longitude) if self.home else (None, None)
+        there = self._coordinates.get(region_id, (None, None)) if region_id else (None, None)
+        if None in here or None in there:
+            return math.inf
+        lat1, lon1, lat2, lon2 = map(math.radians, (*here, *there))  # type: ignore[arg-type]
+        # Haversine, kilometres.
+        a = (
+            math.sin((lat2 - lat1) / 2) ** 2
+            + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+        )
+        return 12_742.0 * math.asin(math.sqrt(a))
+
+
+# --------------------------------------------------------------------------- concordance
+
+
+@dataclass(frozen=True)
+class ConcordanceHit:
+    """A unit whose source or target contains the phrase."""
+
+    unit: TranslationUnit
+    matched_side: str  # "source" or "target"
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def concordance(
+    session: Session,
+    q: str,
+    language: str,
+    limit: int = 20,
+    *,
+    target_language: str | None = None,
+) -> list[ConcordanceHit]:
+    """Units whose source (or target) in `language` contains the phrase `q` (normalised).
+
+    Runs `LIKE` on the stored normalised forms (and `ILIKE` on the texts, for what became a
+    placeholder), newest first, at most `limit` units: a scan, bounded by `limit` hits.
+    """
+    source = get_language(session, language, field="language")
+    target = (
+        get_language(session, target_language, field="target_language") if target_language else None
+    )
+    phrase = segment_key(q, source.code).form
+    if not phrase:
+        raise InvalidInput("The phrase is empty.", errors={"q": ["Empty phrase."]})
+    pattern = f"%{_like_escape(phrase)}%"
+    # The form finds words whatever their case or spelling variant; the raw text (ILIKE) finds
+    # what the form replaced by a placeholder, such as part of an e-mail address or a number.
+    raw = f"%{_like_escape(q.strip())}%"
+    as_source = (TranslationUnit.source_language_id == source.id) & or_(
+        TranslationUnit.source_form.like(pattern, escape="\\"),
+        TranslationUnit.source_text.ilike(raw, escape="\\"),
+    )
+    as_target = (TranslationUnit.target_language_id == source.id) & or_(
+        TranslationUnit.target_form.like(pattern, escape="\\"),
+        TranslationUnit.target_text.ilike(raw, escape="\\"),
+    )
+    if target is not None:
+        as_source = as_source & (TranslationUnit.target_language_id == target.id)
+        as_target = as_target & (TranslationUnit.source_language_id == target.id)
+    units = session.scalars(
+        select(TranslationUnit)
+        .where(or_(as_source, as_target))
+        .order_by(TranslationUnit.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        ConcordanceHit(
+            unit,
+            "source" if unit.source_language_id == source.id else "target",
+        )
+        for unit in units
+    ]
+
+
+def unit_counts(session: Session) -> dict[str, int]:
+    """Units per language pair ("de->en": 1234)."""
+    source = Language.__table__.alias("s")
+    target = Language.__table__.alias("t")
+    rows = session.execute(
+        select(source.c.code, target.c.code, func.count(TranslationUnit.id))
+        .join(source, source.c.id == TranslationUnit.source_language_id)
+        .join(target, target.c.id == TranslationUnit.target_language_id)
+        .group_by(source.c.code, target.c.code)
+    ).all()
+    counts: dict[str, int] = defaultdict(int)
+    for source_code, target_code, count in rows:
+        counts[f"{source_code}->{target_code}"] = count
+    return dict(sorted(counts.items()))

@@ -1,0 +1,324 @@
+"""Translation memory through the API: units from public pages, exact/fuzzy/pivot lookup,
+placeholders, penalties, neighbour ranking, concordance, bad input."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from connectors.integreat import read_dumps
+from memory.authorization import Actor
+from memory.models import PageTranslation, Role
+from memory.services.imports import import_integreat_pages
+from memory.services.pages import push_translation
+from memory.services.regions import update_region
+from memory.services.translation_memory import refresh_all_units, refresh_units
+from memory.tm_models import TranslationUnit
+from tests.conftest import DEMO
+from tm_service import create_app
+from tm_service.extensions import db
+
+ADMIN = Actor(role=Role.ADMIN, region_slug=None)
+# A unit of the Landkreis Augsburg corpus (German page → English translation).
+SENTENCE = (
+    "Fa. Alois Strohmayr Am Graben 15, 86391 Stadtbergen 0821 431015 info@strohmayr-architekten.de"
+)
+TRANSLATION = (
+    "Alois Strohmayr Company Am Graben 15, 86391 Stadtbergen 0821 431015 "
+    "info@strohmayr-architekten.de"
+)
+
+
+@pytest.fixture(scope="module")
+def corpus_app(tmp_path_factory, seeded_database: Path) -> Iterator[Flask]:
+    """One app per module with Landkreis Augsburg imported and its units built."""
+    folder = tmp_path_factory.mktemp("corpus")
+    path = folder / "tm.sqlite3"
+    shutil.copyfile(seeded_database, path)
+    dumps = folder / "dumps"
+    dumps.mkdir()
+    for name in ("lkaugsburg_de_pages.json.gz", "lkaugsburg_en_pages.json.gz"):
+        shutil.copy(DEMO / name, dumps / name)
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(dumps)))
+        refresh_units(db.session, report.changed_translation_ids)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def lookup(client, **body):
+    return client.post("/api/v1/tm/lookup", json=body)
+
+
+# --- the Landkreis Augsburg corpus ----------------------------------------------
+
+
+def test_german_sentence_of_the_corpus_returns_its_english_translation_exactly(corpus_app):
+    response = lookup(
+        corpus_app.test_client(), text=SENTENCE, source_language="de", target_language="en"
+    )
+    assert response.status_code == 200, response.json
+    best = response.json["matches"][0]
+    assert best["kind"] == "exact"
+    assert best["base_score"] == 100
+    assert best["text"] == TRANSLATION
+    assert best["origin"]["region"] == "lkaugsburg"
+    assert best["origin"]["license"] == "CC BY 4.0"
+    assert best["origin"]["url"].startswith("https://")
+    # An unreviewed human translation: listed, with its amount.
+    assert {"code": "unreviewed", "amount": 2.0} in [
+        {"code": p["code"], "amount": p["amount"]} for p in best["penalties"]
+    ]
+    assert best["score"] == 98
+
+
+def test_edited_variant_is_a_fuzzy_match_carrying_the_new_phone_number(corpus_app):
+    edited = SENTENCE.replace("Strohmayr Am", "Strohmaier Am").replace("0821 431015", "08231 96650")
+    response = lookup(
+        corpus_app.test_client(), text=edited, source_language="de", target_language="en"
+    )
+    best = response.json["matches"][0]
+    assert best["kind"] == "fuzzy"
+    assert 80 <= best["base_score"] < 100
+    assert "08231 96650" in best["text"]
+    assert "0821 431015" not in best["text"]
+    assert best["text"].startswith("Alois Strohmayr Company")
+
+
+def test_units_are_built_once_and_a_second_refresh_changes_nothing(corpus_app):
+    with corpus_app.app_context():
+        count = len(db.session.scalars(select(TranslationUnit.id)).all())
+        report = refresh_all_units(db.session, region_slug="lkaugsburg")
+        assert report.created == report.updated == report.deleted == 0
+        assert report.unchanged == count
+    assert count > 4000
+
+
+def test_concordance_finds_units_containing_a_phrase(corpus_app):
+    response = corpus_app.test_client().get(
+        "/api/v1/tm/concordance", query_string={"q": "ALOIS Strohmayr", "language": "de"}
+    )
+    assert response.status_code == 200
+    items = response.json["items"]
+    assert items and all("Alois Strohmayr" in item["source_text"] for item in items)
+    assert items[0]["target_language"] == "en"
+
+
+def test_lookup_latency_stays_low(corpus_app):
+    client = corpus_app.test_client()
+    lookup(client, text=SENTENCE, source_language="de", target_language="en")  # warm the index
+    import time
+
+    started = time.perf_counter()
+    for number in range(20):
+        lookup(
+            client,
+            text=SENTENCE.replace("15", str(number)),
+            source_language="de",
+            target_language="en",
+        )
+    assert (time.perf_counter() - started) / 20 < 0.5
+
+
+# --- small data pushed through the API -------------------------------------------
+
+
+def push(app, region, external_id, language, title, content, **extra):
+    """Store a page translation through the page service, as the CMS push does.
+
+    The service, not the HTTP push: the push's background hook also embeds pages, which
+    these tests do not need.
+    """
+    actor = Actor(role=Role.CMS, region_slug=region)
+    with app.app_context():
+        data = {"title": title, "content": content, **extra}
+        push_translation(db.session, actor, region, external_id, language, data)
+
+
+def refresh_everything(app: Flask) -> None:
+    with app.app_context():
+        ids = db.session.scalars(select(PageTranslation.id)).all()
+        refresh_units(db.session, ids)
+
+
+GERMAN = "<p>Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an.</p>"
+ENGLISH = "<p>Please register your residence within two weeks.</p>"
+ARABIC = "<p>يرجى تسجيل مكان إقامتك في غضون أسبوعين.</p>"
+
+
+def test_pivot_from_german_through_english_to_arabic(app, client):
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN)
+    push(app, "alpha", "1", "en", "Registration", ENGLISH)
+    push(app, "alpha", "1", "ar", "التسجيل", ARABIC)
+    refresh_everything(app)
+    response = lookup(
+        client,
+        text="Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an.",
+        source_language="de",
+        target_language="ar",
+    )
+    best = response.json["matches"][0]
+    assert best["pivot"] is True
+    assert best["pivot_language"] == "en"
+    assert best["text"] == "يرجى تسجيل مكان إقامتك في غضون أسبوعين."
+    assert "pivot" in [p["code"] for p in best["penalties"]]
+    assert best["origin"]["pivot"]["text"] == "Please register your residence within two weeks."
+
+
+def test_outdated_and_machine_translated_units_are_penalised(app, client):
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN + "<p>Das ist kostenlos.</p>")
+    push(app, "alpha", "1", "en", "Registration", ENGLISH + "<p>It is free.</p>", origin="machine")
+    refresh_everything(app)
+    text = "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an."
+    machine = lookup(client, text=text, source_language="de", target_language="en").json
+    codes = [p["code"] for p in machine["matches"][0]["penalties"]]
+    assert codes == ["machine_translated"]
+    assert machine["matches"][0]["score"] == 90
+
+    # The German source changes: the English translation (and its units) become outdated.
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN + "<p>Das kostet nichts.</p>")
+    refresh_everything(app)
+    outdated = lookup(client, text=text, source_language="de", target_language="en").json
+    best = outdated["matches"][0]
+    assert sorted(p["code"] for p in best["penalties"]) == ["machine_translated", "outdated"]
+    assert best["score"] == 85
+    assert best["origin"]["outdated"] is True
+
+
+def test_drafts_never_appear_in_lookup_concordance_or_export(app, client):
+    push(app, "alpha", "7", "de", "Entwurf", "<p>Geheimer Entwurfstext hier.</p>")
+    push(
+        app,
+        "alpha",
+        "7",
+        "en",
+        "Draft",
+        "<p>Secret draft text here.</p>",
+        status="draft",
+    )
+    refresh_everything(app)
+    found = lookup(
+        client, text="Geheimer Entwurfstext hier.", source_language="de", target_language="en"
+    )
+    assert found.json["matches"] == []
+    hits = client.get("/api/v1/tm/concordance", query_string={"q": "Entwurf", "language": "de"})
+    assert hits.json["items"] == []
+    export = client.get(
+        "/api/v1/tm/export", query_string={"source_language": "de", "target_language": "en"}
+    )
+    assert b"Secret" not in export.data and b"Geheim" not in export.data
+
+
+def test_neighbouring_region_ranks_before_a_distant_one_at_equal_score(app, client):
+    with app.app_context():
+        for slug, name in (("gamma", "Gamma"), ("delta", "Delta")):
+            from memory.services.regions import create_region
+
+            create_region(
+                db.session,
+                ADMIN,
+                {
+                    "slug": slug,
+                    "name": name,
+                    "kind": "county",
+                    "languages": [{"code": "de"}, {"code": "en", "parent": "de"}],
+                },
+            )
+        update_region(db.session, ADMIN, "beta", {"neighbours": ["delta"]})
+    for slug, english in (
+        ("gamma", "Please register your home within two weeks."),
+        ("delta", "Register your place of residence within two weeks, please."),
+    ):
+        push(app, slug, "1", "de", "Anmeldung", GERMAN)
+        push(app, slug, "1", "en", "Registration", f"<p>{english}</p>")
+    refresh_everything(app)
+    text = "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an."
+    ranked = lookup(client, text=text, source_language="de", target_language="en", region="beta")
+    regions = [m["origin"]["region"] for m in ranked.json["matches"]]
+    assert regions == ["delta", "gamma"]
+    assert ranked.json["matches"][0]["score"] == ranked.json["matches"][1]["score"]
+    # Without a region, ties fall back to the unit order: gamma came first.
+    plain = lookup(client, text=text, source_language="de", target_language="en")
+    assert [m["origin"]["region"] for m in plain.json["matches"]] == ["gamma", "delta"]
+
+
+def test_context_match_scores_101_when_neighbouring_segments_match(app, client):
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN)
+    push(app, "alpha", "1", "en", "Registration", ENGLISH, review_status="reviewed")
+    refresh_everything(app)
+    body = {
+        "text": "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an.",
+        "source_language": "de",
+        "target_language": "en",
+    }
+    context = lookup(client, **body, context_before="Anmeldung").json["matches"][0]
+    assert context["kind"] == "context" and context["score"] == 101
+    other = lookup(client, **body, context_before="Etwas anderes").json["matches"][0]
+    assert other["kind"] == "exact"
+    assert [p["code"] for p in other["penalties"]] == ["context_mismatch"]
+
+
+def test_penalty_amounts_come_from_configuration(app, client):
+    app.config["PENALTIES"] = '{"machine_translated": 30}'
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN)
+    push(app, "alpha", "1", "en", "Registration", ENGLISH, origin="machine")
+    refresh_everything(app)
+    text = "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an."
+    best = lookup(client, text=text, source_language="de", target_language="en").json
+    assert best["matches"][0]["score"] == 70
+
+
+def test_deleting_content_from_a_page_deletes_its_units(app, client):
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN + "<p>Zweiter Satz hier.</p>")
+    push(app, "alpha", "1", "en", "Registration", ENGLISH + "<p>Second one here.</p>")
+    refresh_everything(app)
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN)
+    push(app, "alpha", "1", "en", "Registration", ENGLISH)
+    refresh_everything(app)
+    with app.app_context():
+        texts = db.session.scalars(select(TranslationUnit.source_text)).all()
+    assert sorted(texts) == sorted(
+        ["Anmeldung", "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an."]
+    )
+
+
+# --- bad input --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"source_language": "de", "target_language": "en"}, 422, "text"),
+        ({"text": "Hallo", "source_language": "de", "target_language": "en", "min_score": 150},
+         422, "min_score"),
+        ({"text": "Hallo", "source_language": "xx", "target_language": "en"}, 404,
+         "source_language"),
+        ({"text": "Hallo", "source_language": "de", "target_language": "zz"}, 404,
+         "target_language"),
+        ({"text": "Hallo", "source_language": "de", "target_language": "en", "limit": 0}, 422,
+         "limit"),
+        ({"text": "Hallo", "source_language": "de", "target_language": "en", "region": "nowhere"},
+         404, "region"),
+        ({"text": "Hallo", "source_language": "de", "target_language": "de"}, 422,
+         "target_language"),
+        ({"text": "Hallo", "source_language": "de", "target_language": "en", "x": 1}, 422, "x"),
+    ],
+)  # fmt: skip
+def test_bad_lookup_input_is_a_problem_naming_the_field(client, body, status, field):
+    response = client.post("/api/v1/tm/lookup", json=body)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert field in response.json["errors"]
+
+
+def test_concordance_needs_a_known_language(client):
+    response = client.get("/api/v1/tm/concordance", query_string={"q": "x", "language": "xx"})
+    assert response.status_code == 404
+    assert "language" in response.json["errors"]
