@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from memory.models import Base, Language, Origin, Page, Region, _enum, utcnow
+from memory.models import Base, Language, Origin, Page, Region, UtcDateTime, _enum, utcnow
 
 
 class TranslationUnit(Base):
@@ -71,10 +71,10 @@ class TranslationUnit(Base):
     import_batch: Mapped[str | None] = mapped_column(String(200), index=True)
     # tm_revision.revision of the transaction that last wrote this row.
     revision: Mapped[int] = mapped_column(Integer, default=0, index=True)
-    translated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    translated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
 
     source_language: Mapped[Language] = relationship(foreign_keys=[source_language_id])

@@ -101,5 +101,5 @@ def register_problem_handlers(app: Flask) -> None:
         db.session.rollback()
         log.exception("Unhandled error on %s %s", request.method, request.path)
         return problem_response(
-            500, InternalServerError.name, "An unexpected error occurred; it has been logged."
+            500, InternalServerError().name, "An unexpected error occurred; it has been logged."
         )

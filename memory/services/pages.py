@@ -109,11 +109,12 @@ def push_translation(
     region = get_region(session, region_slug)
     authorize(actor, Action.WRITE_CONTENT, region.slug)
     language = get_language(session, language_code)
-    result = store_translation(session, region, external_id, language, data, if_match=if_match)
     try:
+        result = store_translation(session, region, external_id, language, data, if_match=if_match)
         session.commit()
     except IntegrityError as error:
-        # Two writers raced for the same version number: the loser retries with a fresh view.
+        # Two writers raced for the same version number, or to create the same page (the page
+        # row's INSERT fails at flush inside store_translation): the loser retries.
         session.rollback()
         raise Conflict(
             "Another write to this page translation happened at the same time; retry.",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
+from webargs.flaskparser import FlaskParser
 
 from tm_service.problems import http_exception_problem
 
@@ -13,6 +16,21 @@ class ProblemApi(Api):
 
     def handle_http_exception(self, error):  # type: ignore[override]
         return http_exception_problem(error)
+
+
+class HardenedParser(FlaskParser):
+    """webargs' parser; JSON nested past Python's recursion limit is a 400 like broken JSON."""
+
+    def _raw_load_json(self, req):  # type: ignore[no-untyped-def]
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError as error:
+            raise json.JSONDecodeError("JSON nested too deeply", "", 0) from error
+
+
+# Every blueprint's @arguments binds this parser when its module is imported, and every blueprint
+# module imports this package first: set it here, at import time.
+Blueprint.ARGUMENTS_PARSER = HardenedParser()
 
 
 def create_api(app: Flask) -> ProblemApi:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from memory.models import Origin, RegionKind, ReviewStatus, TextDirection, TranslationStatus
 
@@ -14,9 +15,47 @@ LANGUAGE_CODE = validate.Regexp(
 )
 
 
+def _unstorable(value: Any) -> bool:
+    """Whether a JSON value holds text no database column can store: NUL or a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or (not item.isascii() and _has_surrogate(item)):
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _refuse_unstorable_text(self, data: Any, **kwargs: Any) -> Any:
+        # PostgreSQL text cannot hold NUL and "\ud800" is no UTF-8: a 422 naming the field here
+        # instead of a 500 from the database or the content hash.
+        if isinstance(data, Mapping):
+            errors = {
+                str(name): ["Contains a NUL character or an unpaired surrogate."]
+                for name, value in data.items()
+                if _unstorable(value)
+            }
+            if errors:
+                raise ValidationError(errors)
+        return data
 
 
 class LicenseSchema(Schema):
