@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
     from tm_service.api import create_api
+    from tm_service.auth import current_actor
     from tm_service.cli import register_cli
     from tm_service.extensions import db, migrate
     from tm_service.problems import register_problem_handlers
@@ -40,6 +41,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_problem_handlers(app)
     register_cli(app)
     _register_docs_assets(app)
+
+    @app.before_request
+    def _authenticate_presented_tokens():
+        # A token that is sent is checked on every route, public ones too: a bad one is a 401,
+        # never silently anonymous.
+        if request.path.startswith("/api/") and request.headers.get("Authorization"):
+            current_actor()
 
     @app.before_request
     def _require_json_bodies():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from memory.authorization import Action, authorize
 from memory.errors import InvalidInput
 from memory.services import regions as region_service
 from tm_service.api.schemas import (
@@ -81,6 +82,7 @@ def get_language(code):
 @blp.alt_response(403, description="Not a global admin token")
 def put_language(data, code):
     """Create or update a language (global admin token)."""
+    authorize(current_actor(), Action.ADMINISTER)
     try:
         LANGUAGE_CODE(code)
     except ValidationError as error:

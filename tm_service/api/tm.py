@@ -36,7 +36,7 @@ def tm_index() -> tm_service.TranslationMemoryIndex:
 
 
 def penalty_policy() -> PenaltyPolicy:
-    """Penalty amounts from config `PENALTIES` (env `TM_PENALTIES`: a JSON object), else defaults."""
+    """Penalty amounts from config `PENALTIES` (env `TM_PENALTIES`, JSON), else defaults."""
     cached = current_app.extensions.get("tm_penalty_policy")
     if cached is None:
         configured = current_app.config.get("PENALTIES") or {}

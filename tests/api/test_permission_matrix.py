@@ -1,0 +1,169 @@
+"""Every write route × every kind of caller. A new write route without an entry here fails."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from memory.models import ApiToken, utcnow
+from tests.conftest import bearer
+from tm_service.extensions import db
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+ROLES = ("cms", "editor", "translator", "admin")
+_counter = itertools.count()
+
+TMX = """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header creationtool="t" creationtoolversion="1" datatype="plaintext"
+segtype="sentence" adminlang="en" srclang="de" o-tmf="t"/><body>
+<tu><tuv xml:lang="de"><seg>Guten Tag {n}</seg></tuv>
+<tuv xml:lang="en"><seg>Good day {n}</seg></tuv></tu>
+</body></tmx>"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How to call one write route against `region`, and who may."""
+
+    request: Callable[[str], tuple[str, str, dict]]  # region → (method, url, client kwargs)
+    roles: frozenset[str]  # roles allowed with a token of the target region
+    global_admin: bool = True
+    public: bool = False  # a POST that only reads (lookups): anyone may
+
+
+def _push(region: str):
+    return (
+        "PUT",
+        f"/api/v1/regions/{region}/pages/p{next(_counter)}/translations/de",
+        {"json": {"title": "Seite"}},
+    )
+
+
+def _patch_region(region: str):
+    return ("PATCH", f"/api/v1/regions/{region}", {"json": {"name": f"Name {next(_counter)}"}})
+
+
+def _create_region(region: str):
+    return ("POST", "/api/v1/regions", {"json": {"slug": f"new-{next(_counter)}", "name": "New"}})
+
+
+def _put_language(region: str):
+    return (
+        "PUT",
+        f"/api/v1/languages/x{chr(97 + next(_counter) % 26)}",
+        {"json": {"name": "X"}},
+    )
+
+
+def _tmx_import(region: str):
+    body = TMX.replace("{n}", str(next(_counter))).encode()
+    return (
+        "POST",
+        f"/api/v1/tm/import?region={region}",
+        {"data": body, "content_type": "application/xml"},
+    )
+
+
+def _lookup(region: str):
+    body = {"text": "Guten Tag", "source_language": "de", "target_language": "en", "region": region}
+    return ("POST", "/api/v1/tm/lookup", {"json": body})
+
+
+MATRIX: dict[tuple[str, str], Entry] = {
+    ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
+    ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
+    ("PUT", "/api/v1/languages/<string:code>"): Entry(_put_language, roles=frozenset()),
+    (
+        "PUT",
+        "/api/v1/regions/<string:region>/pages/<string:external_id>/translations/<string:language>",
+    ): Entry(_push, roles=frozenset({"cms", "editor", "admin"})),
+    ("POST", "/api/v1/tm/import"): Entry(_tmx_import, roles=frozenset({"admin"})),
+    ("POST", "/api/v1/tm/lookup"): Entry(_lookup, roles=frozenset(ROLES), public=True),
+}
+
+
+def write_routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods & WRITE_METHODS
+    }
+
+
+def test_every_write_route_has_an_entry(app):
+    missing = write_routes(app) - set(MATRIX)
+    assert not missing, f"add these write routes to the permission matrix: {sorted(missing)}"
+
+
+def beta_state(client) -> str:
+    """Everything the public sees of region beta (and the region list)."""
+    parts = [
+        client.get(url).get_data(as_text=True)
+        for url in (
+            "/api/v1/regions",
+            "/api/v1/regions/beta",
+            "/api/v1/regions/beta/pages?limit=1000",
+            "/api/v1/languages",
+            "/api/v1/tm/export?source_language=de&target_language=en&region=beta",
+        )
+    ]
+    return "\n".join(parts)
+
+
+def call(client, entry: Entry, region: str, token: str | None):
+    method, url, kwargs = entry.request(region)
+    headers = bearer(token) if token else {}
+    return client.open(url, method=method, headers=headers, **kwargs)
+
+
+def allowed(response) -> bool:
+    return response.status_code not in (401, 403)
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_permissions_for_every_kind_of_caller(app, client, make_token, route):
+    entry = MATRIX[route]
+    own = {role: make_token(role, region="beta") for role in ROLES}
+    other = {role: make_token(role, region="alpha") for role in ROLES}
+    expired, revoked = make_token("admin", region="beta"), make_token("admin", region=None)
+    with app.app_context():
+        for token, field in ((expired, "expires_at"), (revoked, "revoked_at")):
+            row = db.session.scalar(select(ApiToken).where(ApiToken.prefix == token.split("_")[1]))
+            setattr(row, field, utcnow() - timedelta(seconds=1))
+        db.session.commit()
+
+    before = beta_state(client)
+    refused = []
+    anonymous = call(client, entry, "beta", None)
+    if entry.public:
+        assert anonymous.status_code == 200, anonymous.json
+    else:
+        assert anonymous.status_code == 401, anonymous.json
+        refused.append("anonymous")
+    for name, token in (("expired", expired), ("revoked", revoked)):
+        response = call(client, entry, "beta", token)
+        assert response.status_code == 401, (name, response.json)
+    for role in ROLES:
+        response = call(client, entry, "beta", other[role])
+        if entry.public:
+            assert allowed(response), (role, response.json)
+        else:
+            assert response.status_code == 403, ("other region", role, response.json)
+        if role not in entry.roles and not entry.public:
+            response = call(client, entry, "beta", own[role])
+            assert response.status_code == 403, ("own region, role", role, response.json)
+    # Nothing a refused caller sent changed region beta.
+    assert beta_state(client) == before
+
+    for role in entry.roles:
+        response = call(client, entry, "beta", own[role])
+        assert allowed(response), ("own region", role, response.json)
+        assert response.status_code < 300, ("own region", role, response.json)
+    if entry.global_admin:
+        response = call(client, entry, "beta", make_token("admin", region=None))
+        assert response.status_code < 300, ("global admin", response.json)
