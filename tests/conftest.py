@@ -21,7 +21,9 @@ DEMO = Path(__file__).resolve().parents[1] / "tm_service" / "demo"
 
 
 def make_app(database_url: str, **config) -> Flask:
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **config})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "EMBEDDING_MODEL": "fake", **config}
+    )
     with app.app_context():
         db.create_all()
     return app
@@ -68,7 +70,11 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
     path = tmp_path / "tm.sqlite3"
     shutil.copyfile(seeded_database, path)
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}"})
+    # Pushes run their jobs in-line in tests: the fake encoder keeps them fast; the real model
+    # has its own tests in tests/integration.
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
+    )
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between checks of the TM change counter by each process's fuzzy index: the
     # longest a unit written by another process stays invisible to fuzzy lookups.
     "INDEX_REFRESH_SECONDS": 2.0,
+    # The same bound for the near-duplicate index.
+    "SIMILARITY_REFRESH_INTERVAL": 2.0,
+    # rq retries of a failed job, seconds between attempts.
+    "JOB_RETRY_INTERVALS": [5, 30, 120],
     "API_TITLE": "tm-service",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,7 +113,8 @@ def beta_state(client) -> str:
             "/api/v1/tm/export?source_language=de&target_language=en&region=beta",
         )
     ]
-    return "\n".join(parts)
+    # The TMX header's creation date is the time of the export, not data.
+    return re.sub(r'creationdate="[0-9TZ]+"', "", "\n".join(parts))
 
 
 def call(client, entry: Entry, region: str, token: str | None):

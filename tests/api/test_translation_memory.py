@@ -44,7 +44,9 @@ def corpus_app(tmp_path_factory, seeded_database: Path) -> Iterator[Flask]:
     dumps.mkdir()
     for name in ("lkaugsburg_de_pages.json.gz", "lkaugsburg_en_pages.json.gz"):
         shutil.copy(DEMO / name, dumps / name)
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
+    )
     with app.app_context():
         report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(dumps)))
         refresh_units(db.session, report.changed_translation_ids)
