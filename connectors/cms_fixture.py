@@ -119,10 +119,10 @@ def read_cms_fixture(path: Path) -> CmsFixture:
 
     for record in by_model.get("cms.pagetranslation", []):
         fields = record["fields"]
-        page = pages_by_pk.get(fields["page"])
-        if page is None:
+        owner = pages_by_pk.get(fields["page"])
+        if owner is None:
             continue
-        page.translations.append(
+        owner.translations.append(
             FixtureTranslation(
                 id=record["pk"],
                 language=languages_by_pk[fields["language"]].code,

@@ -680,7 +680,7 @@ def overlap_report(
     )
     for page_a, page_b, score, reason in best.values():
         have = indexes.languages_by_page.get(page_a.page_id, set())
-        other = indexes.languages_by_page.get(page_b.page_id, set())
+        theirs = indexes.languages_by_page.get(page_b.page_id, set())
         report.pairs.append(
             OverlapPair(
                 external_id_a=page_a.external_id,
@@ -691,7 +691,7 @@ def overlap_report(
                 language_b=page_b.language,
                 score=score,
                 signals=tuple(reason.signals),
-                missing_languages=sorted(other - have),
+                missing_languages=sorted(theirs - have),
             )
         )
     report.pairs.sort(key=lambda pair: (-pair.score, pair.external_id_a))

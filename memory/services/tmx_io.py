@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from memory.authorization import Action, Actor, authorize
@@ -171,7 +171,7 @@ def _store_chunk(
         now = utcnow()
         for row in new_rows:
             row.update(revision=revision, created_at=now, updated_at=now)
-        session.execute(TranslationUnit.__table__.insert(), new_rows)
+        session.execute(insert(TranslationUnit), new_rows)
         report.created += len(new_rows)
     session.flush()
     return revision
@@ -193,7 +193,7 @@ def _origin(value: str | None) -> Origin:
 
 def export_tmx(
     session: Session,
-    out: IO[bytes],
+    out: BinaryIO,
     *,
     source_language: str,
     target_language: str,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from matchers.fuzzy_index import FuzzyIndex
@@ -135,7 +135,7 @@ def next_revision(session: Session) -> int:
     bumped = session.execute(
         update(TmRevision).where(TmRevision.id == 1).values(revision=TmRevision.revision + 1)
     )
-    if bumped.rowcount == 0:
+    if getattr(bumped, "rowcount", 0) == 0:
         session.add(TmRevision(id=1, revision=1, epoch=0))
         session.flush()
     return int(session.scalar(select(TmRevision.revision).where(TmRevision.id == 1)) or 0)
@@ -377,7 +377,7 @@ def _same(old: Any, new: Any) -> bool:
 def _delete_units(session: Session, unit_ids: Sequence[int], revision: int) -> None:
     session.execute(delete(TranslationUnit).where(TranslationUnit.id.in_(unit_ids)))
     session.execute(
-        TranslationUnitDeletion.__table__.insert(),
+        insert(TranslationUnitDeletion),
         [{"unit_id": unit_id, "revision": revision} for unit_id in unit_ids],
     )
 
