@@ -652,20 +652,25 @@ class NearDuplicateIndex:
                 results[i] = replace(page, reason=replace(page.reason, embedding_rank=rank))
         return results
 
-    def explain(self, key_a: int, key_b: int) -> SimilarPage:
-        """Score and reason of stored page key_b as a match for key_a (0–1; no embedding rank)."""
-        lang_a, row_a = self._where[key_a]
-        lang_b, row_b = self._where[key_b]
+    def _score_stored_pair(
+        self,
+        lang_a: str,
+        row_a: int,
+        lang_b: str,
+        row_b: int,
+        cosine: float | None,
+        rank: int | None,
+    ) -> tuple[SimilarityReason, float]:
+        """Score two stored pages (0–1); the cosine is computed when not given and both have one."""
         store_a, store_b = self._stores[lang_a], self._stores[lang_b]
-        cosine = None
-        if store_a.has_vector[row_a] and store_b.has_vector[row_b]:
+        if cosine is None and store_a.has_vector[row_a] and store_b.has_vector[row_b]:
             assert store_a.vectors is not None and store_b.vectors is not None
             cosine = float(store_a.vectors[row_a] @ store_b.vectors[row_b])
         words = store_a.words[row_a]
         features = _TextFeatures(
             words, store_a.shingles[row_a], store_a.signatures[row_a], words[:0]
         )
-        reason, score = self._score(
+        return self._score(
             lang_a,
             store_a.titles[row_a],
             features,
@@ -673,8 +678,15 @@ class NearDuplicateIndex:
             lang_b,
             row_b,
             cosine,
-            None,
+            rank,
         )
+
+    def explain(self, key_a: int, key_b: int) -> SimilarPage:
+        """Score and reason of stored page key_b as a match for key_a (0–1; no embedding rank)."""
+        lang_a, row_a = self._where[key_a]
+        lang_b, row_b = self._where[key_b]
+        reason, score = self._score_stored_pair(lang_a, row_a, lang_b, row_b, None, None)
+        store_b = self._stores[lang_b]
         region = self._region_names[int(store_b.region_codes[row_b])]
         return SimilarPage(key_b, region, lang_b, score, reason)
 
@@ -779,23 +791,7 @@ class NearDuplicateIndex:
                         found[(lang_a, row_a, lang_b, row_b)] = (pair_cosine, pair_rank)
         for (lang_a, row_a, lang_b, row_b), (cosine, rank) in found.items():
             store_a, store_b = self._stores[lang_a], self._stores[lang_b]
-            if cosine is None and store_a.has_vector[row_a] and store_b.has_vector[row_b]:
-                assert store_a.vectors is not None and store_b.vectors is not None
-                cosine = float(store_a.vectors[row_a] @ store_b.vectors[row_b])
-            words = store_a.words[row_a]
-            features = _TextFeatures(
-                words, store_a.shingles[row_a], store_a.signatures[row_a], words[:0]
-            )
-            reason, score = self._score(
-                lang_a,
-                store_a.titles[row_a],
-                features,
-                store_a.sections[row_a],
-                lang_b,
-                row_b,
-                cosine,
-                rank,
-            )
+            reason, score = self._score_stored_pair(lang_a, row_a, lang_b, row_b, cosine, rank)
             if score < min_score:
                 continue
             page_a = (
