@@ -22,7 +22,7 @@ from memory.models import (
     TextDirection,
     TranslationStatus,
 )
-from memory.services.pages import parse_timestamp, store_translation
+from memory.services.pages import PushResult, parse_timestamp, store_translation
 from memory.services.regions import ensure_language, get_language
 
 Progress = Callable[[int, int], None]
@@ -38,6 +38,12 @@ class ImportReport:
     linked_pairs: int = 0
     pages: int = 0
     changed_translation_ids: list[int] = field(default_factory=list)
+
+    def count(self, language: str, result: PushResult) -> None:
+        """Tally one stored (or unchanged) translation."""
+        (self.created if result.created else self.unchanged)[language] += 1
+        if result.created:
+            self.changed_translation_ids.append(result.view.translation.id)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -138,10 +144,7 @@ def import_integreat_pages(
                     **extra,
                 },
             )
-            counter = report.created if result.created else report.unchanged
-            counter[page.language] += 1
-            if result.created:
-                report.changed_translation_ids.append(result.view.translation.id)
+            report.count(page.language, result)
             done += 1
             if progress:
                 progress(done, total)
@@ -263,10 +266,7 @@ def import_cms_fixture(
                             "position": page.position,
                         },
                     )
-                    counter = report.created if result.created else report.unchanged
-                    counter[translation.language] += 1
-                    if result.created:
-                        report.changed_translation_ids.append(result.view.translation.id)
+                    report.count(translation.language, result)
                     done += 1
                     if progress:
                         progress(done, total)
