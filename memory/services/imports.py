@@ -16,6 +16,7 @@ from memory.authorization import Action, Actor, authorize
 from memory.errors import DomainError, ImportRejected
 from memory.models import (
     Origin,
+    Page,
     Region,
     RegionKind,
     RegionLanguage,
@@ -186,8 +187,6 @@ def store_parent(
     session: Session, region: Region, external_id: str, parent_external_id: str | None
 ) -> None:
     """Link a page to its parent page (None: a root page)."""
-    from memory.models import Page
-
     page = session.scalar(
         select(Page).where(Page.region_id == region.id, Page.external_id == external_id)
     )
