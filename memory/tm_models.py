@@ -64,6 +64,8 @@ class TranslationUnit(Base):
     target_version: Mapped[int | None] = mapped_column(Integer)
     origin: Mapped[Origin] = mapped_column(_enum(Origin, "origin"), default=Origin.HUMAN)
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Times reviewers rejected this unit as a suggestion: each one demotes it (a penalty).
+    rejections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     outdated: Mapped[bool] = mapped_column(Boolean, default=False)
     license: Mapped[str] = mapped_column(String(100), default="")
     attribution: Mapped[str] = mapped_column(Text, default="")
