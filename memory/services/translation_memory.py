@@ -51,6 +51,7 @@ from memory.tm_models import TmRevision, TranslationUnit, TranslationUnitDeletio
 
 __all__ = [
     "DEFAULT_PIVOT_LANGUAGE",
+    "LookupContext",
     "LookupMatch",
     "RefreshReport",
     "SegmentKey",
@@ -59,6 +60,9 @@ __all__ = [
     "lookup",
     "refresh_all_units",
     "refresh_units",
+    "SegmentQuery",
+    "add_reviewed_unit",
+    "lookup_segments",
     "segment_key",
     "unit_key",
 ]
@@ -325,7 +329,11 @@ def _refresh_page(
     existing = {
         unit.unit_key: unit
         for unit in session.scalars(
-            select(TranslationUnit).where(TranslationUnit.page_id == page.id)
+            select(TranslationUnit).where(
+                TranslationUnit.page_id == page.id,
+                # Reviewed units written by translators' decisions belong to no page version.
+                TranslationUnit.import_batch.is_(None),
+            )
         )
     }
     wanted: dict[str, _NewUnit] = {}
@@ -453,6 +461,80 @@ def _units_of_pair(
             )
         )
     return units
+
+
+# --------------------------------------------------------------------------- reviewed units
+
+# `import_batch` of units written by review decisions: page refreshes leave them alone.
+REVIEW_BATCH = "review"
+
+
+def add_reviewed_unit(
+    session: Session,
+    *,
+    region: Region,
+    page: Page | None,
+    source: Language,
+    target: Language,
+    source_text: str,
+    target_text: str,
+    origin: Origin,
+    license: str,
+    attribution: str,
+    url: str = "",
+) -> TranslationUnit:
+    """Store a pair a translator accepted or edited as a reviewed unit of `region`.
+
+    Reviewed units carry no "unreviewed" penalty and rank above unreviewed ones with the same
+    text. The same decision twice updates the one unit (and clears earlier rejections).
+    """
+    source_key = segment_key(source_text, source.code)
+    target_key = segment_key(target_text, target.code)
+    if not source_key.form or not strip_markup(target_text).strip():
+        raise InvalidInput(
+            "A reviewed translation needs text on both sides.",
+            errors={"text": ["Empty translation."]},
+        )
+    key = _sha256(
+        REVIEW_BATCH,
+        unit_key(
+            source_key.hash,
+            target_key.hash,
+            source.id,
+            target.id,
+            region.id,
+            page.id if page else None,
+        ),
+    )
+    revision = next_revision(session)
+    unit = session.scalar(select(TranslationUnit).where(TranslationUnit.unit_key == key))
+    if unit is None:
+        unit = TranslationUnit(
+            unit_key=key,
+            source_language_id=source.id,
+            target_language_id=target.id,
+            source_text=source_text,
+            target_text=target_text,
+            source_form=source_key.form,
+            target_form=target_key.form,
+            source_hash=source_key.hash,
+            target_hash=target_key.hash,
+            region_id=region.id,
+            page_id=page.id if page else None,
+            import_batch=REVIEW_BATCH,
+        )
+        session.add(unit)
+    unit.origin = origin
+    unit.reviewed = True
+    unit.outdated = False
+    unit.rejections = 0
+    unit.license = license
+    unit.attribution = attribution
+    unit.url = url
+    unit.translated_at = utcnow()
+    unit.revision = revision
+    session.flush()
+    return unit
 
 
 # --------------------------------------------------------------------------- the index
@@ -640,42 +722,159 @@ def lookup(
 
     Exact matches by hash, fuzzy by the index; each scored on the normalised placeholder form
     minus penalties (machine-translated, unreviewed, outdated, placeholder mismatch, other
-    region, pivot, context mismatch). Ties: same region, then neighbours, then nearer regions.
-    Without a direct match ≥ `min_score`, goes through a pivot language (English first, then
-    any language with units both ways) via the same pivot-language text.
+    region, pivot, context mismatch, rejected). Ties: same region, then neighbours, then nearer
+    regions. Without a direct match ≥ `min_score`, goes through a pivot language (English
+    first, then any language with units both ways) via the same pivot-language text.
     """
-    policy = policy or PenaltyPolicy()
-    if not 0 <= min_score <= 101:
-        raise InvalidInput("min_score is 0–101.", errors={"min_score": ["Between 0 and 101."]})
-    source = get_language(session, source_language, field="source_language")
-    target = get_language(session, target_language, field="target_language")
-    if source.id == target.id:
-        raise InvalidInput(
-            "Source and target language are the same.",
-            errors={"target_language": ["Must differ from source_language."]},
-        )
-    home = get_region(session, region) if region else None
-    key = segment_key(text, source.code)
-    if not key.form:
+    context = LookupContext(
+        session,
+        index,
+        source_language=source_language,
+        target_language=target_language,
+        region=region,
+        min_score=min_score,
+        limit=limit,
+        policy=policy,
+        pivot_languages=pivot_languages,
+    )
+    query = context.query(text, context_before, context_after)
+    if not query.key.form:
         raise InvalidInput("The text has nothing to match.", errors={"text": ["Empty text."]})
-    context_hash = None
-    if context_before is not None or context_after is not None:
-        context_hash = context_key(
-            segment_key(context_before, source.code).form if context_before else None,
-            segment_key(context_after, source.code).form if context_after else None,
-        )
-    query = _Query(text, key, home, context_hash)
-    index.ensure_fresh(session)
-    ranker = _RegionRanker(session, home)
+    return context.matches(query)
 
-    direct = _direct(session, index, query, source, target, min_score, limit, policy, ranker)
-    if not any(m.match.score >= min_score for m in direct):
-        direct = direct + _pivoted(
-            session, index, query, source, target, min_score, limit, policy, ranker, pivot_languages
-        )
-    results = [m for m in direct if m.match.score >= min_score]
-    results.sort(key=lambda m: m.rank)
-    return _distinct(results)[:limit]
+
+@dataclass(frozen=True)
+class SegmentQuery:
+    """One segment of a text to look up, with its neighbours for 101 % context matches."""
+
+    text: str
+    context_before: str | None = None
+    context_after: str | None = None
+
+
+def lookup_segments(
+    session: Session,
+    index: TranslationMemoryIndex,
+    segments: Sequence[SegmentQuery],
+    *,
+    source_language: str,
+    target_language: str,
+    region: str | None = None,
+    min_score: float = 50.0,
+    limit: int = 5,
+    policy: PenaltyPolicy | None = None,
+    pivot_languages: Sequence[str] | None = None,
+) -> list[list[LookupMatch]]:
+    """`lookup` for every segment of a page at once (languages, ranking resolved once).
+
+    One list of matches per segment, in order; a segment with nothing to match gets [].
+    """
+    context = LookupContext(
+        session,
+        index,
+        source_language=source_language,
+        target_language=target_language,
+        region=region,
+        min_score=min_score,
+        limit=limit,
+        policy=policy,
+        pivot_languages=pivot_languages,
+    )
+    results = []
+    for segment in segments:
+        query = context.query(segment.text, segment.context_before, segment.context_after)
+        results.append(context.matches(query) if query.key.form else [])
+    return results
+
+
+class LookupContext:
+    """What every lookup of one language pair for one region shares: checked once."""
+
+    def __init__(
+        self,
+        session: Session,
+        index: TranslationMemoryIndex,
+        *,
+        source_language: str,
+        target_language: str,
+        region: str | None = None,
+        min_score: float = 50.0,
+        limit: int = 5,
+        policy: PenaltyPolicy | None = None,
+        pivot_languages: Sequence[str] | None = None,
+    ) -> None:
+        if not 0 <= min_score <= 101:
+            raise InvalidInput("min_score is 0–101.", errors={"min_score": ["Between 0 and 101."]})
+        self.session = session
+        self.index = index
+        self.policy = policy or PenaltyPolicy()
+        self.min_score = min_score
+        self.limit = limit
+        self.pivot_languages = pivot_languages
+        self.source = get_language(session, source_language, field="source_language")
+        self.target = get_language(session, target_language, field="target_language")
+        if self.source.id == self.target.id:
+            raise InvalidInput(
+                "Source and target language are the same.",
+                errors={"target_language": ["Must differ from source_language."]},
+            )
+        self.home = get_region(session, region) if region else None
+        index.ensure_fresh(session)
+        self.ranker = _RegionRanker(session, self.home)
+
+    def query(
+        self, text: str, context_before: str | None = None, context_after: str | None = None
+    ) -> _Query:
+        code = self.source.code
+        key = segment_key(text, code)
+        context_hash = None
+        if context_before is not None or context_after is not None:
+            context_hash = context_key(
+                segment_key(context_before, code).form if context_before else None,
+                segment_key(context_after, code).form if context_after else None,
+            )
+        return _Query(text, key, self.home, context_hash)
+
+    def matches(self, query: _Query) -> list[LookupMatch]:
+        """Ranked matches ≥ min_score, at most `limit`, one per suggested text."""
+        args = (self.source, self.target, self.min_score, self.limit, self.policy, self.ranker)
+        direct = _direct(self.session, self.index, query, *args)
+        if not any(m.match.score >= self.min_score for m in direct):
+            direct = direct + _pivoted(self.session, self.index, query, *args, self.pivot_languages)
+        results = [m for m in direct if m.match.score >= self.min_score]
+        results.sort(key=lambda m: m.rank)
+        return _distinct(results)[: self.limit]
+
+    def score_units(self, query: _Query, units: Iterable[TranslationUnit]) -> list[LookupMatch]:
+        """Score chosen units (e.g. a near-duplicate page's) against a query, ≥ min_score."""
+        results = []
+        for unit in units:
+            if unit.source_hash == query.key.hash:
+                base = 100.0
+            else:
+                base = similarity(query.key.form, unit.source_form)
+                if base < self.min_score:
+                    continue
+            stored_values = extract_placeholders(strip_markup(unit.source_text)).values
+            segment, mismatches = transfer_placeholders(
+                stored_values, unit.target_text, query.key.values, self.target.code
+            )
+            results.append(
+                _scored(
+                    unit,
+                    base,
+                    segment,
+                    mismatches,
+                    query,
+                    self.policy,
+                    self.ranker,
+                    self.source,
+                    self.target,
+                )
+            )
+        results = [m for m in results if m.match.score >= self.min_score]
+        results.sort(key=lambda m: m.rank)
+        return results
 
 
 def _distinct(matches: list[LookupMatch]) -> list[LookupMatch]:
@@ -762,6 +961,7 @@ def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool
         other_region=query.region is not None and unit.region_id != query.region.id,
         pivot=pivot,
         context_mismatch=query.context_hash is not None and unit.context_hash != query.context_hash,
+        rejections=unit.rejections or 0,
     )
 
 
@@ -894,6 +1094,7 @@ def _pivot_match(
         other_region=one.other_region,
         pivot=True,
         context_mismatch=one.context_mismatch,
+        rejections=one.rejections + two.rejections,
     )
     neighbours_match = query.context_hash is not None and first.context_hash == query.context_hash
     origin = _origin(second, pivot, target)

@@ -7,11 +7,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
-from memory.models import ApiToken, utcnow
+from memory.authorization import Actor
+from memory.models import ApiToken, Role, utcnow
+from memory.services.suggestions import suggest_translations
+from memory.services.translation_memory import TranslationMemoryIndex
 from tests.conftest import bearer
 from tm_service.extensions import db
 
@@ -31,10 +36,12 @@ segtype="sentence" adminlang="en" srclang="de" o-tmf="t"/><body>
 class Entry:
     """How to call one write route against `region`, and who may."""
 
-    request: Callable[[str], tuple[str, str, dict]]  # region → (method, url, client kwargs)
+    request: Callable[..., tuple[str, str, dict]]  # region → (method, url, client kwargs)
     roles: frozenset[str]  # roles allowed with a token of the target region
     global_admin: bool = True
     public: bool = False  # a POST that only reads (lookups): anyone may
+    # Builds what the call acts on (app, region) → passed to `request` as its second argument.
+    setup: Callable[[Flask, str], Any] | None = None
 
 
 def _push(region: str):
@@ -75,6 +82,41 @@ def _lookup(region: str):
     return ("POST", "/api/v1/tm/lookup", {"json": body})
 
 
+def _suggest(region: str):
+    body = {
+        "text": f"Guten Tag {next(_counter)}",
+        "source_language": "de",
+        "target_language": "en",
+        "queue": True,
+    }
+    return ("POST", f"/api/v1/regions/{region}/suggestions", {"json": body})
+
+
+def _pending_suggestion(app: Flask, region: str) -> int:
+    """A queued suggestion of `region` with one candidate, stored through the service."""
+    with app.app_context():
+        result = suggest_translations(
+            db.session,
+            TranslationMemoryIndex(),
+            Actor(role=Role.ADMIN, region_slug=None),
+            region,
+            text=f"Guten Abend {next(_counter)}",
+            source_language="de",
+            target_language="en",
+            queue=True,
+        )
+        suggestion = result.segments[0].suggestion
+        assert suggestion is not None
+        suggestion.candidates = [{"text": "Good evening", "kind": "fuzzy", "source": "x"}]
+        db.session.commit()
+        return suggestion.id
+
+
+def _review(region: str, suggestion_id: int):
+    body = {"decision": "edit", "text": "Good evening"}
+    return ("POST", f"/api/v1/suggestions/{suggestion_id}/review", {"json": body})
+
+
 MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
     ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
@@ -85,6 +127,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ): Entry(_push, roles=frozenset({"cms", "editor", "admin"})),
     ("POST", "/api/v1/tm/import"): Entry(_tmx_import, roles=frozenset({"admin"})),
     ("POST", "/api/v1/tm/lookup"): Entry(_lookup, roles=frozenset(ROLES), public=True),
+    ("POST", "/api/v1/regions/<string:region>/suggestions"): Entry(
+        _suggest, roles=frozenset(ROLES)
+    ),
+    ("POST", "/api/v1/suggestions/<int:suggestion_id>/review"): Entry(
+        _review, roles=frozenset({"translator", "editor", "admin"}), setup=_pending_suggestion
+    ),
 }
 
 
@@ -118,7 +166,10 @@ def beta_state(client) -> str:
 
 
 def call(client, entry: Entry, region: str, token: str | None):
-    method, url, kwargs = entry.request(region)
+    if entry.setup is None:
+        method, url, kwargs = entry.request(region)
+    else:
+        method, url, kwargs = entry.request(region, entry.setup(client.application, region))
     headers = bearer(token) if token else {}
     return client.open(url, method=method, headers=headers, **kwargs)
 

@@ -1,0 +1,929 @@
+"""Suggestions for a translation to be made, the pre-translated draft, and translators' reviews.
+
+Per source segment, candidates come from (1) the translation memory (exact, context, fuzzy;
+`memory.services.translation_memory`), (2) the aligned units of near-duplicate pages of other
+regions (`memory.services.similarity`), and (3) machine translation through DeepL as the last
+resort: only for segments without a candidate ≥ `DRAFT_MIN_SCORE`, only where enabled, and only
+within the region's word budget, which is charged in the same transaction that stores the
+suggestions. DeepL failing (quota, rate limit, server errors, timeouts) never fails the request:
+the answer says why there is no machine translation.
+
+Stored suggestions are the review queue: translators accept, edit or reject them; every decision
+is audited (`SuggestionReview`), accepted and edited texts go back into the memory as reviewed
+units, and rejected units are demoted (a "rejected" penalty per rejection).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from connectors.deepl_client import (
+    MachineTranslationUnavailable,
+    UnsupportedLanguage,
+    check_budget,
+)
+from matchers.scoring import PenaltyPolicy
+from memory.authorization import Action, Actor, authorize
+from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from memory.models import (
+    Language,
+    Origin,
+    Page,
+    PageTranslation,
+    Region,
+    TranslationStatus,
+    utcnow,
+)
+from memory.review_models import Decision, Suggestion, SuggestionReview, SuggestionStatus
+from memory.segmentation import (
+    PLACEHOLDER_RE,
+    PageTemplate,
+    build_template,
+    count_words,
+    html_to_text,
+    render_segment,
+)
+from memory.services.pages import get_page_or_404, translation_source_language
+from memory.services.regions import get_language, get_region
+from memory.services.translation_memory import (
+    LookupContext,
+    LookupMatch,
+    TranslationMemoryIndex,
+    add_reviewed_unit,
+    strip_markup,
+)
+from memory.tm_models import TranslationUnit
+
+__all__ = [
+    "DRAFT_MIN_SCORE",
+    "Candidate",
+    "SimilarPage",
+    "SuggestionResult",
+    "get_suggestion",
+    "list_suggestions",
+    "review_suggestion",
+    "suggest_translations",
+]
+
+logger = logging.getLogger(__name__)
+
+# A draft takes a memory match from this score up (the usual CAT-tool pre-translation
+# threshold); below it, machine translation where there is one, else the source text stays.
+DRAFT_MIN_SCORE = 75.0
+MACHINE_PROVIDER = "DeepL"
+
+
+@dataclass(frozen=True)
+class SimilarPage:
+    """A near-duplicate page of another region (score 0–1), whose units are candidates."""
+
+    page_id: int
+    region: str
+    external_id: str
+    score: float
+
+
+# Finds near-duplicates of a page translation: (translation id) → pages of other regions.
+SimilarPagesFinder = Callable[[int], Sequence[SimilarPage]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One suggested translation of a segment.
+
+    score: 0–100 (101: context match) after the listed penalties; None for machine
+    translation, which has no match to score. `text` is plain text with the query's local
+    specifics put in; `segment` the same with inline-markup placeholders (memory matches),
+    `html` the machine translation as HTML.
+    """
+
+    text: str
+    kind: str  # exact | context | fuzzy | machine
+    source: str  # translation_memory | near_duplicate | machine_translation
+    score: float | None = None
+    base_score: float | None = None
+    segment: str | None = None
+    html: str | None = None
+    match_source_text: str | None = None
+    penalties: tuple[dict[str, Any], ...] = ()
+    placeholder_mismatches: tuple[dict[str, str], ...] = ()
+    origin: dict[str, Any] = field(default_factory=dict)
+    unit_id: int | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "kind": self.kind,
+            "source": self.source,
+            "score": self.score,
+            "base_score": self.base_score,
+            "segment": self.segment,
+            "html": self.html,
+            "match_source_text": self.match_source_text,
+            "penalties": list(self.penalties),
+            "placeholder_mismatches": list(self.placeholder_mismatches),
+            "origin": self.origin,
+            "unit_id": self.unit_id,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Candidate:
+        values = dict(record)
+        values["penalties"] = tuple(values.get("penalties") or ())
+        values["placeholder_mismatches"] = tuple(values.get("placeholder_mismatches") or ())
+        return cls(**values)
+
+    @property
+    def is_machine(self) -> bool:
+        return self.source == "machine_translation"
+
+
+@dataclass
+class SegmentSuggestion:
+    """A source segment ("title", "content" or "text" part) and its ranked candidates."""
+
+    part: str
+    index: int
+    source_text: str  # with inline-markup placeholders
+    words: int
+    queue_key: str
+    markup: dict[str, str] = field(default_factory=dict)  # placeholder → HTML tag
+    candidates: list[Candidate] = field(default_factory=list)
+    suggestion: Suggestion | None = None
+    chosen: Candidate | None = None  # what the draft uses
+
+    @property
+    def plain_source(self) -> str:
+        return strip_markup(self.source_text)
+
+
+@dataclass
+class MachineTranslationReport:
+    """Whether machine translation was used, and why not.
+
+    status: used | not_needed | off (not asked for) | not_configured | no_budget |
+    budget_exceeded | quota_exceeded | unavailable | unsupported_language.
+    """
+
+    status: str
+    detail: str = ""
+    segments: int = 0
+    words_charged: int = 0
+    words_reused: int = 0  # earlier machine translations of the same segments, not charged again
+    budget: int = 0
+    used: int = 0
+    retry_after: int | None = None
+
+
+@dataclass
+class Draft:
+    """The pre-translated text: the best candidate per segment, HTML rebuilt."""
+
+    title: str | None
+    content: str
+    attribution: list[dict[str, Any]]
+    coverage: dict[str, int]
+
+
+@dataclass
+class SuggestionResult:
+    region: Region
+    page: Page | None
+    source_language: Language
+    target_language: Language
+    source_version: int | None
+    segments: list[SegmentSuggestion]
+    draft: Draft
+    machine_translation: MachineTranslationReport
+    near_duplicates: list[SimilarPage]
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def suggest_translations(
+    session: Session,
+    index: TranslationMemoryIndex,
+    actor: Actor | None,
+    region_slug: str,
+    *,
+    target_language: str,
+    page: str | None = None,
+    text: str | None = None,
+    source_language: str | None = None,
+    min_score: float = 70.0,
+    limit: int = 3,
+    policy: PenaltyPolicy | None = None,
+    similar_pages: SimilarPagesFinder | None = None,
+    translator: Any | None = None,
+    machine_translation: bool = True,
+    queue: bool | None = None,
+) -> SuggestionResult:
+    """Ranked candidates per segment of a page translation to be made (or of free text).
+
+    `page`: the region's page; its source is the latest public translation of the language the
+    target is translated from in the region's language tree. `text`: free text (HTML or plain)
+    in `source_language`. `queue` (default: yes for pages, no for free text) stores the
+    suggestions as the region's review queue. `translator` is a DeepL connector or None.
+    """
+    authorize(actor, Action.SUGGEST, region_slug)
+    region = get_region(session, region_slug)
+    target = get_language(session, target_language, field="target_language")
+    if (page is None) == (text is None):
+        raise InvalidInput(
+            "Give either a page or a text.",
+            errors={"page": ["Give either page or text."], "text": ["Give either page or text."]},
+        )
+    page_obj: Page | None = None
+    source_translation: PageTranslation | None = None
+    if page is not None:
+        page_obj = get_page_or_404(session, region, page)
+        source, source_translation = _page_source(region, page_obj, target)
+        title = source_translation.title.strip()
+        template = build_template(source_translation.content or "", source.code)
+        parts = [("title", title)] if title else []
+        part_name = "content"
+    else:
+        if source_language is None:
+            raise InvalidInput(
+                "Free text needs its source_language.",
+                errors={"source_language": ["Required with text."]},
+            )
+        source = get_language(session, source_language, field="source_language")
+        template = build_template(text or "", source.code)
+        parts = []
+        part_name = "text"
+    if source.id == target.id:
+        raise InvalidInput(
+            "Source and target language are the same.",
+            errors={"target_language": ["Must differ from the source language."]},
+        )
+
+    def key(part: str, index: int, value: str) -> str:
+        return _queue_key(region, page_obj, target, part, index, value)
+
+    segments = [
+        SegmentSuggestion(part, 0, value, count_words(value), key(part, 0, value))
+        for part, value in parts
+    ] + [
+        SegmentSuggestion(
+            part_name,
+            s.index,
+            s.text,
+            count_words(strip_markup(s.text)),
+            key(part_name, s.index, s.text),
+            dict(s.markup),
+        )
+        for s in template.segments
+    ]
+    if not segments:
+        raise InvalidInput("The text has nothing to translate.", errors={"text": ["No text."]})
+
+    context = LookupContext(
+        session,
+        index,
+        source_language=source.code,
+        target_language=target.code,
+        region=region.slug,
+        min_score=min_score,
+        limit=limit,
+        policy=policy,
+    )
+    near = _near_duplicate_units(session, similar_pages, source_translation, source, target)
+    _memory_candidates(context, segments, near, limit)
+
+    queue = page_obj is not None if queue is None else queue
+    stored = _stored_suggestions(session, segments) if queue else {}
+    report = _machine_translate(
+        session, region, source, target, segments, stored, translator, machine_translation
+    )
+    for segment in segments:
+        segment.chosen = _choose(segment.candidates)
+    draft = _draft(segments, template, part_name)
+
+    if queue:
+        _store_queue(
+            session, actor, region, page_obj, source_translation, source, target, segments, stored
+        )
+    if report.words_charged:
+        # Charged atomically in the transaction that stores the suggestions.
+        session.execute(
+            update(Region)
+            .where(Region.id == region.id)
+            .values(mt_words_used=Region.mt_words_used + report.words_charged)
+        )
+    session.commit()
+    if report.words_charged:
+        session.refresh(region)
+        report.used = region.mt_words_used
+    return SuggestionResult(
+        region=region,
+        page=page_obj,
+        source_language=source,
+        target_language=target,
+        source_version=source_translation.version if source_translation else None,
+        segments=segments,
+        draft=draft,
+        machine_translation=report,
+        near_duplicates=list(near.pages),
+    )
+
+
+def _page_source(region: Region, page: Page, target: Language) -> tuple[Language, PageTranslation]:
+    source = translation_source_language(region, page, target)
+    if source is None:
+        raise InvalidInput(
+            f"'{target.code}' is the source language of page '{page.external_id}'.",
+            errors={"target_language": ["The page is written in this language."]},
+        )
+    latest = None
+    for translation in page.translations:
+        if translation.language_id != source.id:
+            continue
+        if translation.status != TranslationStatus.PUBLIC:
+            continue
+        if latest is None or translation.version > latest.version:
+            latest = translation
+    if latest is None:
+        raise NotFound(
+            f"Page '{page.external_id}' has no public '{source.code}' translation to translate.",
+            errors={"page": [f"No public '{source.code}' translation."]},
+        )
+    return source, latest
+
+
+@dataclass
+class _NearDuplicates:
+    pages: list[SimilarPage] = field(default_factory=list)
+    units: list[TranslationUnit] = field(default_factory=list)
+    page_of_unit: dict[int, SimilarPage] = field(default_factory=dict)
+
+
+def _near_duplicate_units(
+    session: Session,
+    finder: SimilarPagesFinder | None,
+    source_translation: PageTranslation | None,
+    source: Language,
+    target: Language,
+) -> _NearDuplicates:
+    """Aligned units (source → target) of the near-duplicate pages of other regions."""
+    found = _NearDuplicates()
+    if finder is None or source_translation is None:
+        return found
+    try:
+        found.pages = list(finder(source_translation.id))
+    except NotFound:  # not embedded yet (a new page): the memory still answers
+        return found
+    if not found.pages:
+        return found
+    by_page = {p.page_id: p for p in found.pages}
+    found.units = list(
+        session.scalars(
+            select(TranslationUnit).where(
+                TranslationUnit.page_id.in_(by_page),
+                TranslationUnit.source_language_id == source.id,
+                TranslationUnit.target_language_id == target.id,
+                TranslationUnit.import_batch.is_(None),
+            )
+        )
+    )
+    found.page_of_unit = {u.id: by_page[u.page_id] for u in found.units if u.page_id}
+    return found
+
+
+def _memory_candidates(
+    context: LookupContext,
+    segments: list[SegmentSuggestion],
+    near: _NearDuplicates,
+    limit: int,
+) -> None:
+    """Translation-memory and near-duplicate candidates for every segment, best first."""
+    by_part: dict[str, list[SegmentSuggestion]] = {}
+    for segment in segments:
+        by_part.setdefault(segment.part, []).append(segment)
+    for part_segments in by_part.values():
+        for position, segment in enumerate(part_segments):
+            before = part_segments[position - 1].source_text if position > 0 else None
+            after = (
+                part_segments[position + 1].source_text
+                if position + 1 < len(part_segments)
+                else None
+            )
+            query = context.query(segment.source_text, before, after)
+            if not query.key.form:
+                continue
+            matches = context.matches(query)
+            seen = {m.match.unit_id for m in matches}
+            extra = [
+                m for m in context.score_units(query, near.units) if m.match.unit_id not in seen
+            ]
+            ranked = sorted(matches + extra, key=lambda m: m.rank)
+            texts: set[str] = set()
+            for match in ranked:
+                if match.match.target_text in texts:
+                    continue
+                texts.add(match.match.target_text)
+                segment.candidates.append(_memory_candidate(match, near, match in extra))
+                if len(segment.candidates) >= limit:
+                    break
+
+
+def _memory_candidate(match: LookupMatch, near: _NearDuplicates, from_near: bool) -> Candidate:
+    origin = dict(match.match.origin)
+    similar = near.page_of_unit.get(match.match.unit_id)
+    if similar is not None:
+        origin["similar_page"] = {
+            "region": similar.region,
+            "page": similar.external_id,
+            "score": round(similar.score, 4),
+        }
+    return Candidate(
+        text=match.match.target_text,
+        kind=match.match.kind,
+        source="near_duplicate" if from_near else "translation_memory",
+        score=round(match.match.score, 2),
+        base_score=round(match.match.base_score, 2),
+        segment=match.target_segment,
+        match_source_text=strip_markup(match.match.source_text),
+        penalties=tuple(
+            {"code": p.code, "amount": p.amount, "detail": p.detail} for p in match.match.penalties
+        ),
+        placeholder_mismatches=match.placeholder_mismatches,
+        origin=origin,
+        unit_id=match.match.unit_id,
+    )
+
+
+def _best_score(segment: SegmentSuggestion) -> float:
+    scores = [c.score for c in segment.candidates if c.score is not None]
+    return max(scores, default=0.0)
+
+
+def _machine_translate(
+    session: Session,
+    region: Region,
+    source: Language,
+    target: Language,
+    segments: list[SegmentSuggestion],
+    stored: dict[str, Suggestion],
+    translator: Any | None,
+    wanted: bool,
+) -> MachineTranslationReport:
+    """Add a DeepL candidate to segments without a memory match ≥ DRAFT_MIN_SCORE."""
+    report = MachineTranslationReport(
+        status="not_needed", budget=region.mt_word_budget, used=region.mt_words_used
+    )
+    needing = [s for s in segments if _best_score(s) < DRAFT_MIN_SCORE]
+    if not needing:
+        return report
+    if not wanted:
+        report.status, report.detail = "off", "Machine translation was not asked for."
+        return report
+    if translator is None:
+        report.status, report.detail = "not_configured", "No DeepL API key is configured."
+        return report
+    if region.mt_word_budget <= 0:
+        report.status = "no_budget"
+        report.detail = f"Region '{region.slug}' has no machine-translation word budget."
+        return report
+
+    # Machine translations offered earlier for the same segments are reused, not paid again.
+    fresh: list[SegmentSuggestion] = []
+    for segment in needing:
+        earlier = stored.get(segment.queue_key)
+        kept = [
+            Candidate.from_record(record)
+            for record in (earlier.candidates if earlier else [])
+            if record.get("source") == "machine_translation"
+        ]
+        if kept:
+            segment.candidates.append(kept[0])
+            report.words_reused += segment.words
+        else:
+            fresh.append(segment)
+    report.segments = len(needing)
+    if not fresh:
+        report.status = "used"
+        return report
+
+    # Inline markup restored, so DeepL places it (tag_handling="html").
+    htmls = [render_segment(segment.source_text, segment.markup) for segment in fresh]
+    try:
+        check_budget(
+            sum(count_words(html) for html in htmls), region.mt_word_budget, region.mt_words_used
+        )
+    except QuotaExceeded as error:
+        report.status, report.detail = "budget_exceeded", str(error.detail)
+        return report
+    try:
+        translated = translator.translate_html(htmls, source.code, target.code, tag_handling="html")
+    except QuotaExceeded as error:  # DeepL's own quota (456)
+        report.status, report.detail = "quota_exceeded", str(error.detail)
+        return report
+    except UnsupportedLanguage as error:
+        report.status, report.detail = "unsupported_language", str(error.detail)
+        return report
+    except MachineTranslationUnavailable as error:
+        report.status, report.detail = "unavailable", str(error.detail)
+        report.retry_after = error.retry_after
+        return report
+    now = utcnow().isoformat()
+    for segment, result in zip(fresh, translated, strict=True):
+        segment.candidates.append(
+            Candidate(
+                text=html_to_text(result.text).replace("\n", " "),
+                kind="machine",
+                source="machine_translation",
+                html=result.text,
+                placeholder_mismatches=(
+                    ()
+                    if result.protected_intact
+                    else (
+                        {
+                            "kind": "markup",
+                            "reason": "a protected value may be missing",
+                            "value": "",
+                        },
+                    )
+                ),
+                origin={
+                    "origin": "machine",
+                    "provider": MACHINE_PROVIDER,
+                    "date": now,
+                    "reviewed": False,
+                    "license": None,
+                    "attribution": f"Machine translation by {MACHINE_PROVIDER}",
+                },
+            )
+        )
+        report.words_charged += result.words
+    report.status = "used"
+    return report
+
+
+def _choose(candidates: list[Candidate]) -> Candidate | None:
+    """The draft's pick: a memory match ≥ DRAFT_MIN_SCORE, else machine translation."""
+    for candidate in candidates:
+        if candidate.score is not None and candidate.score >= DRAFT_MIN_SCORE:
+            return candidate
+    return next((c for c in candidates if c.is_machine), None)
+
+
+def _without_foreign_placeholders(text: str, markup: dict[str, str]) -> str:
+    """Drop placeholders a stored translation has but the query segment lacks."""
+    return PLACEHOLDER_RE.sub(lambda m: m.group(0) if m.group(0) in markup else "", text)
+
+
+def _draft(segments: list[SegmentSuggestion], template: PageTemplate, part_name: str) -> Draft:
+    title = None
+    filled: dict[int, str] = {}
+    for segment in segments:
+        chosen = segment.chosen
+        if segment.part == "title":
+            title = chosen.text if chosen else segment.source_text
+            continue
+        markup = dict(template.segments[segment.index].markup)
+        if chosen is None:
+            continue
+        if chosen.html is not None:
+            filled[segment.index] = chosen.html
+        else:
+            filled[segment.index] = render_segment(
+                _without_foreign_placeholders(chosen.segment or chosen.text, markup), markup
+            )
+    out: list[str] = []
+    for part in template.parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            segment_obj = template.segments[part]
+            out.append(filled.get(part) or render_segment(segment_obj.text, segment_obj.markup))
+    return Draft(
+        title=title,
+        content="".join(out),
+        attribution=_attribution(segments),
+        coverage=_coverage(segments),
+    )
+
+
+def _attribution(segments: list[SegmentSuggestion]) -> list[dict[str, Any]]:
+    """Who to credit for the draft: each other region whose text it uses, and DeepL."""
+    credits: dict[str, dict[str, Any]] = {}
+    for segment in segments:
+        chosen = segment.chosen
+        if chosen is None:
+            continue
+        origin = chosen.origin
+        if chosen.is_machine:
+            key = "machine"
+            entry = credits.setdefault(
+                key,
+                {
+                    "kind": "machine_translation",
+                    "provider": MACHINE_PROVIDER,
+                    "attribution": origin.get("attribution"),
+                    "segments": 0,
+                },
+            )
+        else:
+            key = f"region:{origin.get('region')}"
+            entry = credits.setdefault(
+                key,
+                {
+                    "kind": "translation_memory",
+                    "region": origin.get("region"),
+                    "license": origin.get("license"),
+                    "attribution": origin.get("attribution"),
+                    "urls": [],
+                    "segments": 0,
+                },
+            )
+            url = origin.get("url")
+            if url and url not in entry["urls"]:
+                entry["urls"].append(url)
+        entry["segments"] += 1
+    return list(credits.values())
+
+
+def _coverage(segments: list[SegmentSuggestion]) -> dict[str, int]:
+    """Words of the draft by where they came from; the values sum to `words`."""
+    coverage = {
+        "segments": len(segments),
+        "words": 0,
+        "translation_memory": 0,
+        "near_duplicate": 0,
+        "machine_translation": 0,
+        "untranslated": 0,
+    }
+    for segment in segments:
+        coverage["words"] += segment.words
+        key = segment.chosen.source if segment.chosen else "untranslated"
+        coverage[key] += segment.words
+    return coverage
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def _queue_key(
+    region: Region, page: Page | None, target: Language, part: str, index: int, text: str
+) -> str:
+    form = " ".join(strip_markup(text).split())
+    parts = (region.id, page.id if page else "-", target.id, part, index, form)
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
+def _stored_suggestions(
+    session: Session, segments: list[SegmentSuggestion]
+) -> dict[str, Suggestion]:
+    """The latest stored suggestion of each segment (same page, place and text), by key."""
+    keys = [s.queue_key for s in segments]
+    stored: dict[str, Suggestion] = {}
+    for suggestion in session.scalars(
+        select(Suggestion).where(Suggestion.queue_key.in_(keys)).order_by(Suggestion.id)
+    ):
+        stored[suggestion.queue_key] = suggestion
+    return stored
+
+
+def _store_queue(
+    session: Session,
+    actor: Actor | None,
+    region: Region,
+    page: Page | None,
+    source_translation: PageTranslation | None,
+    source: Language,
+    target: Language,
+    segments: list[SegmentSuggestion],
+    stored: dict[str, Suggestion],
+) -> None:
+    """Store or refresh each segment's pending suggestion; decided ones stay as they are."""
+    now = utcnow()
+    keys = set()
+    for segment in segments:
+        key = segment.queue_key
+        keys.add(key)
+        records = [c.as_record() for c in segment.candidates]
+        suggestion = stored.get(key)
+        if suggestion is not None and suggestion.status != SuggestionStatus.PENDING:
+            segment.suggestion = suggestion  # already decided: not queued again
+            continue
+        if suggestion is None:
+            suggestion = Suggestion(
+                region_id=region.id,
+                page_id=page.id if page else None,
+                source_language_id=source.id,
+                target_language_id=target.id,
+                part=segment.part,
+                segment_index=segment.index,
+                source_text=segment.source_text,
+                source_hash=hashlib.sha256(segment.plain_source.encode("utf-8")).hexdigest(),
+                queue_key=key,
+                requested_by=actor.name if actor else "",
+            )
+            session.add(suggestion)
+        suggestion.source_translation_id = source_translation.id if source_translation else None
+        suggestion.source_version = source_translation.version if source_translation else None
+        suggestion.candidates = records
+        suggestion.updated_at = now
+        segment.suggestion = suggestion
+    if page is not None:
+        # Pending suggestions for sentences the page no longer has are obsolete.
+        session.execute(
+            delete(Suggestion).where(
+                Suggestion.page_id == page.id,
+                Suggestion.target_language_id == target.id,
+                Suggestion.status == SuggestionStatus.PENDING,
+                Suggestion.queue_key.not_in(keys),
+            )
+        )
+    session.flush()
+
+
+def list_suggestions(
+    session: Session,
+    actor: Actor | None,
+    region_slug: str,
+    *,
+    target_language: str | None = None,
+    status: str | None = SuggestionStatus.PENDING.value,
+    page: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Suggestion], int]:
+    """The region's suggestions (the review queue by default), oldest page order first."""
+    authorize(actor, Action.SUGGEST, region_slug)
+    region = get_region(session, region_slug)
+    query = select(Suggestion).where(Suggestion.region_id == region.id)
+    if target_language is not None:
+        target = get_language(session, target_language, field="target_language")
+        query = query.where(Suggestion.target_language_id == target.id)
+    if status is not None:
+        query = query.where(Suggestion.status == SuggestionStatus(status))
+    if page is not None:
+        page_obj = get_page_or_404(session, region, page)
+        query = query.where(Suggestion.page_id == page_obj.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(selectinload(Suggestion.reviews))
+        .order_by(
+            Suggestion.page_id.is_(None),
+            Suggestion.page_id,
+            Suggestion.part.desc(),  # "title" before "text"/"content"
+            Suggestion.segment_index,
+            Suggestion.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def get_suggestion(session: Session, actor: Actor | None, suggestion_id: int) -> Suggestion:
+    """One suggestion with its audit trail; only for tokens of its region."""
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    authorize(actor, Action.SUGGEST, suggestion.region.slug)
+    return suggestion
+
+
+# --------------------------------------------------------------------------- reviews
+
+
+def review_suggestion(
+    session: Session,
+    actor: Actor | None,
+    suggestion_id: int,
+    *,
+    decision: str,
+    candidate: int | None = None,
+    text: str | None = None,
+) -> Suggestion:
+    """Accept (a candidate), edit (a candidate or nothing, into `text`) or reject a suggestion.
+
+    Accepted and edited texts become reviewed units of the region; a rejected memory candidate
+    is demoted (one "rejected" penalty more). Every decision is audited. A suggestion is decided
+    once: a second decision is a 409 Conflict.
+    """
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    actor = authorize(actor, Action.REVIEW, suggestion.region.slug)
+    chosen_decision = Decision(decision)
+    if suggestion.status != SuggestionStatus.PENDING:
+        raise Conflict(
+            f"Suggestion {suggestion_id} was already {suggestion.status.value}.",
+            errors={"decision": ["Already reviewed."]},
+        )
+    # Accept and reject act on the top candidate unless another is named; an edit may start
+    # from a candidate or from nothing.
+    offered = _offered(suggestion, candidate, required=chosen_decision is not Decision.EDIT)
+    final: str | None
+    unit_id: int | None = None
+    if chosen_decision is Decision.REJECT:
+        final = None
+        if offered is not None and offered.unit_id is not None:
+            unit = session.get(TranslationUnit, offered.unit_id)
+            if unit is not None:
+                unit.rejections = (unit.rejections or 0) + 1
+                unit_id = unit.id
+        suggestion.status = SuggestionStatus.REJECTED
+    else:
+        if chosen_decision is Decision.EDIT:
+            if text is None or not text.strip():
+                raise InvalidInput(
+                    "An edit needs the edited text.", errors={"text": ["Required to edit."]}
+                )
+            final = " ".join(text.split())
+            status = SuggestionStatus.EDITED
+        else:
+            if offered is None:
+                raise InvalidInput(
+                    "This suggestion has no candidate to accept; edit it instead.",
+                    errors={"candidate": ["No candidates."]},
+                )
+            final = offered.segment or offered.text
+            status = SuggestionStatus.ACCEPTED
+        unit = _reviewed_unit(session, suggestion, offered, final, chosen_decision)
+        unit_id = unit.id
+        suggestion.unit_id = unit.id
+        suggestion.status = status
+    now = utcnow()
+    suggestion.final_text = final
+    suggestion.reviewed_at = now
+    session.add(
+        SuggestionReview(
+            suggestion_id=suggestion.id,
+            decision=chosen_decision,
+            candidate_index=candidate if offered is not None else None,
+            before_text=offered.text if offered is not None else None,
+            after_text=strip_markup(final) if final is not None else None,
+            unit_id=unit_id,
+            actor_token_id=actor.token_id,
+            actor_name=actor.name,
+            actor_role=actor.role.value,
+            created_at=now,
+        )
+    )
+    session.commit()
+    logger.info(
+        "suggestion %d %s by %s", suggestion.id, chosen_decision.value, actor.name or actor.role
+    )
+    return suggestion
+
+
+def _offered(suggestion: Suggestion, index: int | None, *, required: bool) -> Candidate | None:
+    candidates = suggestion.candidates or []
+    if index is None:
+        if not required or not candidates:
+            return None
+        index = 0
+    if not 0 <= index < len(candidates):
+        raise InvalidInput(
+            f"Candidate {index} does not exist (this suggestion has {len(candidates)}).",
+            errors={"candidate": [f"Between 0 and {max(len(candidates) - 1, 0)}."]},
+        )
+    return Candidate.from_record(candidates[index])
+
+
+def _reviewed_unit(
+    session: Session,
+    suggestion: Suggestion,
+    offered: Candidate | None,
+    final: str,
+    decision: Decision,
+) -> TranslationUnit:
+    region = suggestion.region
+    own_attribution = region.attribution or f"{region.name} — shared under {region.license}"
+    if decision is Decision.EDIT or offered is None:
+        origin, license, attribution = Origin.HUMAN, region.license, own_attribution
+    elif offered.is_machine:
+        origin, license, attribution = Origin.MACHINE, region.license, own_attribution
+    elif offered.origin.get("region") not in (None, region.slug):
+        # Another county's text: its licence and attribution travel with it.
+        origin = Origin.REUSED
+        license = offered.origin.get("license") or region.license
+        attribution = offered.origin.get("attribution") or own_attribution
+    else:
+        origin, license, attribution = Origin.HUMAN, region.license, own_attribution
+    return add_reviewed_unit(
+        session,
+        region=region,
+        page=suggestion.page,
+        source=suggestion.source_language,
+        target=suggestion.target_language,
+        source_text=suggestion.source_text,
+        target_text=final,
+        origin=origin,
+        license=license,
+        attribution=attribution,
+        url=(offered.origin.get("url") or "") if offered is not None else "",
+    )

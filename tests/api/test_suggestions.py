@@ -1,0 +1,399 @@
+"""Suggestions, pre-translated drafts, DeepL as the last resort, and translators' reviews."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from memory.authorization import Actor
+from memory.models import Region, Role
+from memory.review_models import SuggestionReview
+from memory.services.regions import update_region
+from memory.tm_models import TranslationUnit
+from tests.conftest import bearer
+from tests.deepl_standin import deepl_standin  # noqa: F401 — fixture
+from tm_service.extensions import db
+
+ADMIN = Actor(role=Role.ADMIN, region_slug=None)
+
+BETA_DE = (
+    "<p>Die Beratung ist kostenlos. Termin unter: <b>0821 3102-0</b>.</p>"
+    "<p>Bringen Sie Ihren Pass mit.</p>"
+)
+BETA_EN = (
+    "<p>The counselling is free of charge. Appointments at: <b>0821 3102-0</b>.</p>"
+    "<p>Bring your passport.</p>"
+)
+# Alpha wrote nearly the same page: its own phone number, one sentence of its own.
+ALPHA_DE = (
+    "<p>Die Beratung ist kostenlos. Termin unter: <b>07151 501-0</b>.</p>"
+    "<p>Bringen Sie Ihren Pass mit.</p>"
+    "<p>Parkplätze gibt es hinter dem Rathaus am Marktplatz.</p>"
+)
+
+
+@pytest.fixture
+def shared_pages(app, client, make_token):
+    """Beta translated its page into English; alpha has the German near-copy."""
+    with app.app_context():
+        update_region(
+            db.session,
+            ADMIN,
+            "beta",
+            {"languages": [{"code": "de"}, {"code": "en", "parent": "de"}]},
+        )
+        db.session.commit()
+    beta = make_token("cms", "beta")
+    for language, body in (("de", BETA_DE), ("en", BETA_EN)):
+        response = client.put(
+            f"/api/v1/regions/beta/pages/b1/translations/{language}",
+            json={"title": "Beratung" if language == "de" else "Counselling", "content": body},
+            headers=bearer(beta),
+        )
+        assert response.status_code == 201, response.json
+    response = client.put(
+        "/api/v1/regions/alpha/pages/a1/translations/de",
+        json={"title": "Beratung", "content": ALPHA_DE},
+        headers=bearer(make_token("cms", "alpha")),
+    )
+    assert response.status_code == 201, response.json
+
+
+def suggest(client, token, **body):
+    body.setdefault("target_language", "en")
+    return client.post("/api/v1/regions/alpha/suggestions", json=body, headers=bearer(token))
+
+
+def segment(result, text_start):
+    return next(s for s in result["segments"] if s["source_text"].startswith(text_start))
+
+
+# --- suggestions ----------------------------------------------------------------
+
+
+def test_page_suggestions_reuse_other_regions_translation_with_local_numbers(
+    client, make_token, shared_pages
+):
+    response = suggest(client, make_token("editor"), page="a1")
+    assert response.status_code == 200, response.json
+    result = response.json
+    assert result["source_language"] == "de"
+    phone = segment(result, "Termin unter")["candidates"]
+    assert phone[0]["kind"] in ("context", "exact", "fuzzy")
+    assert "07151 501-0" in phone[0]["text"]  # alpha's number, not beta's
+    assert "0821 3102-0" not in phone[0]["text"]
+    assert phone[0]["origin"]["region"] == "beta"
+    assert phone[0]["origin"]["license"] == "CC BY 4.0"
+    assert "other_region" in [p["code"] for p in phone[0]["penalties"]]
+    passport = segment(result, "Bringen Sie")["candidates"][0]
+    assert passport["text"] == "Bring your passport."
+    assert passport["score"] == 100 - 2 - 1 - 1  # unreviewed, other region, other context
+    # Alpha's own sentence has no match; without DeepL it stays untranslated in the draft.
+    assert segment(result, "Parkplätze")["candidates"] == []
+    assert result["machine_translation"]["status"] == "not_configured"
+
+
+def test_draft_rebuilds_the_page_html_and_credits_the_region_it_reuses(
+    client, make_token, shared_pages
+):
+    result = suggest(client, make_token("editor"), page="a1").json
+    draft = result["draft"]
+    assert draft["title"] == "Counselling"
+    assert "<b>07151 501-0</b>" in draft["content"]
+    assert "<p>Bring your passport.</p>" in draft["content"]
+    assert "Parkplätze gibt es hinter dem Rathaus" in draft["content"]  # kept for the translator
+    credits = {c.get("region"): c for c in draft["attribution"]}
+    assert credits["beta"]["license"] == "CC BY 4.0"
+    assert credits["beta"]["segments"] == 4  # title and three sentences
+    coverage = draft["coverage"]
+    assert coverage["words"] == sum(
+        coverage[k]
+        for k in ("translation_memory", "near_duplicate", "machine_translation", "untranslated")
+    )
+    assert coverage["untranslated"] == 8  # "Parkplätze gibt es hinter dem Rathaus am Marktplatz."
+
+
+def test_free_text_suggestions_are_not_queued_unless_asked(client, make_token, shared_pages):
+    token = make_token("editor")
+    response = suggest(client, token, text="Bringen Sie Ihren Pass mit.", source_language="de")
+    assert response.status_code == 200, response.json
+    only = response.json["segments"][0]
+    assert only["candidates"][0]["text"] == "Bring your passport."
+    assert only["suggestion_id"] is None
+    queue = client.get("/api/v1/regions/alpha/suggestions", headers=bearer(token)).json
+    assert queue["total"] == 0
+
+
+def test_asking_twice_refreshes_the_queue_instead_of_duplicating_it(
+    client, make_token, shared_pages
+):
+    token = make_token("editor")
+    first = suggest(client, token, page="a1").json
+    second = suggest(client, token, page="a1").json
+    ids = [s["suggestion_id"] for s in first["segments"]]
+    assert ids == [s["suggestion_id"] for s in second["segments"]]
+    queue = client.get(
+        "/api/v1/regions/alpha/suggestions?target_language=en", headers=bearer(token)
+    ).json
+    assert queue["total"] == len(ids) == 5  # title + four sentences
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"page": "a1", "text": "Hallo"}, "page"),
+        ({}, "page"),
+        ({"text": "Hallo"}, "source_language"),
+        ({"page": "a1", "target_language": "de"}, "target_language"),
+        ({"page": "a1", "limit": 0}, "limit"),
+    ],
+)
+def test_bad_requests_name_the_field(client, make_token, shared_pages, body, field):
+    response = suggest(client, make_token("editor"), **body)
+    assert response.status_code == 422, response.json
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert field in response.json["errors"]
+
+
+def test_unknown_page_is_404_and_no_token_is_401(client, make_token, shared_pages):
+    assert suggest(client, make_token("editor"), page="nope").status_code == 404
+    anonymous = client.post(
+        "/api/v1/regions/alpha/suggestions", json={"page": "a1", "target_language": "en"}
+    )
+    assert anonymous.status_code == 401
+    other = suggest(client, make_token("editor", "beta"), page="a1")
+    assert other.status_code == 403
+
+
+# --- machine translation ------------------------------------------------------------
+
+
+@pytest.fixture
+def with_deepl(app, deepl_standin):  # noqa: F811
+    app.config["DEEPL_API_KEY"] = deepl_standin.api_key
+    app.config["DEEPL_SERVER_URL"] = deepl_standin.url
+    app.config["DEEPL_TIMEOUT"] = 2
+    return deepl_standin
+
+
+def words_used(app, slug="alpha"):
+    with app.app_context():
+        return db.session.scalar(select(Region.mt_words_used).where(Region.slug == slug))
+
+
+def test_deepl_translates_only_segments_without_a_memory_match_and_charges_the_budget(
+    app, client, make_token, shared_pages, with_deepl, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    response = suggest(client, make_token("editor"), page="a1")
+    assert response.status_code == 200, response.json
+    result = response.json
+    mt = result["machine_translation"]
+    assert mt["status"] == "used"
+    assert mt["words_charged"] == 8
+    assert words_used(app) == 8
+    parking = segment(result, "Parkplätze")["candidates"]
+    assert [c["source"] for c in parking] == ["machine_translation"]
+    assert parking[0]["score"] is None
+    assert parking[0]["text"].startswith("[EN-GB] ")
+    assert "[EN-GB] Parkplätze" in result["draft"]["content"]
+    assert any(c.get("kind") == "machine_translation" for c in result["draft"]["attribution"])
+    # One request, one text: the memory answered everything else.
+    translate_calls = [r for r in with_deepl.requests if r.path == "/v2/translate"]
+    assert len(translate_calls) == 1
+    assert with_deepl.api_key not in response.get_data(as_text=True)
+    assert with_deepl.api_key not in caplog.text
+
+
+def test_asking_again_reuses_the_earlier_machine_translation_without_paying_twice(
+    app, client, make_token, shared_pages, with_deepl
+):
+    token = make_token("editor")
+    suggest(client, token, page="a1")
+    again = suggest(client, token, page="a1").json
+    assert again["machine_translation"]["words_charged"] == 0
+    assert again["machine_translation"]["words_reused"] == 8
+    assert words_used(app) == 8
+    assert len([r for r in with_deepl.requests if r.path == "/v2/translate"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [(456, "quota_exceeded"), (429, "unavailable"), (503, "unavailable")]
+)
+def test_deepl_failure_gives_memory_suggestions_without_mt_and_charges_nothing(
+    app, client, make_token, shared_pages, with_deepl, status, expected
+):
+    with_deepl.fail_with(status)
+    response = suggest(client, make_token("editor"), page="a1")
+    assert response.status_code == 200, response.json
+    result = response.json
+    assert result["machine_translation"]["status"] == expected
+    assert segment(result, "Bringen Sie")["candidates"][0]["text"] == "Bring your passport."
+    assert segment(result, "Parkplätze")["candidates"] == []
+    assert words_used(app) == 0
+
+
+def test_a_region_over_its_word_budget_gets_no_machine_translation(
+    app, client, make_token, shared_pages, with_deepl
+):
+    with app.app_context():
+        update_region(db.session, ADMIN, "alpha", {"mt_word_budget": 5})
+        db.session.commit()
+    result = suggest(client, make_token("editor"), page="a1").json
+    assert result["machine_translation"]["status"] == "budget_exceeded"
+    assert not [r for r in with_deepl.requests if r.path == "/v2/translate"]
+    assert words_used(app) == 0
+
+
+def test_machine_translation_can_be_switched_off_per_request(
+    client, make_token, shared_pages, with_deepl
+):
+    result = suggest(client, make_token("editor"), page="a1", machine_translation=False).json
+    assert result["machine_translation"]["status"] == "off"
+    assert not with_deepl.requests
+
+
+# --- review -------------------------------------------------------------------------
+
+
+def review(client, token, suggestion_id, **body):
+    return client.post(
+        f"/api/v1/suggestions/{suggestion_id}/review", json=body, headers=bearer(token)
+    )
+
+
+def test_accepted_suggestion_becomes_a_reviewed_unit_that_ranks_first(
+    app, client, make_token, shared_pages
+):
+    result = suggest(client, make_token("editor"), page="a1").json
+    passport = segment(result, "Bringen Sie")
+    translator = make_token("translator")
+    response = review(client, translator, passport["suggestion_id"], decision="accept")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "accepted"
+    assert response.json["final_text"] == "Bring your passport."
+    [record] = response.json["reviews"]
+    assert record["decision"] == "accept"
+    assert record["actor_role"] == "translator"
+    assert record["after_text"] == "Bring your passport."
+
+    again = client.post(
+        "/api/v1/tm/lookup",
+        json={
+            "text": "Bringen Sie Ihren Pass mit.",
+            "source_language": "de",
+            "target_language": "en",
+            "region": "alpha",
+        },
+    ).json["matches"]
+    assert again[0]["score"] == 100
+    assert again[0]["origin"]["reviewed"] is True
+    assert again[0]["origin"]["region"] == "alpha"
+    # Beta's text travels with beta's attribution.
+    assert again[0]["origin"]["origin"] == "reused"
+
+
+def test_edit_is_audited_with_before_and_after(app, client, make_token, shared_pages):
+    result = suggest(client, make_token("editor"), page="a1").json
+    phone = segment(result, "Termin unter")
+    response = review(
+        client,
+        make_token("translator"),
+        phone["suggestion_id"],
+        decision="edit",
+        candidate=0,
+        text="Book an appointment: 07151 501-0.",
+    )
+    assert response.status_code == 200, response.json
+    [record] = response.json["reviews"]
+    assert record["decision"] == "edit"
+    assert "07151 501-0" in record["before_text"]
+    assert record["after_text"] == "Book an appointment: 07151 501-0."
+    with app.app_context():
+        unit = db.session.scalars(
+            select(TranslationUnit).where(TranslationUnit.import_batch == "review")
+        ).one()
+        assert unit.reviewed and unit.origin.value == "human"
+        assert unit.target_text == "Book an appointment: 07151 501-0."
+
+
+def test_rejected_unit_is_demoted_in_later_lookups(app, client, make_token, shared_pages):
+    result = suggest(client, make_token("editor"), page="a1").json
+    passport = segment(result, "Bringen Sie")
+    response = review(
+        client, make_token("translator"), passport["suggestion_id"], decision="reject"
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "rejected"
+    match = client.post(
+        "/api/v1/tm/lookup",
+        json={
+            "text": "Bringen Sie Ihren Pass mit.",
+            "source_language": "de",
+            "target_language": "en",
+            "region": "alpha",
+        },
+    ).json["matches"][0]
+    assert {"code": "rejected", "amount": 4.0} in [
+        {"code": p["code"], "amount": p["amount"]} for p in match["penalties"]
+    ]
+    assert match["score"] == 100 - 2 - 1 - 4
+
+
+def test_a_suggestion_is_decided_once(client, make_token, shared_pages):
+    result = suggest(client, make_token("editor"), page="a1").json
+    suggestion_id = segment(result, "Bringen Sie")["suggestion_id"]
+    translator = make_token("translator")
+    assert review(client, translator, suggestion_id, decision="accept").status_code == 200
+    second = review(client, translator, suggestion_id, decision="reject")
+    assert second.status_code == 409
+    assert second.headers["Content-Type"] == "application/problem+json"
+
+
+def test_only_the_regions_translators_editors_and_admins_review(
+    app, client, make_token, shared_pages
+):
+    result = suggest(client, make_token("editor"), page="a1").json
+    suggestion_id = segment(result, "Bringen Sie")["suggestion_id"]
+    assert review(client, make_token("cms"), suggestion_id, decision="accept").status_code == 403
+    assert (
+        review(
+            client, make_token("translator", "beta"), suggestion_id, decision="accept"
+        ).status_code
+        == 403
+    )
+    anonymous = client.post(
+        f"/api/v1/suggestions/{suggestion_id}/review", json={"decision": "accept"}
+    )
+    assert anonymous.status_code == 401
+    with app.app_context():
+        assert db.session.scalars(select(SuggestionReview)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"decision": "maybe"}, "decision"),
+        ({"decision": "edit"}, "text"),
+        ({"decision": "accept", "candidate": 7}, "candidate"),
+    ],
+)
+def test_bad_reviews_name_the_field_and_change_nothing(
+    client, make_token, shared_pages, body, field
+):
+    result = suggest(client, make_token("editor"), page="a1").json
+    suggestion_id = segment(result, "Bringen Sie")["suggestion_id"]
+    response = review(client, make_token("translator"), suggestion_id, **body)
+    assert response.status_code == 422, response.json
+    assert field in response.json["errors"]
+    stored = client.get(
+        f"/api/v1/suggestions/{suggestion_id}", headers=bearer(make_token("translator"))
+    ).json
+    assert stored["status"] == "pending"
+    assert stored["reviews"] == []
+
+
+def test_unknown_suggestion_is_404(client, make_token):
+    assert review(client, make_token("translator"), 999, decision="accept").status_code == 404

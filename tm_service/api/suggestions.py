@@ -1,0 +1,342 @@
+"""Suggestions for a translation to be made, the review queue, and translators' decisions."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from connectors.deepl_client import DeepLTranslator
+from memory.review_models import Decision, SuggestionStatus
+from memory.services import similarity as similarity_service
+from memory.services import suggestions as suggestion_service
+from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, license_of
+from tm_service.api.tm import PenaltySchema, penalty_policy, tm_index
+from tm_service.auth import current_actor
+from tm_service.extensions import db
+from tm_service.jobs import get_similarity_indexes
+
+blp = Blueprint(
+    "suggestions", __name__, description="Suggestions, pre-translated drafts and their review"
+)
+
+# Near-duplicate pages whose aligned units are offered, and the page score they need (0–1).
+NEAR_DUPLICATE_PAGES = 5
+NEAR_DUPLICATE_MIN_SCORE = 0.5
+MAX_TEXT_LENGTH = 100_000
+
+
+def similar_pages_finder(translation_id: int) -> list[suggestion_service.SimilarPage]:
+    """Near-duplicate pages of other regions for a public page translation, best first."""
+    session = db.session
+    indexes = get_similarity_indexes()
+    found = similarity_service.find_similar_translations(
+        session,
+        indexes,
+        translation_id,
+        limit=NEAR_DUPLICATE_PAGES * 8,
+        min_score=NEAR_DUPLICATE_MIN_SCORE,
+    )
+    pages: dict[int, suggestion_service.SimilarPage] = {}
+    for page, score, _reason in found:
+        if page.page_id not in pages:
+            pages[page.page_id] = suggestion_service.SimilarPage(
+                page.page_id, page.region, page.external_id, score
+            )
+    return list(pages.values())[:NEAR_DUPLICATE_PAGES]
+
+
+def machine_translator() -> DeepLTranslator | None:
+    """A DeepL connector when `DEEPL_API_KEY` is configured, else None (no MT)."""
+    key = current_app.config.get("DEEPL_API_KEY")
+    if not key:
+        return None
+    return DeepLTranslator(
+        key,
+        server_url=current_app.config.get("DEEPL_SERVER_URL") or None,
+        timeout=float(current_app.config.get("DEEPL_TIMEOUT", 10)),
+    )
+
+
+# --- schemas ------------------------------------------------------------------
+
+
+class SuggestionRequestSchema(StrictSchema):
+    page = fields.String(
+        validate=validate.Length(1, 100),
+        metadata={"description": "External id of the region's page to translate."},
+    )
+    text = fields.String(
+        validate=validate.Length(1, MAX_TEXT_LENGTH),
+        metadata={"description": "Free text (HTML or plain) instead of a page."},
+    )
+    source_language = fields.String(
+        validate=LANGUAGE_CODE, metadata={"description": "Language of `text` (free text only)."}
+    )
+    target_language = fields.String(required=True, validate=LANGUAGE_CODE)
+    min_score = fields.Float(load_default=70.0, validate=validate.Range(0, 100))
+    limit = fields.Integer(
+        load_default=3,
+        validate=validate.Range(1, 10),
+        metadata={"description": "Memory candidates per segment."},
+    )
+    machine_translation = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "Offer DeepL for segments without a memory match ≥ 75 "
+            "(where configured and within the region's word budget)."
+        },
+    )
+    queue = fields.Boolean(
+        metadata={
+            "description": "Store the suggestions in the region's review queue "
+            "(default: yes for a page, no for free text)."
+        }
+    )
+
+    @validates_schema
+    def page_or_text(self, data, **kwargs):
+        if ("page" in data) == ("text" in data):
+            message = "Give either page or text."
+            raise ValidationError({"page": [message], "text": [message]})
+        if "text" in data and "source_language" not in data:
+            raise ValidationError({"source_language": ["Required with text."]})
+
+
+class CandidateSchema(Schema):
+    text = fields.String(metadata={"description": "The suggestion, local specifics put in."})
+    kind = fields.String(metadata={"description": "exact | context | fuzzy | machine"})
+    source = fields.String(
+        metadata={"description": "translation_memory | near_duplicate | machine_translation"}
+    )
+    score = fields.Float(
+        allow_none=True,
+        metadata={"description": "0–100 (101: context) after penalties; null for MT."},
+    )
+    base_score = fields.Float(allow_none=True)
+    match_source_text = fields.String(
+        allow_none=True, metadata={"description": "The source text of the memory match."}
+    )
+    penalties = fields.List(fields.Nested(PenaltySchema))
+    placeholder_mismatches = fields.List(fields.Dict())
+    origin = fields.Dict(
+        metadata={
+            "description": "Where it came from: region, page, url, date, human/machine/reused, "
+            "reviewed, license and attribution to display."
+        }
+    )
+
+
+class SegmentSchema(Schema):
+    suggestion_id = fields.Function(
+        lambda s: s.suggestion.id if s.suggestion is not None else None,
+        metadata={"type": "integer", "nullable": True},
+    )
+    status = fields.Function(
+        lambda s: s.suggestion.status.value if s.suggestion is not None else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    part = fields.String(metadata={"description": "title | content | text"})
+    index = fields.Integer()
+    source_text = fields.Function(lambda s: s.plain_source, metadata={"type": "string"})
+    words = fields.Integer()
+    candidates = fields.List(fields.Nested(CandidateSchema))
+    chosen = fields.Function(
+        lambda s: s.candidates.index(s.chosen) if s.chosen is not None else None,
+        metadata={"type": "integer", "nullable": True, "description": "The draft's candidate."},
+    )
+
+
+class DraftSchema(Schema):
+    title = fields.String(allow_none=True)
+    content = fields.String(metadata={"description": "HTML, best candidate per segment."})
+    attribution = fields.List(fields.Dict())
+    coverage = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class MachineTranslationReportSchema(Schema):
+    status = fields.String()
+    detail = fields.String()
+    segments = fields.Integer()
+    words_charged = fields.Integer()
+    words_reused = fields.Integer()
+    budget = fields.Integer()
+    used = fields.Integer()
+    retry_after = fields.Integer(allow_none=True)
+
+
+class SimilarPageRefSchema(Schema):
+    region = fields.String()
+    page = fields.String(attribute="external_id")
+    score = fields.Float()
+
+
+class SuggestionResultSchema(Schema):
+    region = fields.String(attribute="region.slug")
+    page = fields.Function(
+        lambda r: r.page.external_id if r.page is not None else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    source_language = fields.String(attribute="source_language.code")
+    target_language = fields.String(attribute="target_language.code")
+    source_version = fields.Integer(allow_none=True)
+    segments = fields.List(fields.Nested(SegmentSchema))
+    draft = fields.Nested(DraftSchema)
+    machine_translation = fields.Nested(MachineTranslationReportSchema)
+    near_duplicates = fields.List(fields.Nested(SimilarPageRefSchema))
+    license = fields.Function(lambda r: license_of(r.region), metadata={"type": "object"})
+
+
+class QueueQuerySchema(StrictSchema):
+    target_language = fields.String(validate=LANGUAGE_CODE)
+    status = fields.String(
+        load_default=SuggestionStatus.PENDING.value,
+        validate=validate.OneOf([s.value for s in SuggestionStatus] + ["all"]),
+    )
+    page = fields.String(validate=validate.Length(1, 100))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10**9))
+
+
+class ReviewRecordSchema(Schema):
+    id = fields.Integer()
+    decision = fields.Function(lambda r: r.decision.value, metadata={"type": "string"})
+    candidate_index = fields.Integer(allow_none=True)
+    before_text = fields.String(allow_none=True)
+    after_text = fields.String(allow_none=True)
+    actor_name = fields.String()
+    actor_role = fields.String()
+    created_at = fields.DateTime()
+
+
+class StoredSuggestionSchema(Schema):
+    id = fields.Integer()
+    region = fields.String(attribute="region.slug")
+    page = fields.Function(
+        lambda s: s.page.external_id if s.page is not None else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    source_version = fields.Integer(allow_none=True)
+    source_language = fields.String(attribute="source_language.code")
+    target_language = fields.String(attribute="target_language.code")
+    part = fields.String()
+    segment_index = fields.Integer()
+    source_text = fields.String()
+    candidates = fields.List(fields.Nested(CandidateSchema))
+    status = fields.Function(lambda s: s.status.value, metadata={"type": "string"})
+    final_text = fields.String(allow_none=True)
+    requested_by = fields.String()
+    created_at = fields.DateTime()
+    reviewed_at = fields.DateTime(allow_none=True)
+    reviews = fields.List(fields.Nested(ReviewRecordSchema))
+
+
+class QueueSchema(Schema):
+    total = fields.Integer()
+    items = fields.List(fields.Nested(StoredSuggestionSchema))
+
+
+class ReviewSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in Decision]))
+    candidate = fields.Integer(
+        validate=validate.Range(0, 100),
+        metadata={"description": "Index of the candidate accepted, edited or rejected (0)."},
+    )
+    text = fields.String(
+        validate=validate.Length(1, 5000),
+        metadata={"description": "The translator's text (edit only)."},
+    )
+
+
+# --- routes -------------------------------------------------------------------
+
+
+@blp.route("/regions/<string:region>/suggestions", methods=["POST"])
+@blp.arguments(SuggestionRequestSchema)
+@blp.response(200, SuggestionResultSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region")
+@blp.alt_response(404, description="Unknown region, page, language, or no public source")
+@blp.alt_response(422, description="Invalid request")
+def suggest(data, region):
+    """Ranked candidates per segment and a pre-translated draft with its attribution.
+
+    Memory (exact, context, fuzzy) and near-duplicate pages of other regions first; DeepL only
+    for segments without a match ≥ 75, where configured and within the region's word budget.
+    DeepL failing never fails the request: `machine_translation.status` says why it is missing.
+    """
+    translator = machine_translator() if data["machine_translation"] else None
+    try:
+        return suggestion_service.suggest_translations(
+            db.session,
+            tm_index(),
+            current_actor(),
+            region,
+            target_language=data["target_language"],
+            page=data.get("page"),
+            text=data.get("text"),
+            source_language=data.get("source_language"),
+            min_score=data["min_score"],
+            limit=data["limit"],
+            policy=penalty_policy(),
+            similar_pages=similar_pages_finder,
+            translator=translator,
+            machine_translation=data["machine_translation"],
+            queue=data.get("queue"),
+        )
+    finally:
+        if translator is not None:
+            translator.close()
+
+
+@blp.route("/regions/<string:region>/suggestions", methods=["GET"])
+@blp.arguments(QueueQuerySchema, location="query")
+@blp.response(200, QueueSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region")
+@blp.alt_response(404, description="Unknown region, language or page")
+def queue(query, region):
+    """The region's stored suggestions: the review queue (pending) by default."""
+    status = query["status"]
+    items, total = suggestion_service.list_suggestions(
+        db.session,
+        current_actor(),
+        region,
+        target_language=query.get("target_language"),
+        status=None if status == "all" else status,
+        page=query.get("page"),
+        limit=query["limit"],
+        offset=query["offset"],
+    )
+    return {"total": total, "items": items}
+
+
+@blp.route("/suggestions/<int:suggestion_id>", methods=["GET"])
+@blp.response(200, StoredSuggestionSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region")
+@blp.alt_response(404, description="Unknown suggestion")
+def get_suggestion(suggestion_id):
+    """One stored suggestion with its audit trail (every decision: who, when, before, after)."""
+    return suggestion_service.get_suggestion(db.session, current_actor(), suggestion_id)
+
+
+@blp.route("/suggestions/<int:suggestion_id>/review", methods=["POST"])
+@blp.arguments(ReviewSchema)
+@blp.response(200, StoredSuggestionSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Not a translator, editor or admin of the region")
+@blp.alt_response(404, description="Unknown suggestion")
+@blp.alt_response(409, description="Already reviewed")
+@blp.alt_response(422, description="Invalid decision, candidate or text")
+def review(data, suggestion_id):
+    """Accept, edit or reject a suggestion; audited. Accepted and edited texts become reviewed
+    memory units of the region; a rejected memory candidate is demoted."""
+    return suggestion_service.review_suggestion(
+        db.session,
+        current_actor(),
+        suggestion_id,
+        decision=data["decision"],
+        candidate=data.get("candidate"),
+        text=data.get("text"),
+    )
