@@ -1,0 +1,536 @@
+"""Reuse of another region's page: a derived page that keeps its origin, and upstream changes.
+
+A county starts a page from a neighbour's page (CC BY 4.0): the origin's latest public
+translations are copied as drafts, each language's origin version is recorded (`PageDerivation`),
+and a later change of the origin is detected by content hash and shown as a sentence diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from matchers.placeholders import extract_placeholders
+from memory.authorization import Action, Actor, authorize
+from memory.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from memory.models import (
+    Language,
+    Origin,
+    Page,
+    PageTranslation,
+    Region,
+    ReviewStatus,
+    TranslationStatus,
+    utcnow,
+)
+from memory.review_models import PageDerivation
+from memory.segmentation import Segment, html_to_text, render_segment, segment_html
+from memory.services.pages import (
+    get_page_or_404,
+    latest_version,
+    store_translation,
+    translation_source_language,
+)
+from memory.services.regions import get_language, get_region
+
+EXTERNAL_ID_MAX = 100  # Page.external_id is a String(100)
+
+# Placeholder kinds of matchers.placeholders, as the API names them.
+_SPECIFIC_KINDS = {
+    "URL": "url",
+    "EMAIL": "email",
+    "PHONE": "phone",
+    "DATE": "date",
+    "TIME": "time",
+    "AMOUNT": "amount",
+    "NUM": "number",
+}
+
+
+@dataclass(frozen=True)
+class LocalSpecific:
+    """A value that is probably local to the origin region (phone, e-mail, URL, date, number)."""
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who the reused content is from and under which licence: to be shown with the page."""
+
+    region: Region
+    page: Page
+    url: str | None
+
+
+@dataclass(frozen=True)
+class ReusedTranslation:
+    """One copied translation (a draft) and the local specifics to check before publishing."""
+
+    translation: PageTranslation
+    origin: PageTranslation
+    local_specifics: list[LocalSpecific]
+
+
+@dataclass(frozen=True)
+class ReuseResult:
+    region: Region
+    page: Page
+    attribution: Attribution
+    translations: list[ReusedTranslation]
+
+
+@dataclass(frozen=True)
+class SentenceChange:
+    """One sentence of the origin that changed: op "changed", "added" or "removed"."""
+
+    op: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class TitleChange:
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class LanguageUpstream:
+    """One derived language compared with the origin's latest public translation."""
+
+    derivation: PageDerivation
+    language: Language
+    flagged: bool
+    origin_missing: bool
+    current_version: int | None
+    title_change: TitleChange | None = None
+    changes: list[SentenceChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpstreamChange:
+    """A derived page of the region and, per derived language, what changed at its origin."""
+
+    region: Region
+    page: Page
+    attribution: Attribution | None  # None: the origin page is gone
+    languages: list[LanguageUpstream]
+
+    @property
+    def flagged(self) -> bool:
+        return any(language.flagged for language in self.languages)
+
+
+def reuse_page(
+    session: Session,
+    actor: Actor | None,
+    region: str,
+    *,
+    from_region: str,
+    from_page: str,
+    external_id: str | None = None,
+    languages: Sequence[str] | None = None,
+) -> ReuseResult:
+    """Start a page of `region` from another region's page: public translations copied as drafts.
+
+    Copies the origin's latest public translation in each language the region has (its source
+    language and language tree) or in `languages`. Each copy is a draft (origin "reused",
+    unreviewed) with a `PageDerivation` recording the origin version; all or nothing.
+    """
+    target = get_region(session, region)
+    authorize(actor, Action.WRITE_CONTENT, target.slug)
+    if from_region == target.slug:
+        raise InvalidInput(
+            "A page is reused from another region; within a region, push a new page instead.",
+            errors={"from_region": ["Must be another region than the target."]},
+        )
+    origin_region = get_region(session, from_region)
+    origin_page = get_page_or_404(session, origin_region, from_page)
+    origins = _latest_public_by_language(session, origin_page)
+    if not origins:
+        # Drafts of other regions are never readable: a draft-only page does not exist for us.
+        raise NotFound(
+            f"Region '{origin_region.slug}' has no page '{from_page}'.",
+            errors={"from_page": [f"No page '{from_page}' in region '{origin_region.slug}'."]},
+        )
+
+    external_id = external_id or f"reused-{origin_region.slug}-{origin_page.external_id}"
+    if len(external_id) > EXTERNAL_ID_MAX:
+        raise InvalidInput(
+            "The default external id is too long; give one.",
+            errors={"external_id": [f"At most {EXTERNAL_ID_MAX} characters."]},
+        )
+    if session.scalar(
+        select(Page.id).where(Page.region_id == target.id, Page.external_id == external_id)
+    ):
+        raise Conflict(
+            f"Region '{target.slug}' has a page '{external_id}' already.",
+            errors={"external_id": ["Already taken; give another external_id."]},
+        )
+
+    chosen = _languages_to_copy(target, origin_page, origins, languages)
+    region_languages = _region_languages(target)
+    try:
+        page = Page(
+            region=target,
+            external_id=external_id,
+            source_language=region_languages.get(
+                origin_page.source_language_id, target.source_language
+            ),
+            derived_from=origin_page,
+        )
+        session.add(page)
+        session.flush()
+        copied = _copy_translations(session, target, page, [origins[lang.id] for lang in chosen])
+        session.commit()
+    except IntegrityError as error:
+        # Another request created the same page between our check and our insert.
+        session.rollback()
+        raise Conflict(
+            f"Region '{target.slug}' has a page '{external_id}' already.",
+            errors={"external_id": ["Already taken; give another external_id."]},
+        ) from error
+    except Exception:
+        session.rollback()
+        raise
+    return ReuseResult(
+        region=target,
+        page=page,
+        attribution=Attribution(origin_region, origin_page, _origin_url(origin_page, copied)),
+        translations=copied,
+    )
+
+
+def upstream_changes(
+    session: Session, actor: Actor | None, region: str, external_id: str | None = None
+) -> list[UpstreamChange]:
+    """Derived pages of the region compared with their origins (content hashes, not dates).
+
+    Without `external_id`: only flagged pages, each with its flagged languages. With it: that
+    page with every derived language, flagged or not. Any token of the region may read this
+    (derived pages may be drafts, so the public may not).
+    """
+    target = get_region(session, region)
+    _authorize_read(actor, target.slug)
+    if external_id is not None:
+        page = get_page_or_404(session, target, external_id)
+        derivations = _derivations(session, page)
+        if not derivations:
+            raise _not_derived(target, external_id)
+        return [_compare(session, target, page, derivations)]
+
+    rows = session.scalars(
+        select(PageDerivation)
+        .join(Page, PageDerivation.page_id == Page.id)
+        .where(Page.region_id == target.id)
+        .order_by(Page.position, Page.id, PageDerivation.id)
+    ).all()
+    by_page: dict[int, list[PageDerivation]] = {}
+    for row in rows:
+        by_page.setdefault(row.page_id, []).append(row)
+    changes = []
+    for derivations in by_page.values():
+        change = _compare(session, target, derivations[0].page, derivations)
+        flagged = [language for language in change.languages if language.flagged]
+        if flagged:
+            changes.append(UpstreamChange(change.region, change.page, change.attribution, flagged))
+    return changes
+
+
+def acknowledge_upstream(
+    session: Session,
+    actor: Actor | None,
+    region: str,
+    external_id: str,
+    language: str | None = None,
+) -> UpstreamChange:
+    """The editor took the origin's change in: re-base the flagged derivations to its current
+    version. A language whose origin is gone stays flagged (there is nothing to re-base on)."""
+    target = get_region(session, region)
+    authorize(actor, Action.WRITE_CONTENT, target.slug)
+    page = get_page_or_404(session, target, external_id)
+    derivations = _derivations(session, page)
+    if not derivations:
+        raise _not_derived(target, external_id)
+    if language is not None:
+        wanted = get_language(session, language)
+        derivations = [row for row in derivations if row.language_id == wanted.id]
+        if not derivations:
+            raise InvalidInput(
+                f"Page '{external_id}' has no {language} translation taken from another region.",
+                errors={"language": [f"Not a reused language of page '{external_id}'."]},
+            )
+    origin = page.derived_from
+    now = utcnow()
+    for row in derivations:
+        current = _current_origin(session, origin, row.language)
+        if current is None or current.content_hash == row.origin_content_hash:
+            continue
+        row.origin_translation_id = current.id
+        row.origin_version = current.version
+        row.origin_content_hash = current.content_hash
+        row.origin_title = current.title
+        row.origin_content = current.content
+        row.acknowledged_at = now
+    session.commit()
+    return _compare(session, target, page, _derivations(session, page))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _authorize_read(actor: Actor | None, region_slug: str) -> None:
+    # Like reading drafts: any role of the region, or a global admin.
+    if actor is None:
+        raise Unauthorized("Upstream changes need a token of the region (Authorization: Bearer …).")
+    if not actor.can_read_drafts_of(region_slug):
+        raise Forbidden(
+            f"This token is scoped to region '{actor.region_slug}' "
+            f"and may not read region '{region_slug}'."
+        )
+
+
+def _not_derived(region: Region, external_id: str) -> NotFound:
+    return NotFound(
+        f"Page '{external_id}' of region '{region.slug}' was not reused from another region.",
+        errors={"external_id": ["Not a page started from another region's page."]},
+    )
+
+
+def _region_languages(region: Region) -> dict[int, Language]:
+    """The languages a region has: its source language, then its language tree."""
+    languages = {region.source_language_id: region.source_language}
+    for node in region.languages:
+        languages.setdefault(node.language_id, node.language)
+    return languages
+
+
+def _latest_public_by_language(session: Session, page: Page) -> dict[int, PageTranslation]:
+    latest: dict[int, PageTranslation] = {}
+    rows = session.scalars(
+        select(PageTranslation)
+        .where(
+            PageTranslation.page_id == page.id,
+            PageTranslation.status == TranslationStatus.PUBLIC,
+        )
+        .order_by(PageTranslation.version)
+    ).all()
+    for row in rows:
+        latest[row.language_id] = row
+    return latest
+
+
+def _languages_to_copy(
+    region: Region,
+    origin_page: Page,
+    origins: dict[int, PageTranslation],
+    codes: Sequence[str] | None,
+) -> list[Language]:
+    region_languages = _region_languages(region)
+    if codes is None:
+        chosen = [language for language in region_languages.values() if language.id in origins]
+        if not chosen:
+            raise InvalidInput(
+                f"Page '{origin_page.external_id}' has no public translation in a language of "
+                f"region '{region.slug}'.",
+                errors={"from_page": ["No public translation in one of the region's languages."]},
+            )
+        return chosen
+    by_code = {language.code: language for language in region_languages.values()}
+    problems = []
+    chosen = []
+    for code in dict.fromkeys(codes):
+        language = by_code.get(code)
+        if language is None:
+            problems.append(f"Region '{region.slug}' has no language '{code}'.")
+        elif language.id not in origins:
+            problems.append(f"Page '{origin_page.external_id}' has no public {code} translation.")
+        else:
+            chosen.append(language)
+    if problems:
+        raise InvalidInput(" ".join(problems), errors={"languages": problems})
+    return chosen
+
+
+def _copy_translations(
+    session: Session, region: Region, page: Page, origins: list[PageTranslation]
+) -> list[ReusedTranslation]:
+    copied: dict[int, PageTranslation] = {}
+    results = []
+    for origin in _parents_first(region, page, origins):
+        # A copy made from a parent copied with it records that version as its source, so it
+        # becomes outdated once the editor changes the parent.
+        source = translation_source_language(region, page, origin.language)
+        source_copy = copied.get(source.id) if source is not None else None
+        stored = store_translation(
+            session,
+            region,
+            page.external_id,
+            origin.language,
+            {
+                "title": origin.title,
+                "content": origin.content,
+                "status": TranslationStatus.DRAFT,
+                "origin": Origin.REUSED,
+                "review_status": ReviewStatus.UNREVIEWED,
+                "source_version": source_copy.version if source_copy else None,
+            },
+        )
+        translation = stored.view.translation
+        copied[origin.language_id] = translation
+        session.add(
+            PageDerivation(
+                page=page,
+                language=origin.language,
+                origin_translation_id=origin.id,
+                origin_version=origin.version,
+                origin_content_hash=origin.content_hash,
+                origin_title=origin.title,
+                origin_content=origin.content,
+            )
+        )
+        results.append(
+            ReusedTranslation(translation, origin, local_specifics(origin.title, origin.content))
+        )
+    session.flush()
+    return sorted(results, key=lambda item: item.translation.language.code)
+
+
+def _parents_first(
+    region: Region, page: Page, origins: list[PageTranslation]
+) -> list[PageTranslation]:
+    """Order the copies so a language comes after the one the region translates it from."""
+    pending = list(origins)
+    ordered: list[PageTranslation] = []
+    while pending:
+        pending_ids = {origin.language_id for origin in pending}
+        ready = [
+            origin
+            for origin in pending
+            if (parent := translation_source_language(region, page, origin.language)) is None
+            or parent.id not in pending_ids
+        ]
+        if not ready:  # a cycle in the language tree: no order is right
+            ready = pending
+        ordered.extend(ready)
+        pending = [origin for origin in pending if origin not in ready]
+    return ordered
+
+
+def local_specifics(title: str, content: str) -> list[LocalSpecific]:
+    """Phone numbers, e-mails, URLs, dates, times, amounts and numbers in a page, in text order."""
+    text = title + "\n" + html_to_text(content)
+    found = dict.fromkeys(
+        LocalSpecific(_SPECIFIC_KINDS.get(value.kind, value.kind.lower()), value.value)
+        for value in extract_placeholders(text).values
+    )
+    return list(found)
+
+
+def _origin_url(origin_page: Page, copied: list[ReusedTranslation]) -> str | None:
+    # The origin's own page in its source language if copied, else any copied language's.
+    urls = sorted(
+        (item.origin.language_id != origin_page.source_language_id, item.origin.url)
+        for item in copied
+        if item.origin.url
+    )
+    return urls[0][1] if urls else (origin_page.region.base_url or None)
+
+
+def _current_origin(
+    session: Session, origin: Page | None, language: Language
+) -> PageTranslation | None:
+    """The origin's latest public translation in `language`; None when the page or it is gone."""
+    return latest_version(session, origin, language, public_only=True) if origin else None
+
+
+def _derivations(session: Session, page: Page) -> list[PageDerivation]:
+    return list(
+        session.scalars(
+            select(PageDerivation)
+            .where(PageDerivation.page_id == page.id)
+            .order_by(PageDerivation.id)
+        ).all()
+    )
+
+
+def _compare(
+    session: Session, region: Region, page: Page, derivations: Sequence[PageDerivation]
+) -> UpstreamChange:
+    origin = page.derived_from
+    languages = []
+    currents = []
+    for row in derivations:
+        current = _current_origin(session, origin, row.language)
+        if current is not None:
+            currents.append(current)
+        languages.append(_compare_language(row, current))
+    languages.sort(key=lambda item: item.language.code)
+    attribution = None
+    if origin is not None:
+        url = next((c.url for c in currents if c.url), None) or origin.region.base_url or None
+        attribution = Attribution(origin.region, origin, url)
+    return UpstreamChange(region, page, attribution, languages)
+
+
+def _compare_language(row: PageDerivation, current: PageTranslation | None) -> LanguageUpstream:
+    if current is None:
+        return LanguageUpstream(
+            row, row.language, flagged=True, origin_missing=True, current_version=None
+        )
+    if current.content_hash == row.origin_content_hash:
+        return LanguageUpstream(
+            row, row.language, flagged=False, origin_missing=False, current_version=current.version
+        )
+    title_change = (
+        TitleChange(row.origin_title, current.title)
+        if " ".join(row.origin_title.split()) != " ".join(current.title.split())
+        else None
+    )
+    return LanguageUpstream(
+        row,
+        row.language,
+        flagged=True,
+        origin_missing=False,
+        current_version=current.version,
+        title_change=title_change,
+        changes=sentence_diff(row.origin_content, current.content, row.language.code),
+    )
+
+
+def sentence_diff(before_html: str, after_html: str, language: str) -> list[SentenceChange]:
+    """Sentences changed, added and removed between two versions of a page's HTML."""
+    before = segment_html(before_html, language)
+    after = segment_html(after_html, language)
+    # Compared with their inline markup, so a changed link target counts as a change too.
+    matcher = difflib.SequenceMatcher(
+        a=[_segment_html(s) for s in before], b=[_segment_html(s) for s in after], autojunk=False
+    )
+    changes = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        old, new = before[i1:i2], after[j1:j2]
+        for old_segment, new_segment in zip(old, new, strict=False):
+            changes.append(SentenceChange("changed", *_shown(old_segment, new_segment)))
+        changes.extend(SentenceChange("removed", s.plain, None) for s in old[len(new) :])
+        changes.extend(SentenceChange("added", None, s.plain) for s in new[len(old) :])
+    return changes
+
+
+def _segment_html(segment: Segment) -> str:
+    return " ".join(render_segment(segment.text, segment.markup).split())
+
+
+def _shown(before: Segment, after: Segment) -> tuple[str, str]:
+    # Plain text reads best; when only the markup changed, the HTML shows what did.
+    if before.plain == after.plain:
+        return _segment_html(before), _segment_html(after)
+    return before.plain, after.plain

@@ -1,0 +1,208 @@
+"""Reuse of another region's page, and the upstream changes of pages reused that way."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from memory.models import Origin, ReviewStatus, TranslationStatus
+from memory.services import reuse as reuse_service
+from tm_service.api.schemas import LANGUAGE_CODE, SLUG, StrictSchema, license_of
+from tm_service.auth import current_actor
+from tm_service.extensions import db
+from tm_service.jobs import translations_changed
+
+blp = Blueprint("reuse", __name__, description="Pages started from another region's page")
+
+EXTERNAL_ID = [validate.Length(1, 100), validate.Regexp(r"^[^/\s]+$", error="No '/' or spaces.")]
+
+
+class ReuseRequestSchema(StrictSchema):
+    from_region = fields.String(required=True, validate=SLUG)
+    from_page = fields.String(
+        required=True,
+        validate=validate.Length(1, 100),
+        metadata={"description": "External id of the page to start from."},
+    )
+    external_id = fields.String(
+        validate=EXTERNAL_ID,
+        metadata={"description": "The new page's id (default: reused-{from_region}-{from_page})."},
+    )
+    languages = fields.List(
+        fields.String(validate=LANGUAGE_CODE),
+        validate=validate.Length(1, 200),
+        metadata={"description": "Languages to copy (default: every language of the region)."},
+    )
+
+
+class AcknowledgeSchema(StrictSchema):
+    language = fields.String(
+        validate=LANGUAGE_CODE,
+        metadata={"description": "Only this language (default: every reused language)."},
+    )
+
+
+class AttributionSchema(Schema):
+    """The origin's licence and attribution: to be shown with the reused page."""
+
+    region = fields.String(attribute="region.slug")
+    region_name = fields.String(attribute="region.name")
+    page = fields.String(attribute="page.external_id")
+    license = fields.String(attribute="region.license")
+    license_url = fields.String(attribute="region.license_url")
+    attribution = fields.Function(lambda item: license_of(item.region)["attribution"])
+    url = fields.String(allow_none=True, metadata={"description": "The origin page's address."})
+
+
+class LocalSpecificSchema(Schema):
+    kind = fields.String(
+        metadata={"description": "url, email, phone, date, time, amount or number"}
+    )
+    value = fields.String()
+
+
+class ReusedTranslationSchema(Schema):
+    language = fields.String(attribute="translation.language.code")
+    version = fields.Integer(attribute="translation.version")
+    title = fields.String(attribute="translation.title")
+    status = fields.Enum(TranslationStatus, by_value=True, attribute="translation.status")
+    origin = fields.Enum(Origin, by_value=True, attribute="translation.origin")
+    review_status = fields.Enum(ReviewStatus, by_value=True, attribute="translation.review_status")
+    origin_version = fields.Integer(attribute="origin.version")
+    origin_url = fields.String(attribute="origin.url")
+    review_before_publishing = fields.Constant(
+        True,
+        metadata={
+            "type": "boolean",
+            "description": "A reused draft: check its local specifics first.",
+        },
+    )
+    local_specifics = fields.List(
+        fields.Nested(LocalSpecificSchema),
+        metadata={"description": "Values probably local to the origin region: review them."},
+    )
+
+
+class ReuseResultSchema(Schema):
+    region = fields.String(attribute="region.slug")
+    external_id = fields.String(attribute="page.external_id")
+    source_language = fields.String(attribute="page.source_language.code")
+    derived_from = fields.Function(
+        lambda result: {
+            "region": result.attribution.region.slug,
+            "external_id": result.attribution.page.external_id,
+        },
+        metadata={"type": "object"},
+    )
+    translations = fields.List(fields.Nested(ReusedTranslationSchema))
+    attribution = fields.Nested(AttributionSchema)
+
+
+class SentenceChangeSchema(Schema):
+    op = fields.String(metadata={"description": "changed, added or removed"})
+    before = fields.String(allow_none=True)
+    after = fields.String(allow_none=True)
+
+
+class TitleChangeSchema(Schema):
+    before = fields.String()
+    after = fields.String()
+
+
+class LanguageUpstreamSchema(Schema):
+    language = fields.String(attribute="language.code")
+    flagged = fields.Boolean(metadata={"description": "The origin changed since it was taken."})
+    origin_missing = fields.Boolean(
+        metadata={"description": "The origin page or its public translation is gone."}
+    )
+    origin_version = fields.Integer(
+        attribute="derivation.origin_version",
+        metadata={"description": "The origin version the page is based on."},
+    )
+    current_origin_version = fields.Integer(attribute="current_version", allow_none=True)
+    reused_at = fields.DateTime(attribute="derivation.created_at")
+    acknowledged_at = fields.DateTime(attribute="derivation.acknowledged_at", allow_none=True)
+    title_change = fields.Nested(TitleChangeSchema, allow_none=True)
+    changes = fields.List(fields.Nested(SentenceChangeSchema))
+
+
+class UpstreamChangeSchema(Schema):
+    region = fields.String(attribute="region.slug")
+    external_id = fields.String(attribute="page.external_id")
+    flagged = fields.Boolean()
+    derived_from = fields.Function(
+        lambda change: (
+            {
+                "region": change.attribution.region.slug,
+                "external_id": change.attribution.page.external_id,
+            }
+            if change.attribution
+            else None
+        ),
+        allow_none=True,
+        metadata={"type": "object"},
+    )
+    attribution = fields.Nested(AttributionSchema, allow_none=True)
+    languages = fields.List(fields.Nested(LanguageUpstreamSchema))
+
+
+class UpstreamChangeListSchema(Schema):
+    region = fields.String()
+    total = fields.Integer()
+    items = fields.List(fields.Nested(UpstreamChangeSchema))
+
+
+@blp.route("/regions/<string:region>/pages/reuse", methods=["POST"])
+@blp.arguments(ReuseRequestSchema)
+@blp.response(201, ReuseResultSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region or role")
+@blp.alt_response(404, description="Unknown region, origin region or origin page")
+@blp.alt_response(409, description="The region has a page with this external id already")
+@blp.alt_response(422, description="Same region, or a language the region or origin lacks")
+def reuse_page(data, region):
+    """Start a page from another region's page: its public translations copied as drafts.
+
+    Each copy keeps the origin's attribution and version; local specifics (phone numbers,
+    e-mails, URLs, dates, amounts, numbers) are listed to review before publishing.
+    """
+    result = reuse_service.reuse_page(db.session, current_actor(), region, **data)
+    translations_changed([item.translation.id for item in result.translations])
+    return result
+
+
+@blp.route("/regions/<string:region>/upstream-changes")
+@blp.response(200, UpstreamChangeListSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region")
+@blp.alt_response(404, description="Unknown region")
+def list_upstream_changes(region):
+    """Reused pages whose origin changed (or is gone), with a sentence diff per language."""
+    changes = reuse_service.upstream_changes(db.session, current_actor(), region)
+    return {"region": region, "total": len(changes), "items": changes}
+
+
+@blp.route("/regions/<string:region>/pages/<string:external_id>/upstream")
+@blp.response(200, UpstreamChangeSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region")
+@blp.alt_response(404, description="Unknown region or page, or a page not reused")
+def page_upstream(region, external_id):
+    """One reused page: per language its origin version, whether the origin changed, the diff."""
+    return reuse_service.upstream_changes(db.session, current_actor(), region, external_id)[0]
+
+
+@blp.route(
+    "/regions/<string:region>/pages/<string:external_id>/upstream/acknowledge", methods=["POST"]
+)
+@blp.arguments(AcknowledgeSchema)
+@blp.response(200, UpstreamChangeSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region or role")
+@blp.alt_response(404, description="Unknown region, page or language, or a page not reused")
+@blp.alt_response(422, description="A language the page did not reuse")
+def acknowledge_upstream(data, region, external_id):
+    """The editor took the origin's change in: the page is based on the origin's current version."""
+    return reuse_service.acknowledge_upstream(
+        db.session, current_actor(), region, external_id, data.get("language")
+    )
