@@ -56,12 +56,16 @@ _PATTERNS: list[tuple[str, str]] = [
         rf"(?<![\d.,]){_AMOUNT_NUMBER}\s?{_CURRENCY}(?!\w)|{_CURRENCY}\s?{_AMOUNT_NUMBER}(?![\d,.])",
     ),
     # German formats: 07151 501-0, 0821 3102-0, 0821/3102-0, (0821) 310 20, +49 821 3102 0,
-    # +49 (0) 821 3102-0. Validated afterwards (at least 6 digits).
+    # +49 (0) 821 3102-0. Validated afterwards (at least 6 digits). Also unbroken runs of 8–15
+    # digits after a 0 or + ("08213448411", "+4982131022813"): CMS pages often write numbers so
+    # (tel: links), and reading them as plain numbers would stop the transfer of a county's own
+    # number into a neighbour's spaced one.
     (
         "PHONE",
         rf"(?<![\w+])(?:(?:\+|{_ZERO}{{2}}){_D}{{2}}[ \u00a0]?(?:\({_ZERO}\)[ \u00a0]?)?{_D}{{2,5}}"
         rf"|\({_ZERO}{_D}{{2,5}}\)|{_ZERO}{_D}{{2,5}})"
-        rf"(?:[ \u00a0/\-–]{{1,3}}{_D}{{1,8}}){{1,4}}(?!\w)",
+        rf"(?:[ \u00a0/\-–]{{1,3}}{_D}{{1,8}}){{1,4}}(?!\w)"
+        rf"|(?<![\w+])(?:\+{_D}|{_ZERO}){_D}{{6,14}}(?![\w.,])",
     ),
     ("NUM", rf"(?<!\w){_D}+(?:[.,]{_D}+)*(?!\w)"),
 ]

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from memory.authorization import Actor
 from memory.models import ApiToken, Role, utcnow
+from memory.services.pages import push_translation
+from memory.services.reuse import reuse_page
 from memory.services.suggestions import suggest_translations
 from memory.services.translation_memory import TranslationMemoryIndex
 from tests.conftest import bearer
@@ -117,6 +119,43 @@ def _review(region: str, suggestion_id: int):
     return ("POST", f"/api/v1/suggestions/{suggestion_id}/review", {"json": body})
 
 
+def _public_page_of_alpha(app: Flask, region: str) -> str:
+    """A public page of region alpha, to be reused by `region`."""
+    external_id = f"origin{next(_counter)}"
+    with app.app_context():
+        push_translation(
+            db.session,
+            Actor(role=Role.ADMIN, region_slug=None),
+            "alpha",
+            external_id,
+            "de",
+            {"title": "Seite"},
+        )
+    return external_id
+
+
+def _reuse(region: str, origin: str):
+    body = {"from_region": "alpha", "from_page": origin}
+    return ("POST", f"/api/v1/regions/{region}/pages/reuse", {"json": body})
+
+
+def _reused_page(app: Flask, region: str) -> str:
+    origin = _public_page_of_alpha(app, region)
+    with app.app_context():
+        return reuse_page(
+            db.session,
+            Actor(role=Role.ADMIN, region_slug=None),
+            region,
+            from_region="alpha",
+            from_page=origin,
+        ).page.external_id
+
+
+def _acknowledge(region: str, external_id: str):
+    url = f"/api/v1/regions/{region}/pages/{external_id}/upstream/acknowledge"
+    return ("POST", url, {"json": {}})
+
+
 MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
     ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
@@ -133,6 +172,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/suggestions/<int:suggestion_id>/review"): Entry(
         _review, roles=frozenset({"translator", "editor", "admin"}), setup=_pending_suggestion
     ),
+    ("POST", "/api/v1/regions/<string:region>/pages/reuse"): Entry(
+        _reuse, roles=frozenset({"cms", "editor", "admin"}), setup=_public_page_of_alpha
+    ),
+    (
+        "POST",
+        "/api/v1/regions/<string:region>/pages/<string:external_id>/upstream/acknowledge",
+    ): Entry(_acknowledge, roles=frozenset({"cms", "editor", "admin"}), setup=_reused_page),
 }
 
 

@@ -131,3 +131,23 @@ def test_extra_and_missing_placeholders_are_reported():
     assert [(m.kind, m.reason, m.value) for m in missing] == [
         ("PHONE", "missing_in_query", "0821 3102-0")
     ]
+
+
+@pytest.mark.parametrize("written", ["08213448411", "+4982131022813", "017647320738"])
+def test_unbroken_phone_numbers_are_phones_too(written: str):
+    assert [v.kind for v in extract_placeholders(f"Termin unter: {written}").values] == ["PHONE"]
+
+
+@pytest.mark.parametrize("number", ["01067", "0123", "2024", "0,50"])
+def test_short_numbers_and_postcodes_stay_numbers(number: str):
+    assert [v.kind for v in extract_placeholders(f"Die Zahl {number} hier").values] == ["NUM"]
+
+
+def test_a_neighbours_spaced_number_replaces_an_unbroken_one():
+    stored = extract_placeholders("Termin unter: 08213448411 oder 017647320738").values
+    query = extract_placeholders("Termin unter: 08251 998877 oder 017647320738").values
+    text, mismatches = transfer_placeholders(
+        stored, "Appointments: <g1>08213448411</g1> or <g2>017647320738</g2>", query, "en"
+    )
+    assert text == "Appointments: <g1>08251 998877</g1> or <g2>017647320738</g2>"
+    assert mismatches == ()

@@ -1,0 +1,155 @@
+"""The issue's acceptance case on real content: a second county starts from a few Landkreis
+Augsburg pages edited by hand (sentences and phone numbers changed); suggestions for its English
+translation reuse Augsburg's translations, with Augsburg's attribution and the second county's
+own numbers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from connectors.integreat import read_dumps
+from memory.authorization import Actor
+from memory.models import Role
+from memory.services import tokens as token_service
+from memory.services.imports import import_integreat_pages
+from memory.services.regions import create_region
+from memory.services.translation_memory import refresh_units
+from tests.conftest import DEMO, bearer
+from tm_service import create_app
+from tm_service.extensions import db
+
+ADMIN = Actor(role=Role.ADMIN, region_slug=None)
+PAGE = 5599110  # "Sprachberatung": language counselling, with phone numbers and an e-mail
+OLD_PHONE, NEW_PHONE = "08213448411", "08251 998877"
+OLD_SENTENCE = "Du suchst zum Beispiel einen passenden Kurs?"
+NEW_SENTENCE = "Du suchst zum Beispiel einen passenden Abendkurs?"
+
+
+def edited_page() -> dict:
+    """Augsburg's German page as the neighbouring county rewrote it."""
+    with gzip.open(DEMO / "lkaugsburg_de_pages.json.gz", "rt", encoding="utf-8") as file:
+        page = next(p for p in json.load(file) if p["id"] == PAGE)
+    content = page["content"]
+    assert OLD_PHONE in content and OLD_SENTENCE in content
+    content = content.replace(f"tel:{OLD_PHONE}", "tel:+498251998877")
+    content = content.replace(OLD_PHONE, NEW_PHONE).replace(OLD_SENTENCE, NEW_SENTENCE)
+    content += "<p>Im Landratsamt Aichach-Friedberg gibt es dienstags eine offene Sprechstunde.</p>"
+    return {"title": page["title"], "content": content}
+
+
+@pytest.fixture(scope="module")
+def two_counties(tmp_path_factory, seeded_database: Path) -> Iterator[tuple[Flask, str]]:
+    folder = tmp_path_factory.mktemp("two-counties")
+    path = folder / "tm.sqlite3"
+    shutil.copyfile(seeded_database, path)
+    dumps = folder / "dumps"
+    dumps.mkdir()
+    for name in ("lkaugsburg_de_pages.json.gz", "lkaugsburg_en_pages.json.gz"):
+        shutil.copy(DEMO / name, dumps / name)
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
+    )
+    with app.app_context():
+        create_region(
+            db.session,
+            ADMIN,
+            {
+                "slug": "lkaugsburg",
+                "name": "Landkreis Augsburg",
+                "kind": "county",
+                "attribution": "Landkreis Augsburg, Integreat (Tür an Tür – Digitalfabrik gGmbH)",
+                "languages": [{"code": "de"}, {"code": "en", "parent": "de"}],
+            },
+        )
+        report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(dumps)))
+        refresh_units(db.session, report.changed_translation_ids)
+        create_region(
+            db.session,
+            ADMIN,
+            {
+                "slug": "lkaichach",
+                "name": "Landkreis Aichach-Friedberg",
+                "kind": "county",
+                "neighbours": ["lkaugsburg"],
+                "languages": [{"code": "de"}, {"code": "en", "parent": "de"}],
+            },
+        )
+        token = token_service.create_token(
+            db.session, None, role=Role.EDITOR, region_slug="lkaichach"
+        ).plaintext
+    client = app.test_client()
+    response = client.put(
+        "/api/v1/regions/lkaichach/pages/sprachberatung/translations/de",
+        json=edited_page(),
+        headers=bearer(token),
+    )
+    assert response.status_code == 201, response.json
+    yield app, token
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def result(two_counties) -> dict:
+    app, token = two_counties
+    response = app.test_client().post(
+        "/api/v1/regions/lkaichach/suggestions",
+        json={"page": "sprachberatung", "target_language": "en"},
+        headers=bearer(token),
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def segment(result: dict, start: str) -> dict:
+    return next(s for s in result["segments"] if s["source_text"].startswith(start))
+
+
+def test_unchanged_sentences_reuse_augsburgs_translation_exactly(result):
+    best = segment(result, "Du hast Fragen rund ums Deutsch lernen?")["candidates"][0]
+    assert best["text"] == "Do you have questions about learning German?"
+    assert best["base_score"] >= 100
+    assert best["origin"]["region"] == "lkaugsburg"
+    title = next(s for s in result["segments"] if s["part"] == "title")
+    assert title["candidates"][0]["text"] == "Language counselling"
+
+
+def test_changed_phone_number_is_carried_into_the_english_sentence(result):
+    best = segment(result, "Termin für die Beratung unter: 08251")["candidates"][0]
+    assert best["origin"]["region"] == "lkaugsburg"
+    assert best["text"].startswith("Appointment for counselling at:")
+    assert NEW_PHONE in best["text"]
+    assert OLD_PHONE not in best["text"]
+
+
+def test_edited_sentence_gets_augsburgs_translation_as_a_fuzzy_match(result):
+    best = segment(result, NEW_SENTENCE)["candidates"][0]
+    assert best["kind"] == "fuzzy"
+    assert 75 <= best["score"] < 100
+    assert best["match_source_text"] == OLD_SENTENCE
+    assert best["origin"]["region"] == "lkaugsburg"
+
+
+def test_the_countys_own_sentence_has_no_memory_match(result):
+    assert segment(result, "Im Landratsamt Aichach-Friedberg")["candidates"] == []
+
+
+def test_draft_credits_augsburg_under_cc_by_and_keeps_the_local_numbers(result):
+    draft = result["draft"]
+    assert draft["title"] == "Language counselling"
+    assert NEW_PHONE in draft["content"]
+    assert OLD_PHONE not in draft["content"].replace("tel:", "")  # only in no link either
+    assert "Do you have questions about learning German?" in draft["content"]
+    [augsburg] = [c for c in draft["attribution"] if c.get("region") == "lkaugsburg"]
+    assert augsburg["license"] == "CC BY 4.0"
+    assert "Landkreis Augsburg" in augsburg["attribution"]
+    assert any(url.startswith("https://") for url in augsburg["urls"])
+    coverage = draft["coverage"]
+    assert coverage["translation_memory"] + coverage["near_duplicate"] > coverage["words"] * 0.8
