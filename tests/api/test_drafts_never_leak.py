@@ -99,3 +99,37 @@ def test_the_region_itself_sees_its_drafts(client, published_with_drafts):
         "/api/v1/regions/alpha/pages/1?include_drafts=true", headers=published_with_drafts
     )
     assert MARKER in own.get_data(as_text=True)
+
+
+def test_draft_marker_is_in_no_suggestion(client, make_token, published_with_drafts):
+    other = bearer(make_token("editor", region="beta"))
+    free_text = client.post(
+        "/api/v1/regions/beta/suggestions",
+        json={
+            "text": f"<p>Melden Sie sich {MARKER} an.</p>",
+            "source_language": "de",
+            "target_language": "en",
+            "min_score": 0,
+        },
+        headers=other,
+    )
+    assert free_text.status_code == 200, free_text.json
+    for segment in free_text.json["segments"]:
+        for candidate in segment["candidates"]:
+            assert MARKER not in candidate["text"]
+            assert MARKER not in (candidate["match_source_text"] or "")
+    # The region's own suggestions translate its public version, never the newer draft.
+    own = client.post(
+        "/api/v1/regions/alpha/suggestions",
+        json={"page": "1", "target_language": "en"},
+        headers=published_with_drafts,
+    )
+    assert own.status_code == 200, own.json
+    assert MARKER not in own.get_data(as_text=True)
+    draft_only = client.post(
+        "/api/v1/regions/alpha/suggestions",
+        json={"page": "2", "target_language": "en"},
+        headers=published_with_drafts,
+    )
+    assert draft_only.status_code == 404
+    assert MARKER not in draft_only.get_data(as_text=True)
