@@ -295,6 +295,8 @@ def suggest_translations(
         min_score=min_score,
         limit=limit,
         policy=policy,
+        # A page's segments with an exact match need no fuzzy search: it would rank lower.
+        fuzzy_after_exact=False,
     )
     near = _near_duplicate_units(session, similar_pages, source_translation, source, target)
     _memory_candidates(context, segments, near, limit)

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from matchers.fuzzy_index import FuzzyIndex
 from matchers.normalise import normalise_for_matching
@@ -802,7 +802,10 @@ class LookupContext:
         limit: int = 5,
         policy: PenaltyPolicy | None = None,
         pivot_languages: Sequence[str] | None = None,
+        fuzzy_after_exact: bool = True,
     ) -> None:
+        """`fuzzy_after_exact=False` skips the fuzzy index for a segment with an exact match
+        (pre-translation of whole pages: the exact match wins anyway)."""
         if not 0 <= min_score <= 101:
             raise InvalidInput("min_score is 0–101.", errors={"min_score": ["Between 0 and 101."]})
         self.session = session
@@ -811,6 +814,8 @@ class LookupContext:
         self.min_score = min_score
         self.limit = limit
         self.pivot_languages = pivot_languages
+        self.fuzzy_after_exact = fuzzy_after_exact
+        self._pivots: list[Language] | None = None
         self.source = get_language(session, source_language, field="source_language")
         self.target = get_language(session, target_language, field="target_language")
         if self.source.id == self.target.id:
@@ -838,9 +843,15 @@ class LookupContext:
     def matches(self, query: _Query) -> list[LookupMatch]:
         """Ranked matches ≥ min_score, at most `limit`, one per suggested text."""
         args = (self.source, self.target, self.min_score, self.limit, self.policy, self.ranker)
-        direct = _direct(self.session, self.index, query, *args)
+        direct = _direct(self.session, self.index, query, *args, self.fuzzy_after_exact)
         if not any(m.match.score >= self.min_score for m in direct):
-            direct = direct + _pivoted(self.session, self.index, query, *args, self.pivot_languages)
+            if self._pivots is None:  # the same for every segment of this language pair
+                self._pivots = _pivot_languages(
+                    self.session, self.source, self.target, self.pivot_languages
+                )
+            direct = direct + _pivoted(
+                self.session, self.index, query, *args, self.pivot_languages, self._pivots
+            )
         results = [m for m in direct if m.match.score >= self.min_score]
         results.sort(key=lambda m: m.rank)
         return _distinct(results)[: self.limit]
@@ -889,6 +900,10 @@ def _distinct(matches: list[LookupMatch]) -> list[LookupMatch]:
     return kept
 
 
+# A match shows its unit's region and page: load them with the unit, not one query each.
+_WITH_ORIGIN = (joinedload(TranslationUnit.region), joinedload(TranslationUnit.page))
+
+
 def _candidates(
     session: Session,
     index: TranslationMemoryIndex,
@@ -898,9 +913,11 @@ def _candidates(
     target: Language,
     min_score: float,
     limit: int,
+    fuzzy_after_exact: bool = True,
 ) -> list[tuple[TranslationUnit, float]]:
     exact = session.scalars(
         select(TranslationUnit)
+        .options(*_WITH_ORIGIN)
         .where(
             TranslationUnit.source_language_id == source.id,
             TranslationUnit.target_language_id == target.id,
@@ -909,13 +926,17 @@ def _candidates(
         .limit(MAX_EXACT_CANDIDATES)
     ).all()
     found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
+    if exact and not fuzzy_after_exact:
+        return list(found.values())
     fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
     missing = [unit_id for unit_id, _ in fuzzy if unit_id not in found]
     if missing:
         units = {
             unit.id: unit
             for unit in session.scalars(
-                select(TranslationUnit).where(TranslationUnit.id.in_(missing))
+                select(TranslationUnit)
+                .options(*_WITH_ORIGIN)
+                .where(TranslationUnit.id.in_(missing))
             )
         }
         for unit_id in missing:
@@ -935,10 +956,19 @@ def _direct(
     limit: int,
     policy: PenaltyPolicy,
     ranker: _RegionRanker,
+    fuzzy_after_exact: bool = True,
 ) -> list[LookupMatch]:
     results = []
     candidates = _candidates(
-        session, index, query.key.form, query.key.hash, source, target, min_score, limit
+        session,
+        index,
+        query.key.form,
+        query.key.hash,
+        source,
+        target,
+        min_score,
+        limit,
+        fuzzy_after_exact,
     )
     for unit, base in candidates:
         stored_values = extract_placeholders(strip_markup(unit.source_text)).values
@@ -1043,15 +1073,19 @@ def _pivoted(
     policy: PenaltyPolicy,
     ranker: _RegionRanker,
     preferred: Sequence[str] | None,
+    pivots: Sequence[Language] | None = None,
 ) -> list[LookupMatch]:
+    if pivots is None:
+        pivots = _pivot_languages(session, source, target, preferred)
     results: list[LookupMatch] = []
-    for pivot in _pivot_languages(session, source, target, preferred):
+    for pivot in pivots:
         first_legs = _candidates(
             session, index, query.key.form, query.key.hash, source, pivot, min_score, limit
         )
         for first, base in first_legs:
             second_legs = session.scalars(
                 select(TranslationUnit)
+                .options(*_WITH_ORIGIN)
                 .where(
                     TranslationUnit.source_language_id == pivot.id,
                     TranslationUnit.target_language_id == target.id,
