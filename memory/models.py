@@ -150,11 +150,12 @@ class Region(Base):
     attribution: Mapped[str] = mapped_column(Text, default="")
     base_url: Mapped[str] = mapped_column(String(300), default="")
     mt_word_budget: Mapped[int] = mapped_column(Integer, default=50_000)
+    # Machine-translated words in `mt_usage_year`: budgets are per calendar year (Integreat: 50 000
+    # free words a year, add-ons on top), so a new year starts from 0.
     mt_words_used: Mapped[int] = mapped_column(Integer, default=0)
+    mt_usage_year: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime(), default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     source_language: Mapped[Language] = relationship(lazy="joined")
     neighbours: Mapped[list[Region]] = relationship(
@@ -166,6 +167,10 @@ class Region(Base):
     languages: Mapped[list[RegionLanguage]] = relationship(
         back_populates="region", cascade="all, delete-orphan", order_by="RegionLanguage.id"
     )
+
+    def mt_words_used_in(self, year: int) -> int:
+        """Words machine-translated in `year` (0 when the stored count is of another year)."""
+        return self.mt_words_used if self.mt_usage_year == year else 0
 
 
 class RegionLanguage(Base):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from connectors.deepl_client import (
@@ -315,16 +315,24 @@ def suggest_translations(
             session, actor, region, page_obj, source_translation, source, target, segments, stored
         )
     if report.words_charged:
-        # Charged atomically in the transaction that stores the suggestions.
+        # Charged atomically in the transaction that stores the suggestions; the first words
+        # of a new year start its count from 0.
+        year = utcnow().year
         session.execute(
             update(Region)
             .where(Region.id == region.id)
-            .values(mt_words_used=Region.mt_words_used + report.words_charged)
+            .values(
+                mt_words_used=case(
+                    (Region.mt_usage_year == year, Region.mt_words_used + report.words_charged),
+                    else_=report.words_charged,
+                ),
+                mt_usage_year=year,
+            )
         )
     session.commit()
     if report.words_charged:
         session.refresh(region)
-        report.used = region.mt_words_used
+        report.used = region.mt_words_used_in(utcnow().year)
     return SuggestionResult(
         region=region,
         page=page_obj,
@@ -479,8 +487,9 @@ def _machine_translate(
     wanted: bool,
 ) -> MachineTranslationReport:
     """Add a DeepL candidate to segments without a memory match ≥ DRAFT_MIN_SCORE."""
+    year = utcnow().year
     report = MachineTranslationReport(
-        status="not_needed", budget=region.mt_word_budget, used=region.mt_words_used
+        status="not_needed", budget=region.mt_word_budget, used=region.mt_words_used_in(year)
     )
     needing = [s for s in segments if _best_score(s) < DRAFT_MIN_SCORE]
     if not needing:
@@ -518,9 +527,7 @@ def _machine_translate(
     # Inline markup restored, so DeepL places it (tag_handling="html").
     htmls = [render_segment(segment.source_text, segment.markup) for segment in fresh]
     try:
-        check_budget(
-            sum(count_words(html) for html in htmls), region.mt_word_budget, region.mt_words_used
-        )
+        check_budget(sum(count_words(html) for html in htmls), region.mt_word_budget, report.used)
     except QuotaExceeded as error:
         report.status, report.detail = "budget_exceeded", str(error.detail)
         return report

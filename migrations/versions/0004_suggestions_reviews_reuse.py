@@ -1,5 +1,5 @@
 """suggestions, reviews and reuse: suggestion queue, review audit, page derivations, unit
-rejections
+rejections, machine-translation usage year
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +23,8 @@ def _status(name, *values):
 
 
 def upgrade():
+    with op.batch_alter_table("region") as batch:
+        batch.add_column(sa.Column("mt_usage_year", sa.Integer(), nullable=True))
     with op.batch_alter_table("translation_unit") as batch:
         batch.add_column(sa.Column("rejections", sa.Integer(), server_default="0", nullable=False))
     op.create_table(
@@ -165,3 +167,5 @@ def downgrade():
     op.drop_table("suggestion")
     with op.batch_alter_table("translation_unit") as batch:
         batch.drop_column("rejections")
+    with op.batch_alter_table("region") as batch:
+        batch.drop_column("mt_usage_year")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from memory.authorization import Actor
-from memory.models import Region, Role
+from memory.models import Region, Role, utcnow
 from memory.review_models import SuggestionReview
 from memory.services.regions import update_region
 from memory.tm_models import TranslationUnit
@@ -397,3 +397,21 @@ def test_bad_reviews_name_the_field_and_change_nothing(
 
 def test_unknown_suggestion_is_404(client, make_token):
     assert review(client, make_token("translator"), 999, decision="accept").status_code == 404
+
+
+def test_last_years_machine_translation_does_not_count_against_this_years_budget(
+    app, client, make_token, shared_pages, with_deepl
+):
+    with app.app_context():
+        region = db.session.scalar(select(Region).where(Region.slug == "alpha"))
+        region.mt_word_budget, region.mt_words_used = 50_000, 49_999
+        region.mt_usage_year = utcnow().year - 1
+        db.session.commit()
+    result = suggest(client, make_token("editor"), page="a1").json
+    assert result["machine_translation"]["status"] == "used"
+    assert result["machine_translation"]["used"] == 8
+    shown = client.get("/api/v1/regions/alpha").json
+    assert shown["mt_words_used"] == 8
+    with app.app_context():
+        region = db.session.scalar(select(Region).where(Region.slug == "alpha"))
+        assert (region.mt_usage_year, region.mt_words_used) == (utcnow().year, 8)

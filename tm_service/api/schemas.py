@@ -7,7 +7,14 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from memory.models import Origin, RegionKind, ReviewStatus, TextDirection, TranslationStatus
+from memory.models import (
+    Origin,
+    RegionKind,
+    ReviewStatus,
+    TextDirection,
+    TranslationStatus,
+    utcnow,
+)
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,99}$", error="Lowercase letters, digits and '-'.")
 LANGUAGE_CODE = validate.Regexp(
@@ -116,7 +123,10 @@ class RegionSchema(Schema):
     neighbours = fields.Function(lambda region: [n.slug for n in region.neighbours])
     base_url = fields.String()
     mt_word_budget = fields.Integer()
-    mt_words_used = fields.Integer()
+    mt_words_used = fields.Function(
+        lambda region: region.mt_words_used_in(utcnow().year),
+        metadata={"type": "integer", "description": "Machine-translated words this year."},
+    )
     license = fields.Function(license_of, metadata={"type": "object"})
 
 
