@@ -75,9 +75,7 @@ class TranslationUnit(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0, index=True)
     translated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime(), default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     source_language: Mapped[Language] = relationship(foreign_keys=[source_language_id])
     target_language: Mapped[Language] = relationship(foreign_keys=[target_language_id])
