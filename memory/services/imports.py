@@ -15,15 +15,16 @@ from connectors.integreat import IntegreatPage
 from memory.authorization import Action, Actor, authorize
 from memory.errors import DomainError, ImportRejected
 from memory.models import (
+    Language,
     Origin,
-    Page,
+    PageTranslation,
     Region,
     RegionKind,
     RegionLanguage,
     TextDirection,
     TranslationStatus,
 )
-from memory.services.pages import PushResult, parse_timestamp, store_translation
+from memory.services.pages import RegionPages, parse_timestamp
 from memory.services.regions import ensure_language, get_language
 
 Progress = Callable[[int, int], None]
@@ -39,12 +40,17 @@ class ImportReport:
     linked_pairs: int = 0
     pages: int = 0
     changed_translation_ids: list[int] = field(default_factory=list)
+    _new_versions: list[PageTranslation] = field(default_factory=list, repr=False)
 
-    def count(self, language: str, result: PushResult) -> None:
+    def count(self, language: str, translation: PageTranslation, created: bool) -> None:
         """Tally one stored (or unchanged) translation."""
-        (self.created if result.created else self.unchanged)[language] += 1
-        if result.created:
-            self.changed_translation_ids.append(result.view.translation.id)
+        (self.created if created else self.unchanged)[language] += 1
+        if created:
+            self._new_versions.append(translation)
+
+    def note_new_ids(self) -> None:
+        """Fill `changed_translation_ids` once the new versions are flushed (they have ids)."""
+        self.changed_translation_ids = [version.id for version in self._new_versions]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,13 +130,15 @@ def import_integreat_pages(
         others = [page for page in pages if page.language != source_code]
         total = len(pages)
         done = 0
+        region_pages = RegionPages(session, region)
+        languages: dict[str, Language] = {}
 
         def store(page: IntegreatPage, external_id: str, extra: dict[str, Any]) -> None:
             nonlocal done
-            language = get_language(session, page.language)
-            result = store_translation(
-                session,
-                region,
+            language = languages.get(page.language)
+            if language is None:
+                language = languages[page.language] = get_language(session, page.language)
+            translation, created = region_pages.store(
                 external_id,
                 language,
                 {
@@ -145,7 +153,7 @@ def import_integreat_pages(
                     **extra,
                 },
             )
-            report.count(page.language, result)
+            report.count(page.language, translation, created)
             done += 1
             if progress:
                 progress(done, total)
@@ -155,7 +163,7 @@ def import_integreat_pages(
             store(page, str(page.id), {"position": page.order})
         for page in source_pages:
             parent = id_by_source_path.get(page.parent_path or "")
-            store_parent(session, region, str(page.id), parent)
+            region_pages.set_parent(str(page.id), parent)
         for page in others:
             link = page.available_languages.get(source_code)
             if link is not None and link.id in source_ids:
@@ -171,6 +179,8 @@ def import_integreat_pages(
                 for page in others
             }
         )
+        session.flush()
+        report.note_new_ids()
         session.commit()
     except DomainError:
         session.rollback()
@@ -183,26 +193,6 @@ def import_integreat_pages(
     return report
 
 
-def store_parent(
-    session: Session, region: Region, external_id: str, parent_external_id: str | None
-) -> None:
-    """Link a page to its parent page (None: a root page)."""
-    page = session.scalar(
-        select(Page).where(Page.region_id == region.id, Page.external_id == external_id)
-    )
-    if page is None:
-        return
-    parent = (
-        session.scalar(
-            select(Page).where(Page.region_id == region.id, Page.external_id == parent_external_id)
-        )
-        if parent_external_id
-        else None
-    )
-    if page.parent_id != (parent.id if parent else None):
-        page.parent = parent
-
-
 def import_cms_fixture(
     session: Session,
     fixture: CmsFixture,
@@ -212,6 +202,7 @@ def import_cms_fixture(
 ) -> list[ImportReport]:
     """Import the chosen regions of a CMS fixture with every version of every translation."""
     reports = []
+    stored_languages: dict[str, Language] = {}
     try:
         for code, language in fixture.languages.items():
             if code == "hidden":
@@ -243,15 +234,19 @@ def import_cms_fixture(
             report = ImportReport(region=slug)
             total = sum(len(page.translations) for page in data.pages)
             done = 0
+            region_pages = RegionPages(session, region)
             for page in data.pages:
                 for translation in page.translations:
                     if translation.language == "hidden":
                         continue
-                    result = store_translation(
-                        session,
-                        region,
+                    stored_language = stored_languages.get(translation.language)
+                    if stored_language is None:
+                        stored_language = stored_languages[translation.language] = get_language(
+                            session, translation.language
+                        )
+                    version, created = region_pages.store(
                         str(page.id),
-                        get_language(session, translation.language),
+                        stored_language,
                         {
                             "title": translation.title,
                             "content": translation.content,
@@ -265,16 +260,19 @@ def import_cms_fixture(
                             "position": page.position,
                         },
                     )
-                    report.count(translation.language, result)
+                    report.count(translation.language, version, created)
                     done += 1
                     if progress:
                         progress(done, total)
             for page in data.pages:
-                store_parent(
-                    session, region, str(page.id), str(page.parent_id) if page.parent_id else None
+                region_pages.set_parent(
+                    str(page.id), str(page.parent_id) if page.parent_id else None
                 )
             report.pages = len(data.pages)
             reports.append(report)
+        session.flush()
+        for report in reports:
+            report.note_new_ids()
         session.commit()
     except DomainError:
         session.rollback()

@@ -131,7 +131,7 @@ def store_translation(
     *,
     if_match: str | None = None,
 ) -> PushResult:
-    """Add a version inside the caller's transaction (used by the push and by imports)."""
+    """Add a version inside the caller's transaction (the push; imports use `RegionPages`)."""
     page = _find_page(session, region, external_id)
     if page is None:
         if if_match not in (None, "*"):
@@ -155,65 +155,228 @@ def store_translation(
                 f"(If-Match {if_match}, current ETag {current or 'none'}).",
             )
 
-    title = data["title"]
-    content = data.get("content") or ""
-    new_hash = content_hash(title, content)
-    status = TranslationStatus(data.get("status", TranslationStatus.PUBLIC))
-    origin = Origin(data.get("origin", Origin.HUMAN))
-    review_status = ReviewStatus(data.get("review_status", ReviewStatus.UNREVIEWED))
-
-    external_translation_id = _str_or_none(data.get("external_translation_id"))
-    if external_translation_id is not None and latest is not None:
+    incoming = _Incoming.of(data)
+    known = None
+    if incoming.external_id is not None and latest is not None:
         # A CMS version seen before (re-import of a dump or fixture): nothing new.
         known = session.scalar(
             select(PageTranslation).where(
                 PageTranslation.page_id == page.id,
                 PageTranslation.language_id == language.id,
-                PageTranslation.external_id == external_translation_id,
-                PageTranslation.content_hash == new_hash,
-                PageTranslation.status == status,
+                PageTranslation.external_id == incoming.external_id,
+                PageTranslation.content_hash == incoming.content_hash,
+                PageTranslation.status == incoming.status,
             )
         )
-        if known is not None:
-            return PushResult(
-                view=_view(session, region, page, known, is_latest=known.id == latest.id),
-                created=False,
-            )
-
-    if (
-        latest is not None
-        and latest.content_hash == new_hash
-        and latest.status == status
-        and latest.origin == origin
-        and latest.review_status == review_status
-    ):
-        _update_metadata(latest, data)
-        return PushResult(view=_view(session, region, page, latest, is_latest=True), created=False)
+    existing = _existing_version(incoming, latest, known, data)
+    if existing is not None:
+        is_latest = latest is not None and existing.id == latest.id
+        return PushResult(
+            view=_view(session, region, page, existing, is_latest=is_latest), created=False
+        )
 
     source_language = translation_source_language(region, page, language)
     source_version, source_hash = _source_reference(
         session, page, source_language, data.get("source_version")
     )
-    translation = PageTranslation(
+    translation = _new_version(page, language, latest, incoming, data, source_version, source_hash)
+    session.add(translation)
+    session.flush()
+    return PushResult(view=_view(session, region, page, translation, is_latest=True), created=True)
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """A pushed or imported translation's deciding fields, its content hash computed once."""
+
+    title: str
+    content: str
+    content_hash: str
+    status: TranslationStatus
+    origin: Origin
+    review_status: ReviewStatus
+    external_id: str | None
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> _Incoming:
+        title = data["title"]
+        content = data.get("content") or ""
+        return cls(
+            title=title,
+            content=content,
+            content_hash=content_hash(title, content),
+            status=TranslationStatus(data.get("status", TranslationStatus.PUBLIC)),
+            origin=Origin(data.get("origin", Origin.HUMAN)),
+            review_status=ReviewStatus(data.get("review_status", ReviewStatus.UNREVIEWED)),
+            external_id=_str_or_none(data.get("external_translation_id")),
+        )
+
+
+def _existing_version(
+    incoming: _Incoming,
+    latest: PageTranslation | None,
+    known: PageTranslation | None,
+    data: Mapping[str, Any],
+) -> PageTranslation | None:
+    """The stored version this translation already is (nothing to store), or None."""
+    if known is not None:
+        return known
+    if (
+        latest is not None
+        and latest.content_hash == incoming.content_hash
+        and latest.status == incoming.status
+        and latest.origin == incoming.origin
+        and latest.review_status == incoming.review_status
+    ):
+        _update_metadata(latest, data)
+        return latest
+    return None
+
+
+def _new_version(
+    page: Page,
+    language: Language,
+    latest: PageTranslation | None,
+    incoming: _Incoming,
+    data: Mapping[str, Any],
+    source_version: int | None,
+    source_hash: str | None,
+) -> PageTranslation:
+    return PageTranslation(
         page=page,
         language=language,
         version=(latest.version + 1) if latest else 1,
-        title=title,
-        content=content,
-        content_hash=new_hash,
-        status=status,
-        origin=origin,
-        review_status=review_status,
+        title=incoming.title,
+        content=incoming.content,
+        content_hash=incoming.content_hash,
+        status=incoming.status,
+        origin=incoming.origin,
+        review_status=incoming.review_status,
         source_version=source_version,
         source_content_hash=source_hash,
-        external_id=external_translation_id,
+        external_id=incoming.external_id,
         url=data.get("url") or "",
         path=data.get("path") or "",
         last_updated=data.get("last_updated") or utcnow(),
     )
-    session.add(translation)
-    session.flush()
-    return PushResult(view=_view(session, region, page, translation, is_latest=True), created=True)
+
+
+class RegionPages:
+    """One region's pages and all their versions, loaded once for a bulk import.
+
+    `store` decides exactly like `store_translation` (same version, unchanged, or a new one)
+    but looks pages and versions up in memory instead of with several queries per
+    translation, and leaves the flush to the caller (once, before reading the new ids): an
+    import of a whole region is one transaction anyway. The region's existing pages are
+    locked up front with `SELECT … FOR UPDATE`, as a push locks its one page.
+    """
+
+    def __init__(self, session: Session, region: Region) -> None:
+        self.session = session
+        self.region = region
+        session.execute(
+            select(Page.id).where(Page.region_id == region.id).order_by(Page.id).with_for_update()
+        )
+        self._pages: dict[str, Page] = {
+            page.external_id: page
+            for page in session.scalars(select(Page).where(Page.region_id == region.id))
+        }
+        self._versions: dict[tuple[str, int], list[PageTranslation]] = {}
+        ids_to_external = {page.id: external_id for external_id, page in self._pages.items()}
+        for translation in session.scalars(
+            select(PageTranslation)
+            .join(Page, Page.id == PageTranslation.page_id)
+            .where(Page.region_id == region.id)
+            .order_by(PageTranslation.page_id, PageTranslation.language_id, PageTranslation.version)
+        ):
+            key = (ids_to_external[translation.page_id], translation.language_id)
+            self._versions.setdefault(key, []).append(translation)
+
+    def page(self, external_id: str) -> Page | None:
+        return self._pages.get(external_id)
+
+    def store(
+        self, external_id: str, language: Language, data: Mapping[str, Any]
+    ) -> tuple[PageTranslation, bool]:
+        """Add a version unless it is stored already: (the version, whether it is new)."""
+        page = self._pages.get(external_id)
+        if page is None:
+            source = self.region.source_language
+            # The ids too: the page is not flushed yet, and the language tree compares ids.
+            page = Page(
+                region=self.region,
+                region_id=self.region.id,
+                external_id=external_id,
+                source_language=source,
+                source_language_id=source.id,
+            )
+            self.session.add(page)
+            self._pages[external_id] = page
+        _apply_page_fields(self.session, self.region, page, data)
+        versions = self._versions.setdefault((external_id, language.id), [])
+        latest = versions[-1] if versions else None
+        incoming = _Incoming.of(data)
+        known = None
+        if incoming.external_id is not None and latest is not None:
+            known = next(
+                (
+                    version
+                    for version in versions
+                    if version.external_id == incoming.external_id
+                    and version.content_hash == incoming.content_hash
+                    and version.status == incoming.status
+                ),
+                None,
+            )
+        existing = _existing_version(incoming, latest, known, data)
+        if existing is not None:
+            return existing, False
+        source_language = translation_source_language(self.region, page, language)
+        source_version, source_hash = self._source_reference(
+            external_id, source_language, data.get("source_version")
+        )
+        translation = _new_version(
+            page, language, latest, incoming, data, source_version, source_hash
+        )
+        self.session.add(translation)
+        versions.append(translation)
+        return translation, True
+
+    def set_parent(self, external_id: str, parent_external_id: str | None) -> None:
+        """Link a page to its parent page (None, or a page the region lacks: a root page)."""
+        page = self._pages.get(external_id)
+        if page is None:
+            return
+        parent = self._pages.get(parent_external_id) if parent_external_id else None
+        if page.id is None or (parent is not None and parent.id is None):
+            # Insert the new pages now, in the order they were added (the ids a push per page
+            # would give them): linked first, the unit of work would insert parents first.
+            self.session.flush()
+        if page.parent_id != (parent.id if parent else None):
+            page.parent = parent
+
+    def _source_reference(
+        self, external_id: str, source_language: Language | None, source_version: int | None
+    ) -> tuple[int | None, str | None]:
+        """`_source_reference` on the versions in memory."""
+        if source_language is None:
+            return None, None
+        versions = self._versions.get((external_id, source_language.id), [])
+        if source_version is not None:
+            source = next((v for v in versions if v.version == source_version), None)
+            if source is None:
+                raise InvalidInput(
+                    f"The {source_language.code} source has no version {source_version}.",
+                    errors={
+                        "source_version": [f"No {source_language.code} version {source_version}."]
+                    },
+                )
+        else:
+            public = [v for v in versions if v.status == TranslationStatus.PUBLIC]
+            source = public[-1] if public else None
+        if source is None:
+            return None, None
+        return source.version, source.content_hash
 
 
 def _str_or_none(value: Any) -> str | None:
