@@ -34,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from tm_service.cli import register_cli
     from tm_service.extensions import db, migrate
     from tm_service.problems import register_problem_handlers
+    from tm_service.ui import register_ui
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
@@ -41,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_problem_handlers(app)
     register_cli(app)
     _register_docs_assets(app)
+    register_ui(app)
 
     @app.before_request
     def _authenticate_presented_tokens():

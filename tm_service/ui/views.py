@@ -1,0 +1,483 @@
+"""Routes of the review UI. Thin: read the form, call one service, render or redirect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from memory.authorization import ALLOWED, Action, Actor
+from memory.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from memory.models import Origin
+from memory.review_models import Decision, SuggestionStatus
+from memory.services import reuse as reuse_service
+from memory.services import suggestions as suggestion_service
+from memory.services.pages import get_page, list_pages
+from memory.services.regions import get_language, get_region, list_regions
+from memory.services.similarity import find_similar_pages
+from memory.services.translation_memory import strip_markup
+from tm_service.api.suggestions import machine_translator, similar_pages_finder
+from tm_service.api.tm import penalty_policy, tm_index
+from tm_service.extensions import db
+from tm_service.jobs import get_similarity_indexes, translations_changed
+from tm_service.ui import security
+from tm_service.ui.presentation import (
+    TextLanguage,
+    page_rows,
+    safe_url,
+    segment_views,
+    target_languages,
+    translation_rows,
+)
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ui", __name__, url_prefix="/ui")
+
+QUEUE_PAGE_SIZE = 50
+PAGES_PAGE_SIZE = 50
+SIMILAR_PAGES = 10
+MAX_EDIT_LENGTH = 5000  # as the API's review schema
+DECISION_WORDS = {"accept": "Accepted", "edit": "Saved your edit", "reject": "Rejected"}
+
+# No inline script or style anywhere: the policy can forbid both. Nothing may frame the pages
+# (keyboard shortcuts must not be clickjacked).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+# --------------------------------------------------------------------------- request plumbing
+
+
+@bp.before_request
+def _load_session() -> None:
+    if request.method == "POST":
+        security.check_csrf()
+    actor, ended = security.session_actor()
+    g.ui_actor = actor
+    if ended:
+        flash("Your token was revoked or has expired: you have been signed out.", "error")
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Pages show drafts and the queue: never from a shared cache, always fresh after a decision.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    actor: Actor | None = g.get("ui_actor")
+    return {
+        "actor": actor,
+        "csrf_field": security.CSRF_FIELD,
+        "csrf_token": security.csrf_token,
+        "can_review": actor is not None and actor.role in ALLOWED[Action.REVIEW],
+        "can_write": actor is not None and actor.role in ALLOWED[Action.WRITE_CONTENT],
+        "safe_url": safe_url,
+    }
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError):
+    db.session.rollback()
+    if isinstance(error, Unauthorized):
+        return redirect(url_for("ui.sign_in"))
+    return _error_page(error.status, error.title, error.detail)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    if error.code is None or error.code < 400:
+        return error
+    return _error_page(error.code, error.name, error.description or "")
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception):
+    db.session.rollback()
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    return _error_page(500, InternalServerError().name, "Something went wrong; it has been logged.")
+
+
+def _error_page(status: int, title: str, detail: str):
+    return render_template("ui/error.html", status=status, title=title, detail=detail), status
+
+
+def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send a visitor without a valid session to the sign-in page (and back afterwards)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.ui_actor is None:
+            target = request.full_path if request.method == "GET" else None
+            return redirect(url_for("ui.sign_in", next=target))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only back into the UI: never an address on another site.
+    if target and target.startswith("/ui/") and "\\" not in target and "//" not in target:
+        return target
+    return None
+
+
+def _scope(actor: Actor) -> tuple[str | None, dict[str, str]]:
+    """The region worked on, and the URL arguments that keep it (a global admin picks one)."""
+    requested = request.values.get("region") or None
+    if actor.region_slug is not None:
+        if requested and requested != actor.region_slug:
+            raise Forbidden(
+                f"This token is scoped to region '{actor.region_slug}' and may not act on "
+                f"region '{requested}'."
+            )
+        return actor.region_slug, {}
+    return requested, ({"region": requested} if requested else {})
+
+
+def _choose_region(endpoint: str):
+    return render_template(
+        "ui/choose_region.html", regions=list_regions(db.session), endpoint=endpoint
+    )
+
+
+def _int_field(name: str, value: str | None, default: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(
+            f"'{name}' must be a number.", errors={name: ["Not a number."]}
+        ) from None
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+@bp.route("/", methods=["GET", "POST"])
+def sign_in():
+    """Sign in with an API token; the session keeps the token's id, never its secret."""
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("ui/sign_in.html", next_url=next_url)
+    token = request.form.get("token", "")
+    actor = security.sign_in(token) if token.strip() else None
+    if actor is None:
+        error = (
+            "Paste your token to sign in."
+            if not token.strip()
+            else "This token is unknown, expired or revoked. Check it, or ask your "
+            "administrator for a new one."
+        )
+        return render_template("ui/sign_in.html", next_url=next_url, error=error), 401
+    who = actor.name or f"{actor.role.value} token"
+    flash(f"Signed in as {who} ({actor.region_slug or 'every region'}).", "success")
+    return redirect(next_url or url_for("ui.review"))
+
+
+@bp.post("/sign-out")
+def sign_out():
+    security.sign_out()
+    flash("Signed out.", "success")
+    return redirect(url_for("ui.sign_in"))
+
+
+# --------------------------------------------------------------------------- review queue
+
+
+@bp.get("/review")
+@signed_in
+def review():
+    """The region's queue of pending segments in one target language."""
+    return _render_review(g.ui_actor)
+
+
+def _render_review(actor: Actor, *, problem: dict[str, Any] | None = None, status: int = 200):
+    slug, scope = _scope(actor)
+    if slug is None:
+        return _choose_region("ui.review")
+    region = get_region(db.session, slug)
+    targets = target_languages(region)
+    counts = {
+        language.code: suggestion_service.list_suggestions(
+            db.session, actor, slug, target_language=language.code, limit=1
+        )[1]
+        for language in targets
+    }
+    language_code = request.values.get("language") or None
+    page = request.values.get("page") or None
+    offset = _int_field("offset", request.values.get("offset"), 0) or 0
+    context: dict[str, Any] = {
+        "region": region,
+        "scope": scope,
+        "targets": targets,
+        "counts": counts,
+        "language": None,
+        "page": page,
+        "offset": offset,
+        "problem": problem,
+    }
+    if language_code is not None:
+        if language_code not in counts:
+            raise NotFound(f"Region '{slug}' does not translate into '{language_code}'.")
+        items, total = suggestion_service.list_suggestions(
+            db.session,
+            actor,
+            slug,
+            target_language=language_code,
+            page=page,
+            limit=QUEUE_PAGE_SIZE,
+            offset=offset,
+        )
+        context.update(
+            language=TextLanguage.of(get_language(db.session, language_code)),
+            segments=segment_views(items, offset + 1),
+            total=total,
+            page_size=QUEUE_PAGE_SIZE,
+        )
+    return render_template("ui/review.html", **context), status
+
+
+@bp.post("/review/<int:suggestion_id>")
+@signed_in
+def decide(suggestion_id: int):
+    """Accept, edit or reject one segment; back to the queue, on the next segment."""
+    actor: Actor = g.ui_actor
+    decision = request.form.get("decision", "")
+    text = request.form.get("text") if decision == Decision.EDIT.value else None
+    try:
+        if decision not in DECISION_WORDS:
+            raise InvalidInput("Choose accept, edit or reject.", errors={"decision": ["Unknown."]})
+        if text is not None and len(text) > MAX_EDIT_LENGTH:
+            raise InvalidInput(
+                f"The text is longer than {MAX_EDIT_LENGTH} characters.",
+                errors={"text": ["Too long."]},
+            )
+        suggestion = suggestion_service.review_suggestion(
+            db.session,
+            actor,
+            suggestion_id,
+            decision=decision,
+            candidate=_int_field("candidate", request.form.get("candidate")),
+            text=text,
+        )
+    except (Conflict, InvalidInput) as error:
+        # Shown on the queue itself, with the translator's text kept.
+        db.session.rollback()
+        problem = {
+            "suggestion_id": suggestion_id,
+            "decision": decision,
+            "detail": error.detail,
+            "conflict": isinstance(error, Conflict),
+            "text": text,
+        }
+        return _render_review(actor, problem=problem, status=error.status)
+    summary = DECISION_WORDS[decision]
+    if suggestion.final_text and suggestion.status is not SuggestionStatus.REJECTED:
+        summary += f": “{_shorten(strip_markup(suggestion.final_text))}”"
+    flash(summary, "success")
+    _, scope = _scope(actor)
+    arguments = {
+        "language": request.form.get("language") or None,
+        "page": request.form.get("page") or None,
+        "offset": request.form.get("offset") or None,
+    }
+    target = url_for("ui.review", **{k: v for k, v in arguments.items() if v is not None}, **scope)
+    following = _int_field("next", request.form.get("next"))
+    return redirect(target + (f"#s-{following}" if following else ""))
+
+
+def _shorten(text: str, length: int = 80) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@bp.get("/pages")
+@signed_in
+def pages():
+    """The region's pages, which languages they have, and a way to queue suggestions."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        return _choose_region("ui.pages")
+    region = get_region(db.session, slug)
+    offset = _int_field("offset", request.args.get("offset"), 0) or 0
+    views, total = list_pages(
+        db.session,
+        slug,
+        actor=actor,
+        include_drafts=True,
+        limit=PAGES_PAGE_SIZE,
+        offset=offset,
+    )
+    return render_template(
+        "ui/pages.html",
+        region=region,
+        scope=scope,
+        rows=page_rows(views, region),
+        targets=target_languages(region),
+        total=total,
+        offset=offset,
+        page_size=PAGES_PAGE_SIZE,
+    )
+
+
+@bp.post("/pages/<string:external_id>/suggest")
+@signed_in
+def suggest(external_id: str):
+    """Queue suggestions for one page into one language, then open that queue."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    language = request.form.get("language", "")
+    translator = machine_translator()
+    try:
+        result = suggestion_service.suggest_translations(
+            db.session,
+            tm_index(),
+            actor,
+            slug,
+            target_language=language,
+            page=external_id,
+            policy=penalty_policy(),
+            similar_pages=similar_pages_finder,
+            translator=translator,
+            queue=True,
+        )
+    except DomainError as error:
+        if isinstance(error, Unauthorized):
+            raise
+        db.session.rollback()
+        flash(error.detail, "error")
+        back = request.form.get("back")
+        if back == "page":
+            return redirect(url_for("ui.page", external_id=external_id, **scope))
+        return redirect(url_for("ui.pages", **scope))
+    finally:
+        if translator is not None:
+            translator.close()
+    pending = sum(
+        1
+        for segment in result.segments
+        if segment.suggestion is not None and segment.suggestion.status is SuggestionStatus.PENDING
+    )
+    message = (
+        f"{pending} of {len(result.segments)} segments of page '{external_id}' wait for review "
+        f"in {TextLanguage.of(result.target_language).name}."
+    )
+    report = result.machine_translation
+    if report.status == "used":
+        message += f" Machine translation filled in {report.segments} segments."
+    elif report.status not in ("not_needed", "off", "not_configured") and report.detail:
+        message += f" No machine translation: {report.detail}"
+    flash(message, "success")
+    return redirect(url_for("ui.review", language=language, page=external_id, **scope))
+
+
+@bp.get("/pages/<string:external_id>")
+@signed_in
+def page(external_id: str):
+    """An editor's view of a page: its translations, and similar pages of other regions."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        return _choose_region("ui.pages")
+    region = get_region(db.session, slug)
+    view = get_page(db.session, slug, external_id, actor=actor, include_drafts=True)
+    similar = None
+    similar_missing = None
+    try:
+        similar = find_similar_pages(
+            db.session, get_similarity_indexes(), slug, external_id, limit=SIMILAR_PAGES
+        )
+    except NotFound:
+        similar_missing = (
+            "Not indexed yet: similar pages are found once the page has a public translation "
+            "in its source language and has been embedded (a background job after each change)."
+        )
+    upstream = None
+    if view.page.derived_from_id is not None:
+        try:
+            upstream = reuse_service.upstream_changes(db.session, actor, slug, external_id)[0]
+        except NotFound:
+            upstream = None
+    translations = translation_rows(view)
+    specifics = {
+        row.code: reuse_service.local_specifics(row.translation.title, row.translation.content)
+        for row in translations
+        if row.translation.origin is Origin.REUSED
+    }
+    return render_template(
+        "ui/page.html",
+        region=region,
+        scope=scope,
+        view=view,
+        translations=translations,
+        title_row=translations[0] if translations else None,
+        targets=target_languages(region),
+        similar=similar,
+        similar_missing=similar_missing,
+        upstream=upstream,
+        specifics=specifics,
+    )
+
+
+@bp.post("/pages/<string:external_id>/reuse")
+@signed_in
+def reuse(external_id: str):
+    """Start a page of the signed-in region from a similar page of another region."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    from_region = request.form.get("from_region", "")
+    from_page = request.form.get("from_page", "")
+    try:
+        result = reuse_service.reuse_page(
+            db.session, actor, slug, from_region=from_region, from_page=from_page
+        )
+    except DomainError as error:
+        if isinstance(error, Unauthorized):
+            raise
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("ui.page", external_id=external_id, **scope))
+    translations_changed([item.translation.id for item in result.translations])
+    languages = ", ".join(item.translation.language.code for item in result.translations)
+    flash(
+        f"Started page '{result.page.external_id}' from {result.attribution.region.name}'s page "
+        f"'{from_page}' as drafts ({languages}). Check the attribution and the local specifics "
+        "below before publishing.",
+        "success",
+    )
+    return redirect(url_for("ui.page", external_id=result.page.external_id, **scope))
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST"])
+def not_found(unknown: str):
+    raise NotFound("There is no such page in the review UI.")
