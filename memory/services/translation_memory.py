@@ -88,8 +88,17 @@ class SegmentKey:
 
 
 def strip_markup(text: str) -> str:
-    """A segment text without inline-markup placeholders, whitespace collapsed."""
-    return _SPACES.sub(" ", PLACEHOLDER_RE.sub(" ", text)).strip()
+    """A segment text without inline-markup placeholders, whitespace collapsed.
+
+    Paired tags (`<g1>…</g1>`: links, bold) vanish as they do on the rendered page ("<g1>0821
+    3102-0</g1>." → "0821 3102-0."); a standalone item (`<x2/>`: a line break, an image) reads
+    as a space.
+    """
+    return _SPACES.sub(" ", PLACEHOLDER_RE.sub(_placeholder_text, text)).strip()
+
+
+def _placeholder_text(match: re.Match[str]) -> str:
+    return "" if match.group(1) is not None else " "
 
 
 def segment_key(text: str, language: str) -> SegmentKey:

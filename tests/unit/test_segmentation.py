@@ -284,3 +284,10 @@ def test_count_words_strips_tags_like_integreat() -> None:
     assert count_words("Hals- und Kopfschmerzen: ja, nein!") == 5
     assert count_words("<p>a&#160;b</p>") == 2
     assert count_words("") == 0
+
+
+def test_stripped_segment_reads_like_the_rendered_page():
+    from memory.services.translation_memory import strip_markup
+
+    assert strip_markup("Termin unter: <g1>0821 3102-0</g1>.") == "Termin unter: 0821 3102-0."
+    assert strip_markup("Zeile eins<x1/>Zeile zwei") == "Zeile eins Zeile zwei"
