@@ -29,17 +29,18 @@ def register_job_commands(group: AppGroup) -> None:
     "(rq.SimpleWorker, which keeps the embedding model loaded between jobs).",
 )
 def worker(burst: bool, fork: bool) -> None:
-    """Run an rq worker on RQ_QUEUE (needs TM_REDIS_URL), inside the app context."""
-    from rq import SimpleWorker, Worker
+    """Run an rq worker on RQ_QUEUE (needs TM_REDIS_URL), inside the app context.
 
-    from tm_service.jobs import rq_queue
+    On start (and every rq maintenance interval) it retries the jobs of workers that died.
+    """
+    from tm_service.jobs import rq_worker
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("Set TM_REDIS_URL: without Redis, jobs run in-process.")
-    queue = rq_queue(current_app)
-    worker_class = Worker if fork else SimpleWorker
-    click.echo(f"rq worker on queue '{queue.name}' ({worker_class.__name__})", err=True)
-    worker_class([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+    rq = rq_worker(current_app, fork=fork)
+    names = ", ".join(queue.name for queue in rq.queues)
+    click.echo(f"rq worker on queue '{names}' ({type(rq).__name__})", err=True)
+    rq.work(burst=burst, with_scheduler=True)
 
 
 @click.command("embed")

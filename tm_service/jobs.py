@@ -4,7 +4,8 @@ Pipeline of a "content_changed" job: refresh translation-memory units → embed 
 first) → refresh this process's similarity index. Three ways to run it, same job function:
 
 - TM_REDIS_URL set: an rq job on queue RQ_QUEUE (id = the Job row's id), retried 3 times;
-  `flask tm worker` runs it inside an app context.
+  `flask tm worker` (`rq_worker`) runs it inside an app context, renewing its claim on the job
+  every JOB_HEARTBEAT_SECONDS, so a job whose worker was killed is retried once the claim lapses.
 - TESTING without Redis: synchronously in the caller, so tests are deterministic.
 - otherwise (embedded default): one background thread per process with a queue, so
   `tm serve` answers at once while the demo data is processed.
@@ -28,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, Retry, SimpleWorker, Worker, get_current_job
+from rq.exceptions import AbandonedJobError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +47,10 @@ CONTENT_CHANGED = "content_changed"
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 MAX_RETRIES = 3
 JOB_TIMEOUT_S = 3600
+# A worker renews its claim on the running job this often (JOB_HEARTBEAT_SECONDS); a claim not
+# renewed for HEARTBEAT_TTL_FACTOR times as long belongs to a dead worker.
+DEFAULT_HEARTBEAT_S = 30
+HEARTBEAT_TTL_FACTOR = 3
 
 _encoders: dict[tuple[str, str], Encoder] = {}
 _encoders_lock = threading.Lock()
@@ -168,8 +176,6 @@ def _job_row_for(ids: list[int]) -> tuple[Job, bool]:
 
 def _dispatch(app: Flask, job_id: str) -> None:
     if app.config.get("REDIS_URL"):
-        from rq import Retry
-
         rq_queue(app).enqueue(
             run_job,
             job_id,
@@ -190,13 +196,103 @@ def rq_queue(app: Flask | None = None):
     app = app or current_app
     found = app.extensions.get("tm_rq_queue")
     if found is None:
-        from redis import Redis
-        from rq import Queue
-
         found = app.extensions["tm_rq_queue"] = Queue(
             app.config["RQ_QUEUE"], connection=Redis.from_url(app.config["REDIS_URL"])
         )
     return found
+
+
+# ----------------------------------------------------------------------------- rq workers
+
+
+class _ShortClaim:
+    """A worker whose claim on a running job (its StartedJobRegistry entry) is short-lived.
+
+    rq retries a job whose claim lapsed (StartedJobRegistry.cleanup, run by any worker when it
+    starts and every maintenance interval): the job of a killed worker is retried, or failed
+    once it has no retry left. A claim lasts HEARTBEAT_TTL_FACTOR heartbeats; rq's SimpleWorker
+    claims for the job timeout plus a minute (61 minutes here) and never renews.
+    """
+
+    job_monitoring_interval: int
+
+    def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+        return HEARTBEAT_TTL_FACTOR * self.job_monitoring_interval
+
+
+class HeartbeatSimpleWorker(_ShortClaim, SimpleWorker):
+    """rq's SimpleWorker (jobs in this process: the model stays loaded) that renews its claim
+    on the running job from a thread every `job_monitoring_interval` seconds."""
+
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        done = threading.Event()
+        beat = threading.Thread(
+            target=self._renew_claim, args=(job, execution, done), name="rq-heartbeat", daemon=True
+        )
+        beat.start()
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beat.join()
+
+    def _renew_claim(self, job: Any, execution: Any, done: threading.Event) -> None:
+        while not done.wait(self.job_monitoring_interval):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except Exception:  # noqa: BLE001 — a missed beat is retried; the job goes on
+                log.warning("heartbeat of job %s failed", job.id, exc_info=True)
+
+
+class ShortClaimWorker(_ShortClaim, Worker):
+    """rq's forking Worker (its parent renews the claim) with the same claim length."""
+
+
+def heartbeat_seconds(app: Flask) -> int:
+    """JOB_HEARTBEAT_SECONDS: how often a worker renews its claim on the running job."""
+    return max(1, int(app.config.get("JOB_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT_S)))
+
+
+def rq_worker(app: Flask | None = None, *, fork: bool = False) -> SimpleWorker | Worker:
+    """An rq worker on this app's queue: short claims, and Job rows of dead workers' jobs kept.
+
+    A job whose worker died is found by rq's registry cleanup once its claim lapsed
+    (HEARTBEAT_TTL_FACTOR × JOB_HEARTBEAT_SECONDS, 90 s by default): retried if it has retries
+    left, else failed. `record_abandoned_job` writes that on the Job row, so a row never stays
+    'running' for a dead worker and a failed one is queued again by the next identical change.
+    """
+    app = app or current_app
+    queue = rq_queue(app)
+    worker_class = ShortClaimWorker if fork else HeartbeatSimpleWorker
+    worker = worker_class(
+        [queue], connection=queue.connection, job_monitoring_interval=heartbeat_seconds(app)
+    )
+    worker.push_exc_handler(record_abandoned_job)
+    return worker
+
+
+def record_abandoned_job(rq_job: Any, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    """rq exception handler: the Job row of a job whose worker died is queued again or failed.
+
+    rq calls it from the registry cleanup (in the worker's app context) before it retries the
+    job; other failures are recorded by `execute_job` itself.
+    """
+    if not (isinstance(exc_type, type) and issubclass(exc_type, AbandonedJobError)):
+        return
+    try:
+        row = db.session.get(Job, rq_job.id)
+        if row is None or row.state in (JobState.FINISHED, JobState.FAILED):
+            return
+        will_retry = bool(rq_job.retries_left)
+        row.error = "AbandonedJobError: the worker running this job died"
+        row.state = JobState.QUEUED if will_retry else JobState.FAILED
+        row.message = "worker died; will retry" if will_retry else "failed: worker died"
+        if not will_retry:
+            row.finished_at = utcnow()
+        db.session.commit()
+        log.warning("job %s: its worker died; %s", rq_job.id, row.message)
+    finally:
+        db.session.remove()
 
 
 # ----------------------------------------------------------------------------- running a job
@@ -224,8 +320,6 @@ def _run_in_context(job_id: str) -> dict[str, Any] | None:
     if _engine_pid.get(id(app)) != os.getpid():
         db.engine.dispose(close=False)
         _engine_pid[id(app)] = os.getpid()
-    from rq import get_current_job
-
     rq_job = get_current_job()
     will_retry = bool(rq_job is not None and rq_job.retries_left)
     try:
