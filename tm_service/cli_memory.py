@@ -89,3 +89,37 @@ def register_memory_commands(group: AppGroup) -> None:
         stats["seconds"] = round(time.perf_counter() - started, 3)
         stats["counts"] = tm_service.unit_counts(db.session)
         click.echo(json.dumps(stats))
+
+    @group.command("leverage")
+    @click.argument("region_slug")
+    @click.option("--language", "languages", multiple=True, help="Only these target languages.")
+    def leverage(region_slug: str, languages: tuple[str, ...]) -> None:
+        """Words of missing or outdated translations per TM match band (the leverage report)."""
+        from memory.services.leverage import BANDS, leverage_report
+        from tm_service.api.tm import penalty_policy, tm_index
+
+        try:
+            report = leverage_report(
+                db.session,
+                tm_index(),
+                region_slug,
+                target_languages=languages or None,
+                policy=penalty_policy(),
+                price_per_million_characters=float(
+                    current_app.config["DEEPL_PRICE_PER_MILLION_CHARACTERS"]
+                ),
+            )
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"{'language':<9}{'pages':>6}{'words':>8}" + "".join(f"{b:>12}" for b in BANDS))
+        for row in (*report.languages, report.totals):
+            bands = "".join(f"{row.counts.bands[band].words:>12}" for band in BANDS)
+            click.echo(f"{row.language:<9}{row.pages:>6}{row.counts.words:>8}{bands}")
+        saved, budget = report.totals.machine_translation, report.budget
+        click.echo(
+            f"DeepL: {saved.words_saved} words / {saved.characters_saved} characters saved "
+            f"({saved.cost_saved:.2f} EUR); {budget.words_needed} words needed, "
+            f"{budget.words_left} left of the region's budget"
+            f"{'' if budget.fits else f' (short by {budget.shortfall})'}. "
+            f"{report.lookups} lookups, {report.seconds} s."
+        )

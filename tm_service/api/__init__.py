@@ -35,10 +35,20 @@ Blueprint.ARGUMENTS_PARSER = HardenedParser()
 
 def create_api(app: Flask) -> ProblemApi:
     """One Api per app (its OpenAPI document is built from the blueprints registered on it)."""
-    from tm_service.api import health, jobs, pages, regions, reuse, similar, suggestions, tm
+    from tm_service.api import (
+        health,
+        jobs,
+        leverage,
+        pages,
+        regions,
+        reuse,
+        similar,
+        suggestions,
+        tm,
+    )
 
     api = ProblemApi(app)
-    for module in (health, regions, pages, tm, similar, jobs, suggestions, reuse):
+    for module in (health, regions, pages, tm, similar, jobs, suggestions, reuse, leverage):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.extensions["tm_api"] = api
     return api
