@@ -320,6 +320,26 @@ def _latest_public(page: Page) -> dict[int, PageTranslation]:
     return latest
 
 
+def _made_from(
+    page: Page, target: PageTranslation, source_language: Language
+) -> PageTranslation | None:
+    """The source version `target` was translated from, when it is still stored."""
+    if target.source_version is None:
+        return None
+    for translation in page.translations:
+        if (
+            translation.language_id == source_language.id
+            and translation.version == target.source_version
+            and translation.status == TranslationStatus.PUBLIC
+            and (
+                target.source_content_hash is None
+                or translation.content_hash == target.source_content_hash
+            )
+        ):
+            return translation
+    return None
+
+
 @dataclass(frozen=True)
 class _NewUnit:
     key: str
@@ -354,6 +374,10 @@ def _refresh_page(
             continue
         report.language_pairs += 1
         outdated = is_outdated(target, source_language, hashes)
+        if outdated:
+            # Pair the translation with the source text it was made from: the current source
+            # has sentences the translation does not translate.
+            source = _made_from(page, target, source_language) or source
         for new in _units_of_pair(region, page, source, target, outdated):
             wanted.setdefault(new.key, new)
 

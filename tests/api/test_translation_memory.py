@@ -324,3 +324,21 @@ def test_concordance_needs_a_known_language(client):
     response = client.get("/api/v1/tm/concordance", query_string={"q": "x", "language": "xx"})
     assert response.status_code == 404
     assert "language" in response.json["errors"]
+
+
+def test_outdated_translation_is_paired_with_the_source_it_was_made_from(app, client):
+    push(app, "alpha", "1", "de", "Anmeldung", "<p>Das ist kostenlos.</p>")
+    push(app, "alpha", "1", "en", "Registration", "<p>It is free.</p>")
+    refresh_everything(app)
+    # The German sentence is replaced; English is not updated yet (outdated).
+    push(app, "alpha", "1", "de", "Anmeldung", "<p>Das kostet zehn Euro.</p>")
+    refresh_everything(app)
+    changed = lookup(
+        client, text="Das kostet zehn Euro.", source_language="de", target_language="en"
+    ).json["matches"]
+    assert all(m["text"] != "It is free." for m in changed), changed
+    old = lookup(
+        client, text="Das ist kostenlos.", source_language="de", target_language="en"
+    ).json["matches"]
+    assert old[0]["text"] == "It is free."
+    assert old[0]["origin"]["outdated"] is True
