@@ -1,11 +1,18 @@
-"""Bounded load run on loopback: gunicorn + PostgreSQL + demo data, N concurrent clients.
+"""Bounded load run on loopback: gunicorn + PostgreSQL (+ Redis and rq workers) + demo data
+and `--units` synthetic translation-memory units, N concurrent clients.
 
-    .venv/bin/python bench/load_test.py --duration 60 --clients 20 --workers 4
+    .venv/bin/python bench/load_test.py --duration 60 --clients 20 --workers 4 \
+        --units 100000 --redis --rq-workers 1 [--rate 40]
 
-Starts a throwaway PostgreSQL (tests/integration/servers.py), builds the schema and loads the
-demo data with the CLI, starts gunicorn on 127.0.0.1, and runs `--clients` threads (each its own
-requests.Session) for `--duration` seconds doing a mix of page reads, page lists, pushes (cms
-token) and, where the OpenAPI document has them, TM lookups and similar-page queries. Prints
+Starts a throwaway PostgreSQL (tests/integration/servers.py), builds the schema, loads the demo
+data and imports `--units` generated German→English units (a TMX file, through the CLI), starts
+gunicorn on 127.0.0.1 and, with `--redis`, a redis-server and `--rq-workers` rq workers, so the
+jobs a push starts leave the web workers. Then `--clients` threads (each its own
+requests.Session) run for `--duration` seconds doing a mix of page reads, page lists, pushes
+(cms token), TM lookups and similar-page queries. Without `--rate` every client sends its next
+request as soon as the last one is answered (closed loop: the machine is saturated and latency is
+mostly queueing); with `--rate R` the clients together send R requests/s at random (Poisson)
+intervals, the way independent editors do, and latency is measured at that load. Prints
 throughput and p50/p95/p99 latency per request kind, and errors, as Markdown. Only loopback
 addresses; every loop is bounded by the deadline; everything started is stopped.
 """
@@ -30,7 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.servers import free_port, start_postgres  # noqa: E402
+from tests.integration.servers import free_port, start_postgres, start_redis  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 LOOKUP_TEXTS = [
@@ -40,6 +47,59 @@ LOOKUP_TEXTS = [
     "Kindergarten und Kita",
     "Ausländerbehörde Termin",
 ]
+
+
+def corpus_sentences() -> list[str]:
+    """German sentences (4–30 words) of the demo dump, sorted."""
+    import gzip
+    import json
+    import re
+
+    from memory.segmentation import html_to_text
+
+    with gzip.open(ROOT / "tm_service/demo/lkaugsburg_de_pages.json.gz", "rt") as file:
+        pages = json.load(file)
+    return sorted(
+        {
+            line.strip()
+            for page in pages
+            for line in re.split(r"(?<=[.!?])\s+|\n", html_to_text(page["content"]))
+            if 4 <= len(line.split()) <= 30
+        }
+    )
+
+
+def write_units_tmx(path: Path, count: int, seed: int = 7) -> None:
+    """`count` distinct German→English units built from the demo dump's German sentences.
+
+    Each unit is a corpus sentence with two vocabulary words appended (forms stay distinct; a
+    number would not do, numbers are placeholders), so lookups of corpus-like sentences meet a
+    realistic crowd of near matches.
+    """
+    import re
+    from xml.sax.saxutils import escape
+
+    rng = random.Random(seed)  # noqa: S311 — test data, not security
+    sentences = corpus_sentences()
+    vocabulary = sorted({w for s in sentences for w in re.findall(r"[A-Za-zÄÖÜäöüß]{4,}", s)})
+    seen: set[str] = set()
+    with path.open("w", encoding="utf-8") as out:
+        out.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4"><header '
+            'creationtool="load-test" creationtoolversion="1" datatype="plaintext" '
+            'segtype="sentence" adminlang="en" srclang="de" o-tmf="none"/><body>\n'
+        )
+        while len(seen) < count:
+            source = f"{rng.choice(sentences)} {rng.choice(vocabulary)} {rng.choice(vocabulary)}"
+            if source in seen:
+                continue
+            seen.add(source)
+            target = f"EN {len(seen)}: {source}"
+            out.write(
+                f'<tu><tuv xml:lang="de"><seg>{escape(source)}</seg></tuv>'
+                f'<tuv xml:lang="en"><seg>{escape(target)}</seg></tuv></tu>\n'
+            )
+        out.write("</body></tmx>\n")
 
 
 def cpu_model() -> str:
@@ -100,12 +160,22 @@ def client_loop(
     kinds: list[str],
     deadline: float,
     recorder: Recorder,
+    rate: float | None = None,
 ) -> None:
+    """One client; `rate` (requests/s of this client): Poisson arrivals, else closed loop."""
     rng = random.Random(number)  # noqa: S311 — a workload mix, not security
     session = requests.Session()
     auth = {"Authorization": f"Bearer {token}"}
     pushes = 0
+    next_at = time.monotonic()
     while time.monotonic() < deadline:  # bounded by the deadline
+        if rate:
+            next_at += rng.expovariate(rate)
+            pause = next_at - time.monotonic()
+            if pause > 0:
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                break
         kind = rng.choice(kinds)
         page = rng.choice(pages)
         if kind == "page_read":
@@ -129,9 +199,12 @@ def client_loop(
             }
         elif kind == "tm_lookup":
             method, url = "POST", f"{base}/api/v1/tm/lookup"
+            words = rng.choice(LOOKUP_TEXTS).split()
+            if len(words) > 4:  # a corpus sentence with one word left out: a fuzzy lookup
+                del words[rng.randrange(len(words))]
             kwargs = {
                 "json": {
-                    "text": rng.choice(LOOKUP_TEXTS),
+                    "text": " ".join(words),
                     "source_language": "de",
                     "target_language": "en",
                 },
@@ -164,6 +237,10 @@ def report(recorder: Recorder, duration: float, args, command: str, routes: list
         f"- command: `{command}`",
         f"- gunicorn workers: {args.workers} (sync), clients: {args.clients}, "
         f"measured: {duration:.1f} s, embedding model: {args.embedding_model}",
+        f"- translation-memory units: demo data + {args.units:,} generated; jobs: "
+        + (f"Redis + {args.rq_workers} rq worker(s)" if args.redis else "in the web workers"),
+        "- offered load: "
+        + (f"{args.rate:g} requests/s in all (Poisson)" if args.rate else "closed loop"),
         f"- optional routes present: {', '.join(routes) or 'none'}",
         "",
         "| kind | requests | req/s | p50 ms | p95 ms | p99 ms | non-2xx |",
@@ -196,6 +273,13 @@ def main() -> None:
         default="fake",
         help="TM_EMBEDDING_MODEL for the server ('fake': deterministic vectors, no model load)",
     )
+    parser.add_argument("--units", type=int, default=0, help="generated TM units to import")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds, not measured")
+    parser.add_argument("--redis", action="store_true", help="jobs to rq workers via Redis")
+    parser.add_argument("--rq-workers", type=int, default=1)
+    parser.add_argument(
+        "--rate", type=float, default=None, help="total requests/s (default: closed loop)"
+    )
     args = parser.parse_args()
     if args.duration > 600 or args.clients > 200:
         parser.error("bounded run: --duration <= 600, --clients <= 200")
@@ -206,6 +290,8 @@ def main() -> None:
     if postgres is None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
     gunicorn = None
+    redis = None
+    workers: list[subprocess.Popen] = []
     try:
         env = {
             **os.environ,
@@ -216,7 +302,32 @@ def main() -> None:
         flask_cli(env, "db", "upgrade")
         started = time.perf_counter()
         flask_cli(env, "tm", "load-demo")
+        flask_cli(env, "tm", "rebuild-units")
         print(f"demo loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if args.units:
+            tmx = base_dir / "units.tmx"
+            write_units_tmx(tmx, args.units)
+            started = time.perf_counter()
+            print(flask_cli(env, "tm", "tmx-import", str(tmx)).strip(), file=sys.stderr)
+            print(
+                f"{args.units} units imported in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
+        if args.redis:
+            redis = start_redis(base_dir / "redis")
+            if redis is None:
+                sys.exit("redis-server is not installed (apt-get install redis-server)")
+            env["TM_REDIS_URL"] = redis.url
+            for number in range(args.rq_workers):
+                workers.append(
+                    subprocess.Popen(
+                        [str(VENV_BIN / "flask"), "--app", "wsgi", "tm", "worker"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=open(base_dir / f"worker{number}.log", "w"),  # noqa: SIM115
+                    )
+                )
         issued = flask_cli(env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg")
         token = next(line for line in issued.split() if line.startswith("tm_"))
         port = free_port()
@@ -261,13 +372,38 @@ def main() -> None:
         )
         assert probe.status_code in (200, 201), probe.text
 
+        LOOKUP_TEXTS.extend(corpus_sentences())
+        # Warm-up, not measured: each web worker builds its fuzzy and similarity indexes on its
+        # first query (seconds at 100 000 units); production workers do that once at start.
+        warm_deadline = time.monotonic() + args.warmup
+        warmers = [
+            threading.Thread(
+                target=client_loop,
+                args=(
+                    1000 + n,
+                    base,
+                    token,
+                    pages,
+                    ["tm_lookup", "similar"],
+                    warm_deadline,
+                    Recorder(),
+                ),
+                daemon=True,
+            )
+            for n in range(args.workers * 2)
+        ]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join(timeout=args.warmup + 120)
         recorder = Recorder()
         deadline = time.monotonic() + args.duration
         started = time.monotonic()
+        per_client = args.rate / args.clients if args.rate else None
         threads = [
             threading.Thread(
                 target=client_loop,
-                args=(number, base, token, pages, kinds, deadline, recorder),
+                args=(number, base, token, pages, kinds, deadline, recorder, per_client),
                 daemon=True,
             )
             for number in range(args.clients)
@@ -279,12 +415,16 @@ def main() -> None:
         duration = time.monotonic() - started
         print(report(recorder, duration, args, command, routes))
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
+        for process in [gunicorn, *workers]:
+            if process is None:
+                continue
+            process.terminate()
             try:
-                gunicorn.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                gunicorn.kill()
+                process.kill()
+        if redis is not None:
+            redis.stop()
         postgres.stop()
 
 

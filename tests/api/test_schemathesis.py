@@ -128,5 +128,3 @@ def flatmap_path_parameters(context, path_parameters):
 def test_api_answers_every_generated_request_as_documented(case, api_app):
     app, token = api_app
     case.call_and_validate(app=app, headers=bearer(token), checks=CHECKS)
-
-
