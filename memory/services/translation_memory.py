@@ -636,6 +636,11 @@ class TranslationMemoryIndex:
                 return []
             return index.search(form, limit=limit, min_score=min_score)
 
+    def language_pairs(self) -> set[tuple[int, int]]:
+        """(source, target) language ids that have units (as of the last refresh)."""
+        with self._lock:
+            return {pair for pair, index in self._indexes.items() if len(index)}
+
     def stats(self) -> dict[str, Any]:
         """Units per language pair and the revision loaded."""
         with self._lock:
@@ -880,7 +885,7 @@ class LookupContext:
         if not any(m.match.score >= self.min_score for m in direct):
             if self._pivots is None:  # the same for every segment of this language pair
                 self._pivots = _pivot_languages(
-                    self.session, self.source, self.target, self.pivot_languages
+                    self.session, self.index, self.source, self.target, self.pivot_languages
                 )
             direct = direct + _pivoted(
                 self.session, self.index, query, *args, self.pivot_languages, self._pivots
@@ -1064,23 +1069,20 @@ def _scored(
 
 
 def _pivot_languages(
-    session: Session, source: Language, target: Language, preferred: Sequence[str] | None
+    session: Session,
+    index: TranslationMemoryIndex,
+    source: Language,
+    target: Language,
+    preferred: Sequence[str] | None,
 ) -> list[Language]:
-    """English (or `preferred`) first, then any language with units source→P and P→target."""
-    from_source = set(
-        session.scalars(
-            select(TranslationUnit.target_language_id)
-            .where(TranslationUnit.source_language_id == source.id)
-            .distinct()
-        )
-    )
-    to_target = set(
-        session.scalars(
-            select(TranslationUnit.source_language_id)
-            .where(TranslationUnit.target_language_id == target.id)
-            .distinct()
-        )
-    )
+    """English (or `preferred`) first, then any language with units source→P and P→target.
+
+    The language pairs come from the in-process index (a DISTINCT over the unit table is a full
+    scan: 200 ms at 100 000 units on PostgreSQL).
+    """
+    pairs = index.language_pairs()
+    from_source = {t for s, t in pairs if s == source.id}
+    to_target = {s for s, t in pairs if t == target.id}
     usable = (from_source & to_target) - {source.id, target.id}
     if not usable:
         return []
@@ -1109,7 +1111,7 @@ def _pivoted(
     pivots: Sequence[Language] | None = None,
 ) -> list[LookupMatch]:
     if pivots is None:
-        pivots = _pivot_languages(session, source, target, preferred)
+        pivots = _pivot_languages(session, index, source, target, preferred)
     results: list[LookupMatch] = []
     for pivot in pivots:
         first_legs = _candidates(
