@@ -60,9 +60,7 @@ __all__ = [
     "lookup",
     "refresh_all_units",
     "refresh_units",
-    "SegmentQuery",
     "add_reviewed_unit",
-    "lookup_segments",
     "segment_key",
     "unit_key",
 ]
@@ -779,50 +777,6 @@ def lookup(
     if not query.key.form:
         raise InvalidInput("The text has nothing to match.", errors={"text": ["Empty text."]})
     return context.matches(query)
-
-
-@dataclass(frozen=True)
-class SegmentQuery:
-    """One segment of a text to look up, with its neighbours for 101 % context matches."""
-
-    text: str
-    context_before: str | None = None
-    context_after: str | None = None
-
-
-def lookup_segments(
-    session: Session,
-    index: TranslationMemoryIndex,
-    segments: Sequence[SegmentQuery],
-    *,
-    source_language: str,
-    target_language: str,
-    region: str | None = None,
-    min_score: float = 50.0,
-    limit: int = 5,
-    policy: PenaltyPolicy | None = None,
-    pivot_languages: Sequence[str] | None = None,
-) -> list[list[LookupMatch]]:
-    """`lookup` for every segment of a page at once (languages, ranking resolved once).
-
-    One list of matches per segment, in order; a segment with nothing to match gets [].
-    """
-    context = LookupContext(
-        session,
-        index,
-        source_language=source_language,
-        target_language=target_language,
-        region=region,
-        min_score=min_score,
-        limit=limit,
-        policy=policy,
-        pivot_languages=pivot_languages,
-    )
-    results = []
-    for segment in segments:
-        query = context.query(segment.text, segment.context_before, segment.context_after)
-        results.append(context.matches(query) if query.key.form else [])
-    return results
 
 
 class LookupContext:
