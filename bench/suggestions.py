@@ -146,6 +146,7 @@ def main() -> None:
                 cpu.append((time.process_time() - cpu_started) * 1000)
                 segments += len(result.segments)
                 reused += sum(1 for s in result.segments if s.chosen is not None)
+            around_500 = [t for t, w in zip(timings, words, strict=True) if 450 <= w <= 550]
             key = "with_queue" if queue else "without_queue"
             results[key] = {
                 "p50_ms": round(statistics.median(timings), 1),
@@ -154,6 +155,11 @@ def main() -> None:
                 # CPU time of this process: what the wall time is on an otherwise idle machine.
                 "cpu_p50_ms": round(statistics.median(cpu), 1),
                 "cpu_p95_ms": round(percentile(cpu, 0.95), 1),
+                "pages_450_to_550_words": len(around_500),
+                "p50_ms_450_to_550_words": round(statistics.median(around_500), 1)
+                if around_500
+                else None,
+                "max_ms_450_to_550_words": round(max(around_500), 1) if around_500 else None,
                 "segments": segments,
                 "segments_with_draft_candidate": reused,
             }
