@@ -67,17 +67,19 @@ def register_memory_commands(group: AppGroup) -> None:
     @group.command("rebuild-units")
     @click.option("--region", "region_slug", help="Only this region's pages.")
     def rebuild_units(region_slug: str | None) -> None:
-        """Rebuild translation units from every page's latest public translations."""
+        """Rebuild translation units from every page's latest public translations, and
+        recompute the matching keys of imported and reviewed units."""
         from tm_service.cli import ProgressBar
 
         bar = ProgressBar("building units")
         try:
             report = tm_service.refresh_all_units(db.session, region_slug=region_slug, progress=bar)
+            rekeyed = tm_service.rekey_units(db.session, region_slug=region_slug)
         except DomainError as error:
             _fail(error)
         finally:
             bar.close()
-        click.echo(json.dumps(report.as_dict()))
+        click.echo(json.dumps({**report.as_dict(), "imported_units_rekeyed": rekeyed}))
 
     @group.command("rebuild-index")
     def rebuild_index() -> None:

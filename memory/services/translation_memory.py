@@ -60,6 +60,7 @@ __all__ = [
     "lookup",
     "refresh_all_units",
     "refresh_units",
+    "rekey_units",
     "add_reviewed_unit",
     "segment_key",
     "unit_key",
@@ -295,6 +296,59 @@ def refresh_all_units(
             progress(min(start + chunk_size, total), total)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def rekey_units(session: Session, *, region_slug: str | None = None) -> int:
+    """Recompute matching forms, hashes and keys of units not built from pages (TMX imports,
+    reviewed units), after an upgrade changed how forms are computed. Returns units changed.
+
+    Page units are rebuilt by `refresh_all_units`; a unit whose new key another unit already
+    has is a duplicate and is deleted.
+    """
+    query = select(TranslationUnit).where(TranslationUnit.import_batch.is_not(None))
+    if region_slug is not None:
+        query = query.where(TranslationUnit.region_id == get_region(session, region_slug).id)
+    languages = {language.id: language.code for language in session.scalars(select(Language))}
+    revision = _Revision(session)
+    changed = 0
+    duplicates: list[int] = []
+    for unit in session.scalars(query.order_by(TranslationUnit.id)).all():
+        source_key = segment_key(unit.source_text, languages[unit.source_language_id])
+        target_key = segment_key(unit.target_text, languages[unit.target_language_id])
+        key = unit_key(
+            source_key.hash,
+            target_key.hash,
+            unit.source_language_id,
+            unit.target_language_id,
+            unit.region_id,
+            unit.page_id,
+        )
+        if unit.import_batch == REVIEW_BATCH:
+            key = _sha256(REVIEW_BATCH, key)
+        if (unit.source_form, unit.target_form, unit.unit_key) == (
+            source_key.form,
+            target_key.form,
+            key,
+        ):
+            continue
+        taken = session.scalar(
+            select(TranslationUnit.id).where(
+                TranslationUnit.unit_key == key, TranslationUnit.id != unit.id
+            )
+        )
+        if taken is not None:
+            duplicates.append(unit.id)
+            continue
+        unit.source_form, unit.source_hash = source_key.form, source_key.hash
+        unit.target_form, unit.target_hash = target_key.form, target_key.hash
+        unit.unit_key = key
+        unit.revision = revision()
+        changed += 1
+        session.flush()
+    if duplicates:
+        _delete_units(session, duplicates, revision())
+    session.commit()
+    return changed + len(duplicates)
 
 
 def _language_pairs(region: Region, page: Page, languages: Iterable[Language]) -> set[tuple]:

@@ -3,6 +3,8 @@ placeholders, penalties, neighbour ranking, concordance, bad input."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -342,3 +344,33 @@ def test_outdated_translation_is_paired_with_the_source_it_was_made_from(app, cl
     ).json["matches"]
     assert old[0]["text"] == "It is free."
     assert old[0]["origin"]["outdated"] is True
+
+
+def test_rebuild_units_rekeys_imported_units_built_with_older_forms(app, client, runner):
+    tmx = """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header creationtool="t" creationtoolversion="1" datatype="plaintext"
+segtype="sentence" adminlang="en" srclang="de" o-tmf="t"/><body>
+<tu><tuv xml:lang="de"><seg>Rufen Sie 08213448411 an.</seg></tuv>
+<tuv xml:lang="en"><seg>Call 08213448411.</seg></tuv></tu>
+</body></tmx>"""
+    with app.app_context():
+        from memory.services import tmx_io
+
+        tmx_io.import_tmx(db.session, ADMIN, io.BytesIO(tmx.encode()), batch_name="old")
+        unit = db.session.scalars(select(TranslationUnit)).one()
+        # As an older version stored it: the unbroken number read as {NUM}.
+        unit.source_form = "rufen sie {NUM} an."
+        unit.source_hash = hashlib.sha256(unit.source_form.encode()).hexdigest()
+        unit.unit_key = "0" * 64
+        db.session.commit()
+    text = "Rufen Sie 08251 998877 an."
+    before = lookup(client, text=text, source_language="de", target_language="en").json
+    assert not [m for m in before["matches"] if m["kind"] == "exact"]
+
+    result = runner.invoke(args=["tm", "rebuild-units"])
+    assert result.exit_code == 0, result.output
+    assert '"imported_units_rekeyed": 1' in result.output
+    runner.invoke(args=["tm", "rebuild-index"])
+    after = lookup(client, text=text, source_language="de", target_language="en").json
+    assert after["matches"][0]["kind"] == "exact"
+    assert after["matches"][0]["text"] == "Call 08251 998877."
