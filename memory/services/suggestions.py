@@ -418,6 +418,7 @@ def _memory_candidates(
     by_part: dict[str, list[SegmentSuggestion]] = {}
     for segment in segments:
         by_part.setdefault(segment.part, []).append(segment)
+    queries = []
     for part_segments in by_part.values():
         for position, segment in enumerate(part_segments):
             before = part_segments[position - 1].source_text if position > 0 else None
@@ -426,23 +427,23 @@ def _memory_candidates(
                 if position + 1 < len(part_segments)
                 else None
             )
-            query = context.query(segment.source_text, before, after)
-            if not query.key.form:
+            queries.append((segment, context.query(segment.source_text, before, after)))
+    context.prefetch_exact(query for _, query in queries)
+    for segment, query in queries:
+        if not query.key.form:
+            continue
+        matches = context.matches(query)
+        seen = {m.match.unit_id for m in matches}
+        extra = [m for m in context.score_units(query, near.units) if m.match.unit_id not in seen]
+        ranked = sorted(matches + extra, key=lambda m: m.rank)
+        texts: set[str] = set()
+        for match in ranked:
+            if match.match.target_text in texts:
                 continue
-            matches = context.matches(query)
-            seen = {m.match.unit_id for m in matches}
-            extra = [
-                m for m in context.score_units(query, near.units) if m.match.unit_id not in seen
-            ]
-            ranked = sorted(matches + extra, key=lambda m: m.rank)
-            texts: set[str] = set()
-            for match in ranked:
-                if match.match.target_text in texts:
-                    continue
-                texts.add(match.match.target_text)
-                segment.candidates.append(_memory_candidate(match, near, match in extra))
-                if len(segment.candidates) >= limit:
-                    break
+            texts.add(match.match.target_text)
+            segment.candidates.append(_memory_candidate(match, near, match in extra))
+            if len(segment.candidates) >= limit:
+                break
 
 
 def _memory_candidate(match: LookupMatch, near: _NearDuplicates, from_near: bool) -> Candidate:

@@ -861,6 +861,8 @@ class LookupContext:
         self.limit = limit
         self.pivot_languages = pivot_languages
         self.fuzzy_after_exact = fuzzy_after_exact
+        # Exact candidates by source hash, fetched for many segments at once (prefetch_exact).
+        self._exact: dict[str, list[TranslationUnit]] = {}
         self._pivots: list[Language] | None = None
         self.source = get_language(session, source_language, field="source_language")
         self.target = get_language(session, target_language, field="target_language")
@@ -886,10 +888,38 @@ class LookupContext:
             )
         return _Query(text, key, self.home, context_hash)
 
+    def prefetch_exact(self, queries: Iterable[_Query]) -> None:
+        """Fetch the exact candidates of many segments in a few queries instead of one each."""
+        hashes = sorted({q.key.hash for q in queries if q.key.form} - set(self._exact))
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            found: dict[str, list[TranslationUnit]] = {h: [] for h in chunk}
+            for unit in self.session.scalars(
+                select(TranslationUnit)
+                .options(*_WITH_ORIGIN)
+                .where(
+                    TranslationUnit.source_language_id == self.source.id,
+                    TranslationUnit.target_language_id == self.target.id,
+                    TranslationUnit.source_hash.in_(chunk),
+                )
+                .order_by(TranslationUnit.id)
+            ):
+                units = found[unit.source_hash]
+                if len(units) < MAX_EXACT_CANDIDATES:
+                    units.append(unit)
+            self._exact.update(found)
+
     def matches(self, query: _Query) -> list[LookupMatch]:
         """Ranked matches ≥ min_score, at most `limit`, one per suggested text."""
         args = (self.source, self.target, self.min_score, self.limit, self.policy, self.ranker)
-        direct = _direct(self.session, self.index, query, *args, self.fuzzy_after_exact)
+        direct = _direct(
+            self.session,
+            self.index,
+            query,
+            *args,
+            self.fuzzy_after_exact,
+            self._exact.get(query.key.hash),
+        )
         if not any(m.match.score >= self.min_score for m in direct):
             if self._pivots is None:  # the same for every segment of this language pair
                 self._pivots = _pivot_languages(
@@ -960,17 +990,20 @@ def _candidates(
     min_score: float,
     limit: int,
     fuzzy_after_exact: bool = True,
+    exact_units: Sequence[TranslationUnit] | None = None,
 ) -> list[tuple[TranslationUnit, float]]:
-    exact = session.scalars(
-        select(TranslationUnit)
-        .options(*_WITH_ORIGIN)
-        .where(
-            TranslationUnit.source_language_id == source.id,
-            TranslationUnit.target_language_id == target.id,
-            TranslationUnit.source_hash == form_hash,
-        )
-        .limit(MAX_EXACT_CANDIDATES)
-    ).all()
+    exact = exact_units
+    if exact is None:
+        exact = session.scalars(
+            select(TranslationUnit)
+            .options(*_WITH_ORIGIN)
+            .where(
+                TranslationUnit.source_language_id == source.id,
+                TranslationUnit.target_language_id == target.id,
+                TranslationUnit.source_hash == form_hash,
+            )
+            .limit(MAX_EXACT_CANDIDATES)
+        ).all()
     found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
     if exact and not fuzzy_after_exact:
         return list(found.values())
@@ -1003,6 +1036,7 @@ def _direct(
     policy: PenaltyPolicy,
     ranker: _RegionRanker,
     fuzzy_after_exact: bool = True,
+    exact_units: Sequence[TranslationUnit] | None = None,
 ) -> list[LookupMatch]:
     results = []
     candidates = _candidates(
@@ -1015,6 +1049,7 @@ def _direct(
         min_score,
         limit,
         fuzzy_after_exact,
+        exact_units,
     )
     for unit, base in candidates:
         stored_values = extract_placeholders(strip_markup(unit.source_text)).values
