@@ -422,11 +422,19 @@ class _Analyser:
     ) -> None:
         context = self._context(source_language, target_language)
         texts = list(_segment_texts(source, source_language.code))
-        for position, text in enumerate(texts):
-            # Neighbours as context ("" at a page's ends, as units record it): 101 % possible.
+        # Neighbours as context ("" at a page's ends, as units record it): 101 % possible.
+        queries = [
+            context.query(
+                text,
+                texts[position - 1] if position > 0 else "",
+                texts[position + 1] if position + 1 < len(texts) else "",
+            )
+            for position, text in enumerate(texts)
+        ]
+        context.prefetch_exact(queries)
+        for position, (text, query) in enumerate(zip(texts, queries, strict=True)):
             before = texts[position - 1] if position > 0 else ""
             after = texts[position + 1] if position + 1 < len(texts) else ""
-            query = context.query(text, before, after)
             changed = outdated is not None and query.key.hash not in outdated.earlier_hashes
             score = self._best_score(
                 context, query, (text, before, after), outdated if changed else None
@@ -463,6 +471,8 @@ class _Analyser:
                 min_score=MIN_LEVERAGE_SCORE,
                 limit=limit,
                 policy=self.policy,
+                # Only the best score counts: a clean exact match is it.
+                fuzzy_after_exact=limit > 1,
             )
         return self._contexts[key]
 

@@ -850,8 +850,8 @@ class LookupContext:
         pivot_languages: Sequence[str] | None = None,
         fuzzy_after_exact: bool = True,
     ) -> None:
-        """`fuzzy_after_exact=False` skips the fuzzy index for a segment with an exact match
-        (pre-translation of whole pages: the exact match wins anyway)."""
+        """`fuzzy_after_exact=False` skips the fuzzy index for a segment with a clean exact
+        match (pre-translation of whole pages: that match wins anyway)."""
         if not 0 <= min_score <= 101:
             raise InvalidInput("min_score is 0–101.", errors={"min_score": ["Between 0 and 101."]})
         self.session = session
@@ -1005,7 +1005,9 @@ def _candidates(
             .limit(MAX_EXACT_CANDIDATES)
         ).all()
     found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
-    if exact and not fuzzy_after_exact:
+    if not fuzzy_after_exact and any(_clean(unit) for unit in exact):
+        # A clean exact unit (human or reviewed, current, never rejected) outranks every fuzzy
+        # one; a flawed exact match may not, so the fuzzy index is still asked then.
         return list(found.values())
     fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
     missing = [unit_id for unit_id, _ in fuzzy if unit_id not in found]
@@ -1023,6 +1025,11 @@ def _candidates(
             if unit is not None:  # deleted since the index last caught up
                 found[unit_id] = (unit, similarity(form, unit.source_form))
     return list(found.values())
+
+
+def _clean(unit: TranslationUnit) -> bool:
+    machine = unit.origin == Origin.MACHINE and not unit.reviewed
+    return not machine and not unit.outdated and not unit.rejections
 
 
 def _direct(

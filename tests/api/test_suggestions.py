@@ -11,6 +11,8 @@ from memory.authorization import Actor
 from memory.models import Region, Role, utcnow
 from memory.review_models import SuggestionReview
 from memory.services.regions import update_region
+from memory.services.suggestions import suggest_translations
+from memory.services.translation_memory import TranslationMemoryIndex
 from memory.tm_models import TranslationUnit
 from tests.conftest import bearer
 from tests.deepl_standin import deepl_standin  # noqa: F401 — fixture
@@ -415,3 +417,58 @@ def test_last_years_machine_translation_does_not_count_against_this_years_budget
     with app.app_context():
         region = db.session.scalar(select(Region).where(Region.slug == "alpha"))
         assert (region.mt_usage_year, region.mt_words_used) == (utcnow().year, 8)
+
+
+def test_a_flawed_exact_match_does_not_hide_a_better_fuzzy_one(app, client, make_token):
+    with app.app_context():
+        update_region(
+            db.session,
+            ADMIN,
+            "beta",
+            {"languages": [{"code": "de"}, {"code": "en", "parent": "de"}]},
+        )
+        db.session.commit()
+    beta = bearer(make_token("cms", "beta"))
+    pages = {
+        # Machine-translated, never reviewed: the exact match scores 100 − 10 − 1 − 1.
+        "mt": (
+            "<p>Die Ausländerbehörde hat montags geöffnet.</p>",
+            "<p>The foreigners authority has opened Mondays.</p>",
+            "machine",
+        ),
+        # A person translated nearly the same sentence.
+        "human": (
+            "<p>Die Ausländerbehörde hat dienstags geöffnet.</p>",
+            "<p>The immigration office is open on Tuesdays.</p>",
+            "human",
+        ),
+    }
+    for page, (german, english, origin) in pages.items():
+        for language, content in (("de", german), ("en", english)):
+            response = client.put(
+                f"/api/v1/regions/beta/pages/{page}/translations/{language}",
+                json={"title": "Amt", "content": content, "origin": origin},
+                headers=beta,
+            )
+            assert response.status_code == 201, response.json
+    client.put(
+        "/api/v1/regions/alpha/pages/a9/translations/de",
+        json={"title": "Amt", "content": "<p>Die Ausländerbehörde hat montags geöffnet.</p>"},
+        headers=bearer(make_token("cms", "alpha")),
+    )
+    # The memory alone (no near-duplicate pages): the fuzzy index must still be asked.
+    with app.app_context():
+        result = suggest_translations(
+            db.session,
+            TranslationMemoryIndex(),
+            Actor(role=Role.EDITOR, region_slug="alpha"),
+            "alpha",
+            page="a9",
+            target_language="en",
+            queue=False,
+        )
+        [sentence] = [s for s in result.segments if s.part == "content"]
+        candidates = sentence.candidates
+    assert [c.kind for c in candidates[:2]] == ["fuzzy", "exact"]
+    assert candidates[0].text == "The immigration office is open on Tuesdays."  # to edit
+    assert candidates[1].score < candidates[0].score
