@@ -84,6 +84,18 @@ def latest_version(
     return session.scalar(query.order_by(PageTranslation.version.desc()).limit(1))
 
 
+def latest_public_by_language(page: Page) -> dict[int, PageTranslation]:
+    """The latest public version of each language of a page (language id → translation)."""
+    latest: dict[int, PageTranslation] = {}
+    for translation in page.translations:
+        if translation.status != TranslationStatus.PUBLIC:
+            continue
+        current = latest.get(translation.language_id)
+        if current is None or translation.version > current.version:
+            latest[translation.language_id] = translation
+    return latest
+
+
 def translation_source_language(region: Region, page: Page, language: Language) -> Language | None:
     """The language a translation is made from: the region's language tree, else the page's."""
     if language.id == page.source_language_id:

@@ -32,6 +32,7 @@ from memory.review_models import PageDerivation
 from memory.segmentation import Segment, html_to_text, render_segment, segment_html
 from memory.services.pages import (
     get_page_or_404,
+    latest_public_by_language,
     latest_version,
     store_translation,
     translation_source_language,
@@ -153,7 +154,7 @@ def reuse_page(
         )
     origin_region = get_region(session, from_region)
     origin_page = get_page_or_404(session, origin_region, from_page)
-    origins = _latest_public_by_language(session, origin_page)
+    origins = latest_public_by_language(origin_page)
     if not origins:
         # Drafts of other regions are never readable: a draft-only page does not exist for us.
         raise NotFound(
@@ -310,21 +311,6 @@ def _region_languages(region: Region) -> dict[int, Language]:
     for node in region.languages:
         languages.setdefault(node.language_id, node.language)
     return languages
-
-
-def _latest_public_by_language(session: Session, page: Page) -> dict[int, PageTranslation]:
-    latest: dict[int, PageTranslation] = {}
-    rows = session.scalars(
-        select(PageTranslation)
-        .where(
-            PageTranslation.page_id == page.id,
-            PageTranslation.status == TranslationStatus.PUBLIC,
-        )
-        .order_by(PageTranslation.version)
-    ).all()
-    for row in rows:
-        latest[row.language_id] = row
-    return latest
 
 
 def _languages_to_copy(

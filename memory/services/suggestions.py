@@ -38,7 +38,6 @@ from memory.models import (
     Page,
     PageTranslation,
     Region,
-    TranslationStatus,
     utcnow,
 )
 from memory.review_models import Decision, Suggestion, SuggestionReview, SuggestionStatus
@@ -50,7 +49,11 @@ from memory.segmentation import (
     html_to_text,
     render_segment,
 )
-from memory.services.pages import get_page_or_404, translation_source_language
+from memory.services.pages import (
+    get_page_or_404,
+    latest_public_by_language,
+    translation_source_language,
+)
 from memory.services.regions import get_language, get_region
 from memory.services.translation_memory import (
     LookupContext,
@@ -353,14 +356,7 @@ def _page_source(region: Region, page: Page, target: Language) -> tuple[Language
             f"'{target.code}' is the source language of page '{page.external_id}'.",
             errors={"target_language": ["The page is written in this language."]},
         )
-    latest = None
-    for translation in page.translations:
-        if translation.language_id != source.id:
-            continue
-        if translation.status != TranslationStatus.PUBLIC:
-            continue
-        if latest is None or translation.version > latest.version:
-            latest = translation
+    latest = latest_public_by_language(page).get(source.id)
     if latest is None:
         raise NotFound(
             f"Page '{page.external_id}' has no public '{source.code}' translation to translate.",

@@ -45,7 +45,12 @@ from memory.models import (
     utcnow,
 )
 from memory.segmentation import PLACEHOLDER_RE, segment_html
-from memory.services.pages import _current_source_hashes, is_outdated, translation_source_language
+from memory.services.pages import (
+    _current_source_hashes,
+    is_outdated,
+    latest_public_by_language,
+    translation_source_language,
+)
 from memory.services.regions import get_language, get_region
 from memory.tm_models import TmRevision, TranslationUnit, TranslationUnitDeletion
 
@@ -361,17 +366,6 @@ def _language_pairs(region: Region, page: Page, languages: Iterable[Language]) -
     return pairs
 
 
-def _latest_public(page: Page) -> dict[int, PageTranslation]:
-    latest: dict[int, PageTranslation] = {}
-    for translation in page.translations:
-        if translation.status != TranslationStatus.PUBLIC:
-            continue
-        current = latest.get(translation.language_id)
-        if current is None or translation.version > current.version:
-            latest[translation.language_id] = translation
-    return latest
-
-
 def _made_from(
     page: Page, target: PageTranslation, source_language: Language
 ) -> PageTranslation | None:
@@ -406,7 +400,7 @@ def _refresh_page(
 ) -> RefreshReport:
     report = RefreshReport(pages=1)
     region = page.region
-    latest = _latest_public(page)
+    latest = latest_public_by_language(page)
     existing = {
         unit.unit_key: unit
         for unit in session.scalars(
