@@ -28,9 +28,7 @@ from memory.services.pages import is_outdated, translation_source_language
 from memory.services.regions import get_language, get_region
 from memory.services.translation_memory import (
     LookupContext,
-    LookupMatch,
     TranslationMemoryIndex,
-    segment_key,
 )
 from memory.tm_models import TranslationUnit
 
@@ -282,12 +280,10 @@ def leverage_report(
                 report.pages_missing += 1
             else:
                 report.pages_outdated += 1
-            outdated = None
-            if target is not None:
-                outdated = _OutdatedPage(
-                    page.external_id, _earlier_source_hashes(session, source_language, target)
-                )
-            analyser.count(source, source_language, language, seen, detail.counts, outdated)
+            # An outdated page's own units pair the old translation with the source version it
+            # was made from, so they count for unchanged sentences only, like a CAT tool's
+            # previous version.
+            analyser.count(source, source_language, language, seen, detail.counts)
             report.counts.add(detail.counts)
             if report.page_details is not None:
                 report.page_details.append(detail)
@@ -380,20 +376,6 @@ def _latest_public_translations(
     return {(row.page_id, row.language_id): row for row in rows}
 
 
-@dataclass(frozen=True)
-class _OutdatedPage:
-    """An outdated page whose own units must not cover a sentence that changed.
-
-    Its units pair today's source with the old translation (the translation is outdated, the
-    units say so), so a changed sentence sits next to the translation of the sentence it
-    replaced. Such a unit counts only for sentences the translation was made from, like a CAT
-    tool's previous version.
-    """
-
-    external_id: str
-    earlier_hashes: frozenset[str]
-
-
 class _Analyser:
     """Looks segments up (one lookup context per language pair, scores cached) and bands them."""
 
@@ -405,7 +387,7 @@ class _Analyser:
         self.region = region
         self.policy = policy
         self.lookups = 0
-        self._contexts: dict[tuple[int, int, int], LookupContext] = {}
+        self._contexts: dict[tuple[int, int], LookupContext] = {}
         self._targets_with_units: dict[int, bool] = {}
         # (source id, target id, text) → best score of its first lookup; and per neighbours too.
         self._first_scores: dict[tuple[int, int, str], float | None] = {}
@@ -418,7 +400,6 @@ class _Analyser:
         target_language: Language,
         seen: set[tuple[int, str]],
         counts: LeverageCounts,
-        outdated: _OutdatedPage | None = None,
     ) -> None:
         context = self._context(source_language, target_language)
         texts = list(_segment_texts(source, source_language.code))
@@ -435,10 +416,7 @@ class _Analyser:
         for position, (text, query) in enumerate(zip(texts, queries, strict=True)):
             before = texts[position - 1] if position > 0 else ""
             after = texts[position + 1] if position + 1 < len(texts) else ""
-            changed = outdated is not None and query.key.hash not in outdated.earlier_hashes
-            score = self._best_score(
-                context, query, (text, before, after), outdated if changed else None
-            )
+            score = self._best_score(context, query, (text, before, after))
             repeated = (source_language.id, query.key.hash) in seen
             seen.add((source_language.id, query.key.hash))
             counts.add_segment(
@@ -459,8 +437,8 @@ class _Analyser:
             )
         return self._targets_with_units[target.id]
 
-    def _context(self, source: Language, target: Language, limit: int = 1) -> LookupContext:
-        key = (source.id, target.id, limit)
+    def _context(self, source: Language, target: Language) -> LookupContext:
+        key = (source.id, target.id)
         if key not in self._contexts:
             self._contexts[key] = LookupContext(
                 self.session,
@@ -469,10 +447,10 @@ class _Analyser:
                 target_language=target.code,
                 region=self.region.slug,
                 min_score=MIN_LEVERAGE_SCORE,
-                limit=limit,
+                limit=1,
                 policy=self.policy,
                 # Only the best score counts: a clean exact match is it.
-                fuzzy_after_exact=limit > 1,
+                fuzzy_after_exact=False,
             )
         return self._contexts[key]
 
@@ -481,7 +459,6 @@ class _Analyser:
         context: LookupContext,
         query: Any,
         texts: tuple[str, str, str],
-        changed_on: _OutdatedPage | None,
     ) -> float | None:
         """Best score ≥ 75 of a segment (text, before, after); None: no match."""
         if not query.key.form or not self._has_units_into(context.target):
@@ -494,14 +471,6 @@ class _Analyser:
             # can become one; without it (first score below 100) other neighbours change nothing.
             if first is None or first < EXACT_SCORE:
                 return first
-        if changed_on is not None:
-            key: tuple[object, ...] = (*pair, *texts, changed_on.external_id)
-            if key not in self._scores:
-                self.lookups += 1
-                wide = self._context(context.source, context.target, limit=5)
-                trusted = [m for m in wide.matches(query) if not self._own(m, changed_on)]
-                self._scores[key] = trusted[0].match.score if trusted else None
-            return self._scores[key]
         key = (*pair, *texts)
         if key not in self._scores:
             self.lookups += 1
@@ -509,32 +478,6 @@ class _Analyser:
             self._scores[key] = matches[0].match.score if matches else None
             self._first_scores.setdefault(first_key, self._scores[key])
         return self._scores[key]
-
-    def _own(self, match: LookupMatch, page: _OutdatedPage) -> bool:
-        origin = match.match.origin
-        return (
-            not match.pivot
-            and origin.get("region") == self.region.slug
-            and origin.get("page") == page.external_id
-        )
-
-
-def _earlier_source_hashes(
-    session: Session, source_language: Language, target: PageTranslation
-) -> frozenset[str]:
-    """Segment hashes of the public source version `target` was made from (empty: unknown)."""
-    earlier = session.scalar(
-        select(PageTranslation).where(
-            PageTranslation.page_id == target.page_id,
-            PageTranslation.language_id == source_language.id,
-            PageTranslation.version == target.source_version,
-            PageTranslation.status == TranslationStatus.PUBLIC,
-        )
-    )
-    if earlier is None:
-        return frozenset()
-    texts = _segment_texts(earlier, source_language.code)
-    return frozenset(segment_key(text, source_language.code).hash for text in texts)
 
 
 def _segment_texts(translation: PageTranslation, language: str) -> Iterable[str]:
