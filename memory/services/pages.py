@@ -63,12 +63,14 @@ def _find_page(session: Session, region: Region, external_id: str) -> Page | Non
     )
 
 
-def get_page_or_404(session: Session, region: Region, external_id: str) -> Page:
+def get_page_or_404(
+    session: Session, region: Region, external_id: str, *, field: str = "external_id"
+) -> Page:
     page = _find_page(session, region, external_id)
     if page is None:
         raise NotFound(
             f"Region '{region.slug}' has no page '{external_id}'.",
-            errors={"external_id": [f"No page '{external_id}' in region '{region.slug}'."]},
+            errors={field: [f"No page '{external_id}' in region '{region.slug}'."]},
         )
     return page
 

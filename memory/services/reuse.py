@@ -153,7 +153,7 @@ def reuse_page(
             errors={"from_region": ["Must be another region than the target."]},
         )
     origin_region = get_region(session, from_region)
-    origin_page = get_page_or_404(session, origin_region, from_page)
+    origin_page = get_page_or_404(session, origin_region, from_page, field="from_page")
     origins = latest_public_by_language(origin_page)
     if not origins:
         # Drafts of other regions are never readable: a draft-only page does not exist for us.

@@ -247,7 +247,7 @@ def suggest_translations(
     page_obj: Page | None = None
     source_translation: PageTranslation | None = None
     if page is not None:
-        page_obj = get_page_or_404(session, region, page)
+        page_obj = get_page_or_404(session, region, page, field="page")
         source, source_translation = _page_source(region, page_obj, target)
         title = source_translation.title.strip()
         template = build_template(source_translation.content or "", source.code)

@@ -212,7 +212,9 @@ def test_only_languages_of_the_region_are_copied(client, make_token, beta):
 
 def test_unknown_origin_is_404_and_leaves_nothing(client, make_token, beta):
     editor = make_token("editor")
-    assert reuse(client, editor, from_page="404").status_code == 404
+    unknown_page = reuse(client, editor, from_page="404")
+    assert unknown_page.status_code == 404
+    assert "from_page" in unknown_page.json["errors"]
     assert reuse(client, editor, from_region="gamma").status_code == 404
     assert alpha_pages(client, make_token) == 0
 

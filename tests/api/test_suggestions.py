@@ -160,7 +160,9 @@ def test_bad_requests_name_the_field(client, make_token, shared_pages, body, fie
 
 
 def test_unknown_page_is_404_and_no_token_is_401(client, make_token, shared_pages):
-    assert suggest(client, make_token("editor"), page="nope").status_code == 404
+    unknown = suggest(client, make_token("editor"), page="nope")
+    assert unknown.status_code == 404
+    assert "page" in unknown.json["errors"]
     anonymous = client.post(
         "/api/v1/regions/alpha/suggestions", json={"page": "a1", "target_language": "en"}
     )
