@@ -58,6 +58,29 @@ def machine_translator() -> DeepLTranslator | None:
     )
 
 
+def suggest_with_app_services(
+    actor, region: str, *, machine_translation: bool = True, **options
+) -> suggestion_service.SuggestionResult:
+    """`suggest_translations` with this app's index, penalties, near-duplicate finder and DeepL
+    connector (for the API and the review UI alike)."""
+    translator = machine_translator() if machine_translation else None
+    try:
+        return suggestion_service.suggest_translations(
+            db.session,
+            tm_index(),
+            actor,
+            region,
+            policy=penalty_policy(),
+            similar_pages=similar_pages_finder,
+            translator=translator,
+            machine_translation=machine_translation,
+            **options,
+        )
+    finally:
+        if translator is not None:
+            translator.close()
+
+
 # --- schemas ------------------------------------------------------------------
 
 
@@ -265,28 +288,18 @@ def suggest(data, region):
     for segments without a match ≥ 75, where configured and within the region's word budget.
     DeepL failing never fails the request: `machine_translation.status` says why it is missing.
     """
-    translator = machine_translator() if data["machine_translation"] else None
-    try:
-        return suggestion_service.suggest_translations(
-            db.session,
-            tm_index(),
-            current_actor(),
-            region,
-            target_language=data["target_language"],
-            page=data.get("page"),
-            text=data.get("text"),
-            source_language=data.get("source_language"),
-            min_score=data["min_score"],
-            limit=data["limit"],
-            policy=penalty_policy(),
-            similar_pages=similar_pages_finder,
-            translator=translator,
-            machine_translation=data["machine_translation"],
-            queue=data.get("queue"),
-        )
-    finally:
-        if translator is not None:
-            translator.close()
+    return suggest_with_app_services(
+        current_actor(),
+        region,
+        target_language=data["target_language"],
+        page=data.get("page"),
+        text=data.get("text"),
+        source_language=data.get("source_language"),
+        min_score=data["min_score"],
+        limit=data["limit"],
+        machine_translation=data["machine_translation"],
+        queue=data.get("queue"),
+    )
 
 
 @blp.route("/regions/<string:region>/suggestions", methods=["GET"])

@@ -29,8 +29,7 @@ from memory.services.pages import get_page, list_pages
 from memory.services.regions import get_language, get_region, list_regions
 from memory.services.similarity import find_similar_pages
 from memory.services.translation_memory import strip_markup
-from tm_service.api.suggestions import machine_translator, similar_pages_finder
-from tm_service.api.tm import penalty_policy, tm_index
+from tm_service.api.suggestions import suggest_with_app_services
 from tm_service.extensions import db
 from tm_service.jobs import get_similarity_indexes, translations_changed
 from tm_service.ui import security
@@ -355,19 +354,9 @@ def suggest(external_id: str):
     if slug is None:
         raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
     language = request.form.get("language", "")
-    translator = machine_translator()
     try:
-        result = suggestion_service.suggest_translations(
-            db.session,
-            tm_index(),
-            actor,
-            slug,
-            target_language=language,
-            page=external_id,
-            policy=penalty_policy(),
-            similar_pages=similar_pages_finder,
-            translator=translator,
-            queue=True,
+        result = suggest_with_app_services(
+            actor, slug, target_language=language, page=external_id, queue=True
         )
     except DomainError as error:
         if isinstance(error, Unauthorized):
@@ -378,9 +367,6 @@ def suggest(external_id: str):
         if back == "page":
             return redirect(url_for("ui.page", external_id=external_id, **scope))
         return redirect(url_for("ui.pages", **scope))
-    finally:
-        if translator is not None:
-            translator.close()
     pending = sum(
         1
         for segment in result.segments
