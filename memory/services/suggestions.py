@@ -71,6 +71,7 @@ __all__ = [
     "SuggestionResult",
     "get_suggestion",
     "list_suggestions",
+    "pending_counts",
     "review_suggestion",
     "suggest_translations",
 ]
@@ -790,6 +791,19 @@ def list_suggestions(
         .offset(offset)
     ).all()
     return list(rows), int(total)
+
+
+def pending_counts(session: Session, actor: Actor | None, region_slug: str) -> dict[str, int]:
+    """Pending suggestions of the region per target language code (one query)."""
+    authorize(actor, Action.SUGGEST, region_slug)
+    region = get_region(session, region_slug)
+    rows = session.execute(
+        select(Language.code, func.count(Suggestion.id))
+        .join(Suggestion, Suggestion.target_language_id == Language.id)
+        .where(Suggestion.region_id == region.id, Suggestion.status == SuggestionStatus.PENDING)
+        .group_by(Language.code)
+    )
+    return {code: count for code, count in rows}
 
 
 def get_suggestion(session: Session, actor: Actor | None, suggestion_id: int) -> Suggestion:

@@ -474,3 +474,16 @@ def test_a_flawed_exact_match_does_not_hide_a_better_fuzzy_one(app, client, make
     assert [c.kind for c in candidates[:2]] == ["fuzzy", "exact"]
     assert candidates[0].text == "The immigration office is open on Tuesdays."  # to edit
     assert candidates[1].score < candidates[0].score
+
+
+def test_pending_counts_per_language_follow_the_queue(app, client, make_token, shared_pages):
+    from memory.services.suggestions import pending_counts
+
+    result = suggest(client, make_token("editor"), page="a1").json
+    actor = Actor(role=Role.TRANSLATOR, region_slug="alpha")
+    with app.app_context():
+        assert pending_counts(db.session, actor, "alpha") == {"en": 5}
+    first = result["segments"][0]["suggestion_id"]
+    assert review(client, make_token("translator"), first, decision="reject").status_code == 200
+    with app.app_context():
+        assert pending_counts(db.session, actor, "alpha") == {"en": 4}

@@ -219,12 +219,8 @@ def _render_review(actor: Actor, *, problem: dict[str, Any] | None = None, statu
         return _choose_region("ui.review")
     region = get_region(db.session, slug)
     targets = target_languages(region)
-    counts = {
-        language.code: suggestion_service.list_suggestions(
-            db.session, actor, slug, target_language=language.code, limit=1
-        )[1]
-        for language in targets
-    }
+    pending = suggestion_service.pending_counts(db.session, actor, slug)
+    counts = {language.code: pending.get(language.code, 0) for language in targets}
     language_code = request.values.get("language") or None
     page = request.values.get("page") or None
     offset = _int_field("offset", request.values.get("offset"), 0) or 0
