@@ -90,6 +90,28 @@ def runner(app: Flask):
     return app.test_cli_runner()
 
 
+def app_with_augsburg(
+    folder: Path, seeded_database: Path, *, before_import: Callable[[], None] | None = None
+) -> Flask:
+    """An app on a copy of the seeded database with the Landkreis Augsburg dumps (de, en)
+    imported and their translation units built; `before_import` runs in the app context first."""
+    from connectors.integreat import read_dumps
+    from memory.services.imports import import_integreat_pages
+    from memory.services.translation_memory import refresh_units
+
+    path = folder / "tm.sqlite3"
+    shutil.copyfile(seeded_database, path)
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
+    )
+    with app.app_context():
+        if before_import is not None:
+            before_import()
+        report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(DEMO)))
+        refresh_units(db.session, report.changed_translation_ids)
+    return app
+
+
 TokenFactory = Callable[..., str]
 
 

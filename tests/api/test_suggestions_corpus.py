@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from connectors.integreat import read_dumps
 from memory.authorization import Actor
 from memory.models import Role
 from memory.services import tokens as token_service
-from memory.services.imports import import_integreat_pages
 from memory.services.regions import create_region
-from memory.services.translation_memory import refresh_units
-from tests.conftest import DEMO, bearer
-from tm_service import create_app
+from tests.conftest import DEMO, app_with_augsburg, bearer
 from tm_service.extensions import db
 
 ADMIN = Actor(role=Role.ADMIN, region_slug=None)
@@ -46,17 +41,7 @@ def edited_page() -> dict:
 
 @pytest.fixture(scope="module")
 def two_counties(tmp_path_factory, seeded_database: Path) -> Iterator[tuple[Flask, str]]:
-    folder = tmp_path_factory.mktemp("two-counties")
-    path = folder / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    dumps = folder / "dumps"
-    dumps.mkdir()
-    for name in ("lkaugsburg_de_pages.json.gz", "lkaugsburg_en_pages.json.gz"):
-        shutil.copy(DEMO / name, dumps / name)
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
-    )
-    with app.app_context():
+    def augsburg_first() -> None:
         create_region(
             db.session,
             ADMIN,
@@ -68,8 +53,11 @@ def two_counties(tmp_path_factory, seeded_database: Path) -> Iterator[tuple[Flas
                 "languages": [{"code": "de"}, {"code": "en", "parent": "de"}],
             },
         )
-        report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(dumps)))
-        refresh_units(db.session, report.changed_translation_ids)
+
+    app = app_with_augsburg(
+        tmp_path_factory.mktemp("two-counties"), seeded_database, before_import=augsburg_first
+    )
+    with app.app_context():
         create_region(
             db.session,
             ADMIN,

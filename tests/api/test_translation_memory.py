@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,16 +12,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from connectors.integreat import read_dumps
 from memory.authorization import Actor
 from memory.models import PageTranslation, Role
-from memory.services.imports import import_integreat_pages
 from memory.services.pages import push_translation
 from memory.services.regions import update_region
 from memory.services.translation_memory import refresh_all_units, refresh_units
 from memory.tm_models import TranslationUnit
-from tests.conftest import DEMO
-from tm_service import create_app
+from tests.conftest import app_with_augsburg
 from tm_service.extensions import db
 
 ADMIN = Actor(role=Role.ADMIN, region_slug=None)
@@ -39,19 +35,7 @@ TRANSLATION = (
 @pytest.fixture(scope="module")
 def corpus_app(tmp_path_factory, seeded_database: Path) -> Iterator[Flask]:
     """One app per module with Landkreis Augsburg imported and its units built."""
-    folder = tmp_path_factory.mktemp("corpus")
-    path = folder / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    dumps = folder / "dumps"
-    dumps.mkdir()
-    for name in ("lkaugsburg_de_pages.json.gz", "lkaugsburg_en_pages.json.gz"):
-        shutil.copy(DEMO / name, dumps / name)
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
-    )
-    with app.app_context():
-        report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(dumps)))
-        refresh_units(db.session, report.changed_translation_ids)
+    app = app_with_augsburg(tmp_path_factory.mktemp("corpus"), seeded_database)
     yield app
     with app.app_context():
         db.engine.dispose()
