@@ -169,6 +169,9 @@ class LanguageLeverage:
 
     language: str
     price_per_million_characters: float
+    # False: the region has not added the language yet (`note` says how); counted all the same.
+    in_region: bool = True
+    note: str | None = None
     pages_missing: int = 0
     pages_outdated: int = 0
     # Missing or outdated, but the language it is translated from has no public version yet.
@@ -231,8 +234,9 @@ def leverage_report(
 
     Bands are by best lookup score after penalties (0–100, 101 for a context match); words are
     Integreat's count (DeepL budgets), characters DeepL's (Unicode code points without markup).
-    Read-only: public versions only, drafts are never read. Unknown language → NotFound; a
-    language outside the region, or its source language → InvalidInput.
+    Read-only: public versions only, drafts are never read. Unknown language → NotFound; the
+    region's source language → InvalidInput. A language the region has not added yet is
+    reported too (`in_region` False): every page missing, made from its source language.
     """
     started = time.perf_counter()
     home = get_region(session, region)
@@ -253,10 +257,12 @@ def leverage_report(
     analyser = _Analyser(session, index, home, policy)
 
     reports = []
-    for language in languages:
+    for language, in_region in languages:
         report = LanguageLeverage(
             language.code,
             price_per_million_characters,
+            in_region=in_region,
+            note=None if in_region else _not_in_region_note(home, language),
             page_details=[] if include_pages else None,
         )
         seen: set[tuple[int, str]] = set()  # (source language, segment hash) met in this batch
@@ -312,8 +318,9 @@ def leverage_report(
 
 def _target_languages(
     session: Session, region: Region, codes: Sequence[str] | None
-) -> list[Language]:
-    """The languages asked for, or all of the region's but its source language."""
+) -> list[tuple[Language, bool]]:
+    """The languages asked for, or all of the region's but its source language; each with
+    whether the region has it (its language tree or its published pages)."""
     available = {node.language.code: node.language for node in region.languages}
     # A region without a language tree still publishes in the languages its pages have.
     available.update(
@@ -328,7 +335,7 @@ def _target_languages(
     )
     available.pop(region.source_language.code, None)
     if codes is None:
-        return sorted(available.values(), key=lambda language: language.code)
+        return [(language, True) for _, language in sorted(available.items())]
     chosen = []
     for code in dict.fromkeys(codes):
         language = get_language(session, code, field="target_language")
@@ -337,17 +344,20 @@ def _target_languages(
                 f"'{code}' is the source language of region '{region.slug}'.",
                 errors={"target_language": [f"'{code}' is what the region translates from."]},
             )
-        if code not in available:
-            raise InvalidInput(
-                f"Region '{region.slug}' does not publish in '{code}'.",
-                errors={
-                    "target_language": [
-                        f"Not a language of region '{region.slug}': {', '.join(sorted(available))}."
-                    ]
-                },
-            )
-        chosen.append(language)
+        # A language the region has not added yet is answered too: "what would English cost
+        # us?" is asked before adding it. Every page counts as missing, made from its source.
+        chosen.append((language, code in available))
     return chosen
+
+
+def _not_in_region_note(region: Region, language: Language) -> str:
+    return (
+        f"'{language.code}' is not a language of region '{region.slug}' yet: every page is "
+        f"counted as missing, translated from its source language. An admin of the region adds "
+        f"it with PATCH /api/v1/regions/{region.slug} (languages: "
+        f'{{"code": "{language.code}", "parent": "{region.source_language.code}"}} '
+        "besides the present ones)."
+    )
 
 
 def _latest_public_translations(

@@ -303,7 +303,6 @@ def test_languages_default_to_all_but_the_source_and_can_be_listed(app, client):
     ("region", "query", "status", "field"),
     [
         ("alpha", {"target_language": "xx"}, 404, "target_language"),  # no such language
-        ("alpha", {"target_language": "fa"}, 422, "target_language"),  # not alpha's
         ("alpha", {"target_language": "de"}, 422, "target_language"),  # alpha's source
         ("alpha", {"target_language": "EN!"}, 422, "query.target_language"),
         ("alpha", {"pages": "maybe"}, 422, "query.pages"),
@@ -317,6 +316,41 @@ def test_bad_languages_and_regions_are_problems_naming_the_field(
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"
     assert field in response.json["errors"]
+
+
+def test_a_language_the_region_has_not_added_yet_is_priced_as_all_missing(app, client):
+    # "What would Farsi cost us?" is asked before the language is added, not after.
+    push(app, "1", "de", "Anmeldung", f"<p>{SENTENCE}</p>")
+    push(app, "1", "en", "Registration", f"<p>{SENTENCE_EN}</p>")
+
+    body = report(client, target_language="fa", pages="true")
+
+    farsi = language(body, "fa")
+    assert farsi["in_region"] is False
+    assert farsi["pages_missing"] == 1
+    assert farsi["words"] == words_of("Anmeldung", f"<p>{SENTENCE}</p>")
+    assert farsi["page_details"][0]["source_language"] == "de"
+    assert "PATCH /api/v1/regions/alpha" in farsi["note"]
+    # The region's own languages say so, and are not among the defaults' strangers.
+    assert language(report(client, target_language="en"), "en")["in_region"] is True
+    assert "note" not in language(report(client, target_language="en"), "en")
+    assert [item["language"] for item in report(client)["languages"]] == ["ar", "en"]
+
+
+def test_a_region_with_only_its_source_language_can_ask_what_english_would_cost(app, client):
+    push(app, "7", "de", "Anmeldung", f"<p>{SENTENCE}</p>", region="beta")
+    push(app, "8", "de", "Kurse", f"<p>{OTHER}</p>", region="beta")
+
+    body = report(client, region="beta", target_language="en")
+
+    english = language(body, "en")
+    assert english["in_region"] is False
+    assert english["pages_missing"] == 2
+    assert english["words"] == words_of("Anmeldung", f"<p>{SENTENCE}</p>") + words_of(
+        "Kurse", f"<p>{OTHER}</p>"
+    )
+    assert_adds_up(english)
+    assert body["totals"]["words"] == english["words"]
 
 
 def test_the_cli_prints_the_same_report_as_a_table(app, runner):

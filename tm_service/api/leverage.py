@@ -99,14 +99,24 @@ class LeverageTotalsSchema(Schema):
 
 class LanguageLeverageSchema(LeverageTotalsSchema):
     language = fields.String()
+    in_region = fields.Boolean(
+        metadata={
+            "description": "False: the region has not added this language yet; every page is "
+            "counted as missing, translated from its source language."
+        }
+    )
+    note = fields.String(
+        metadata={"description": "Only when not in the region: how an admin adds the language."}
+    )
     page_details = fields.List(
         fields.Nested(PageLeverageSchema), metadata={"description": "Only with `pages=true`."}
     )
 
     @post_dump
     def drop_unasked_pages(self, data, **kwargs):
-        if data.get("page_details") is None:
-            data.pop("page_details", None)
+        for key in ("page_details", "note"):
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 
@@ -137,12 +147,13 @@ class LeverageReportSchema(Schema):
 @blp.arguments(LeverageQuerySchema, location="query")
 @blp.response(200, LeverageReportSchema)
 @blp.alt_response(404, description="Unknown region or language")
-@blp.alt_response(422, description="A language the region does not translate into")
+@blp.alt_response(422, description="The region's source language")
 def leverage(query, region):
     """Words of missing or outdated translations the memory covers, per match band and language.
 
     Bands by best match score after penalties: 101, 100, repetitions, 95–99, 85–94, 75–84,
-    no match; they add up to the words. Public content only, numbers and page ids only.
+    no match; they add up to the words. Public content only, numbers and page ids only. A
+    language the region has not added yet is answered as well (`in_region: false`).
     """
     price = current_app.config.get(
         "DEEPL_PRICE_PER_MILLION_CHARACTERS", leverage_service.DEFAULT_PRICE_PER_MILLION_CHARACTERS
