@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from connectors.integreat import read_json_file
+
+# Where Integreat publishes its regions' pages: https://integreat.app/{region}/{language}/{path}/.
+INTEGREAT_WEB_URL = "https://integreat.app"
 
 KIND_BY_DIVISION = {
     "CITY": "city",
@@ -38,6 +41,8 @@ class FixtureTranslation:
     machine_translated: bool
     last_updated: str
     slug: str
+    # The page's address as API v3 gives it: /{region}/{language}/{ancestors' slugs}/{slug}/.
+    path: str = ""
 
 
 @dataclass
@@ -137,7 +142,46 @@ def read_cms_fixture(path: Path) -> CmsFixture:
         )
     for page in pages_by_pk.values():
         page.translations.sort(key=lambda t: (t.language, t.version))
+    for region in regions_by_pk.values():
+        _set_paths(region, pages_by_pk)
     return CmsFixture(
         languages={language.code: language for language in languages_by_pk.values()},
         regions={region.slug: region for region in regions_by_pk.values()},
     )
+
+
+def _set_paths(region: FixtureRegion, pages_by_pk: dict[int, FixturePage]) -> None:
+    """Give every translation its API v3 path, as the CMS builds it from the page tree."""
+    root = next((code for code, parent in region.language_tree.items() if parent is None), None)
+    for page in region.pages:
+        ancestors = []
+        parent = pages_by_pk.get(page.parent_id) if page.parent_id else None
+        while parent is not None and len(ancestors) < len(pages_by_pk):
+            ancestors.insert(0, parent)
+            parent = pages_by_pk.get(parent.parent_id) if parent.parent_id else None
+        page.translations = [
+            replace(
+                translation,
+                path=_path(
+                    region.slug,
+                    translation.language,
+                    [_slug_in(ancestor, translation.language, root) for ancestor in ancestors],
+                    translation.slug,
+                ),
+            )
+            for translation in page.translations
+        ]
+
+
+def _slug_in(page: FixturePage, language: str, root: str | None) -> str:
+    """An ancestor's slug in `language`: its public one, else its latest, else the root's."""
+    for code in (language, root):
+        versions = [t for t in page.translations if t.language == code]
+        public = [t for t in versions if t.status == "public"]
+        if public or versions:
+            return (public or versions)[-1].slug
+    return ""
+
+
+def _path(region: str, language: str, ancestors: list[str], slug: str) -> str:
+    return "/" + "/".join(part for part in (region, language, *ancestors, slug) if part) + "/"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.cms_fixture import CmsFixture
+from connectors.cms_fixture import INTEGREAT_WEB_URL, CmsFixture
 from connectors.integreat import IntegreatPage
 from memory.authorization import Action, Actor, authorize
 from memory.errors import DomainError, ImportRejected
@@ -199,8 +199,13 @@ def import_cms_fixture(
     *,
     regions: Sequence[str],
     progress: Progress | None = None,
+    web_url: str = INTEGREAT_WEB_URL,
 ) -> list[ImportReport]:
-    """Import the chosen regions of a CMS fixture with every version of every translation."""
+    """Import the chosen regions of a CMS fixture with every version of every translation.
+
+    Each translation gets its public address, the region's `base_url` (else `web_url`, which
+    a region without one takes) and the API v3 path: attribution links to the page itself.
+    """
     reports = []
     stored_languages: dict[str, Language] = {}
     try:
@@ -228,6 +233,9 @@ def import_cms_fixture(
                 session, slug, name=data.name, kind=data.kind, source_language=root
             )
             region.latitude, region.longitude = data.latitude, data.longitude
+            if not region.base_url:
+                region.base_url = web_url
+            base_url = region.base_url.rstrip("/")
             for code, parent in data.language_tree.items():
                 if code != "hidden":
                     _ensure_region_language(session, region, code, parent)
@@ -255,7 +263,8 @@ def import_cms_fixture(
                             if translation.machine_translated
                             else Origin.HUMAN,
                             "last_updated": parse_timestamp(translation.last_updated),
-                            "path": f"/{slug}/{translation.language}/{translation.slug}/",
+                            "url": f"{base_url}{translation.path}",
+                            "path": translation.path,
                             "external_translation_id": translation.id,
                             "position": page.position,
                         },

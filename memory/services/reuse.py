@@ -24,6 +24,7 @@ from memory.models import (
     Page,
     PageTranslation,
     Region,
+    RegionLanguage,
     ReviewStatus,
     TranslationStatus,
     utcnow,
@@ -37,7 +38,7 @@ from memory.services.pages import (
     store_translation,
     translation_source_language,
 )
-from memory.services.regions import get_language, get_region
+from memory.services.regions import get_language, get_region, region_language_parent
 
 EXTERNAL_ID_MAX = 100  # Page.external_id is a String(100)
 
@@ -63,7 +64,11 @@ class LocalSpecific:
 
 @dataclass(frozen=True)
 class Attribution:
-    """Who the reused content is from and under which licence: to be shown with the page."""
+    """Who the reused content is from and under which licence: to be shown with the page.
+
+    `url` is the origin page's own address; None when neither the page nor its region says
+    where it is published (the API then links the page's public read in this service).
+    """
 
     region: Region
     page: Page
@@ -78,6 +83,10 @@ class ReusedTranslation:
     origin: PageTranslation
     local_specifics: list[LocalSpecific]
 
+    @property
+    def origin_url(self) -> str | None:
+        return public_url(self.origin)
+
 
 @dataclass(frozen=True)
 class ReuseResult:
@@ -85,6 +94,8 @@ class ReuseResult:
     page: Page
     attribution: Attribution
     translations: list[ReusedTranslation]
+    # Languages added to the region's language tree for this page (`add_languages`).
+    languages_added: list[RegionLanguage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -138,15 +149,21 @@ def reuse_page(
     from_page: str,
     external_id: str | None = None,
     languages: Sequence[str] | None = None,
+    add_languages: bool = False,
 ) -> ReuseResult:
     """Start a page of `region` from another region's page: public translations copied as drafts.
 
     Copies the origin's latest public translation in each language the region has (its source
     language and language tree) or in `languages`. Each copy is a draft (origin "reused",
     unreviewed) with a `PageDerivation` recording the origin version; all or nothing.
+    `add_languages` (an admin of the region): languages the origin has and the region lacks
+    are added to its language tree, translated from the language the origin translates them
+    from (when the region has it, else from the region's source language), and copied too.
     """
     target = get_region(session, region)
     authorize(actor, Action.WRITE_CONTENT, target.slug)
+    if add_languages:
+        authorize(actor, Action.MANAGE_REGION, target.slug)
     if from_region == target.slug:
         raise InvalidInput(
             "A page is reused from another region; within a region, push a new page instead.",
@@ -176,9 +193,10 @@ def reuse_page(
             errors={"external_id": ["Already taken; give another external_id."]},
         )
 
-    chosen = _languages_to_copy(target, origin_page, origins, languages)
     region_languages = _region_languages(target)
+    chosen, missing = _languages_to_copy(target, origin_page, origins, languages, add_languages)
     try:
+        added = _add_languages(session, target, origin_region, missing)
         page = Page(
             region=target,
             external_id=external_id,
@@ -206,6 +224,7 @@ def reuse_page(
         page=page,
         attribution=Attribution(origin_region, origin_page, _origin_url(origin_page, copied)),
         translations=copied,
+        languages_added=added,
     )
 
 
@@ -318,31 +337,73 @@ def _languages_to_copy(
     origin_page: Page,
     origins: dict[int, PageTranslation],
     codes: Sequence[str] | None,
-) -> list[Language]:
+    add_languages: bool,
+) -> tuple[list[Language], list[Language]]:
+    """The languages to copy, and among them those the region lacks (only with add_languages)."""
     region_languages = _region_languages(region)
     if codes is None:
-        chosen = [language for language in region_languages.values() if language.id in origins]
+        chosen = [
+            origin.language
+            for origin in origins.values()
+            if add_languages or origin.language_id in region_languages
+        ]
         if not chosen:
             raise InvalidInput(
                 f"Page '{origin_page.external_id}' has no public translation in a language of "
                 f"region '{region.slug}'.",
                 errors={"from_page": ["No public translation in one of the region's languages."]},
             )
-        return chosen
+        return chosen, [language for language in chosen if language.id not in region_languages]
+    origin_languages = {origin.language.code: origin.language for origin in origins.values()}
     by_code = {language.code: language for language in region_languages.values()}
     problems = []
     chosen = []
+    missing = []
     for code in dict.fromkeys(codes):
-        language = by_code.get(code)
-        if language is None:
-            problems.append(f"Region '{region.slug}' has no language '{code}'.")
-        elif language.id not in origins:
+        language = by_code.get(code) or origin_languages.get(code)
+        if language is None or language.id not in origins:
             problems.append(f"Page '{origin_page.external_id}' has no public {code} translation.")
+        elif code not in by_code and not add_languages:
+            problems.append(_lacks_language(region, code))
         else:
             chosen.append(language)
+            if code not in by_code:
+                missing.append(language)
     if problems:
         raise InvalidInput(" ".join(problems), errors={"languages": problems})
-    return chosen
+    return chosen, missing
+
+
+def _lacks_language(region: Region, code: str) -> str:
+    return (
+        f"Region '{region.slug}' has no language '{code}' yet. An admin of the region can add it "
+        f"with this page: send add_languages: true (or add it to the region's languages with "
+        f"PATCH /api/v1/regions/{region.slug})."
+    )
+
+
+def _add_languages(
+    session: Session, region: Region, origin_region: Region, languages: list[Language]
+) -> list[RegionLanguage]:
+    """Add languages to the region's tree, each translated from the language the origin
+    region translates it from when the region has (or gets) that one, else from its source."""
+    if not languages:
+        return []
+    present = set(_region_languages(region)) | {language.id for language in languages}
+    if all(node.language_id != region.source_language_id for node in region.languages):
+        # The tree gets its root too, so it reads as a tree.
+        region.languages.append(RegionLanguage(language=region.source_language))
+    added = []
+    for language in languages:
+        parent = region_language_parent(origin_region, language)
+        if parent is None or parent.id not in present or parent.id == language.id:
+            parent = region.source_language
+        node = RegionLanguage(language=language, parent_language=parent)
+        region.languages.append(node)
+        added.append(node)
+    # The language tree decides each copy's source version: it must hold the new nodes' ids.
+    session.flush()
+    return added
 
 
 def _copy_translations(
@@ -420,14 +481,26 @@ def local_specifics(title: str, content: str) -> list[LocalSpecific]:
     return list(found)
 
 
+def public_url(translation: PageTranslation) -> str | None:
+    """Where a page translation is published: its own address, else its region's base URL
+    followed by its path (what the CMS gives); None when neither is known."""
+    if translation.url:
+        return translation.url
+    base_url = translation.page.region.base_url
+    if base_url and translation.path:
+        return base_url.rstrip("/") + "/" + translation.path.lstrip("/")
+    return None
+
+
 def _origin_url(origin_page: Page, copied: list[ReusedTranslation]) -> str | None:
-    # The origin's own page in its source language if copied, else any copied language's.
+    # The origin's own page in its source language if copied, else any copied language's; never
+    # the region's home page, which names no page.
     urls = sorted(
-        (item.origin.language_id != origin_page.source_language_id, item.origin.url)
+        (item.origin.language_id != origin_page.source_language_id, url)
         for item in copied
-        if item.origin.url
+        if (url := item.origin_url)
     )
-    return urls[0][1] if urls else (origin_page.region.base_url or None)
+    return urls[0][1] if urls else None
 
 
 def _current_origin(
@@ -461,7 +534,8 @@ def _compare(
     languages.sort(key=lambda item: item.language.code)
     attribution = None
     if origin is not None:
-        url = next((c.url for c in currents if c.url), None) or origin.region.base_url or None
+        currents.sort(key=lambda current: current.language_id != origin.source_language_id)
+        url = next((url for current in currents if (url := public_url(current))), None)
         attribution = Attribution(origin.region, origin, url)
     return UpstreamChange(region, page, attribution, languages)
 

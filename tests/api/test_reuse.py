@@ -205,9 +205,106 @@ def test_only_languages_of_the_region_are_copied(client, make_token, beta):
 
     refused = reuse(client, editor, external_id="with-fa", languages=["de", "fa"])
     assert refused.status_code == 422
-    assert refused.json["errors"]["languages"] == ["Region 'alpha' has no language 'fa'."]
+    [problem] = refused.json["errors"]["languages"]
+    assert problem.startswith("Region 'alpha' has no language 'fa' yet.")
+    assert "add_languages: true" in problem and "PATCH /api/v1/regions/alpha" in problem
     chosen = reuse(client, editor, external_id="german-only", languages=["de"])
     assert [t["language"] for t in chosen.json["translations"]] == ["de"]
+
+
+def beta_translates_farsi_from_english(client, make_token):
+    """Beta's language tree: Farsi from English, and a public Farsi page 50."""
+    response = client.patch(
+        "/api/v1/regions/beta",
+        json={
+            "languages": [
+                {"code": "de"},
+                {"code": "en", "parent": "de"},
+                {"code": "fa", "parent": "en"},
+            ]
+        },
+        headers=bearer(make_token("admin", region="beta")),
+    )
+    assert response.status_code == 200, response.json
+    push_beta(
+        client,
+        make_token("cms", region="beta"),
+        "fa",
+        {"title": "ثبت نام", "content": "<p>نشانی خود را ثبت کنید.</p>"},
+    )
+
+
+def alpha_languages(client):
+    return {
+        node["code"]: node["parent"]
+        for node in client.get("/api/v1/regions/alpha").json["languages"]
+    }
+
+
+def test_an_admin_of_the_region_adds_a_language_it_lacks_with_the_donors_parent(
+    client, make_token, beta
+):
+    beta_translates_farsi_from_english(client, make_token)
+
+    response = reuse(client, make_token("admin"), languages=["de", "en", "fa"], add_languages=True)
+
+    assert response.status_code == 201, response.json
+    assert response.json["languages_added"] == [{"code": "fa", "parent": "en", "visible": True}]
+    assert [t["language"] for t in response.json["translations"]] == ["de", "en", "fa"]
+    assert alpha_languages(client)["fa"] == "en"
+    page = client.get(
+        "/api/v1/regions/alpha/pages/reused-beta-50?include_drafts=true",
+        headers=bearer(make_token("editor")),
+    ).json
+    farsi = next(t for t in page["translations"] if t["language"] == "fa")
+    assert farsi["source_version"] == 1  # made from the English copy, as in beta
+
+
+def test_without_languages_add_languages_copies_every_public_language_of_the_origin(
+    client, make_token, beta
+):
+    beta_translates_farsi_from_english(client, make_token)
+
+    response = reuse(client, make_token("admin"), add_languages=True)
+
+    assert response.status_code == 201, response.json
+    assert [t["language"] for t in response.json["translations"]] == ["de", "en", "fa"]
+    assert [node["code"] for node in response.json["languages_added"]] == ["fa"]
+
+
+def test_a_donor_parent_the_region_lacks_becomes_its_source_language(client, make_token, beta):
+    # Beta translates Farsi from English; gamma has German only, so Farsi comes from German.
+    beta_translates_farsi_from_english(client, make_token)
+
+    gamma = client.post(
+        "/api/v1/regions",
+        json={"slug": "gamma", "name": "Gamma", "kind": "city"},
+        headers=bearer(make_token("admin", region=None)),
+    )
+    assert gamma.status_code == 201, gamma.json
+    added = client.post(
+        "/api/v1/regions/gamma/pages/reuse",
+        json={"from_region": "beta", "from_page": "50", "languages": ["fa"], "add_languages": True},
+        headers=bearer(make_token("admin", region=None)),
+    )
+    assert added.status_code == 201, added.json
+    assert added.json["languages_added"] == [{"code": "fa", "parent": "de", "visible": True}]
+    gamma_tree = client.get("/api/v1/regions/gamma").json["languages"]
+    assert {node["code"]: node["parent"] for node in gamma_tree} == {"de": None, "fa": "de"}
+
+
+@pytest.mark.parametrize("role", ["editor", "cms"])
+def test_only_an_admin_may_add_languages_and_a_refusal_writes_nothing(
+    client, make_token, beta, role
+):
+    beta_translates_farsi_from_english(client, make_token)
+    before = alpha_pages(client, make_token)
+
+    response = reuse(client, make_token(role), languages=["de", "fa"], add_languages=True)
+
+    assert response.status_code == 403
+    assert "fa" not in alpha_languages(client)
+    assert alpha_pages(client, make_token) == before
 
 
 def test_unknown_origin_is_404_and_leaves_nothing(client, make_token, beta):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from memory.models import Origin, ReviewStatus, TranslationStatus
 from memory.services import reuse as reuse_service
-from tm_service.api.schemas import LANGUAGE_CODE, SLUG, StrictSchema, license_of
-from tm_service.auth import current_actor
+from tm_service.api.schemas import (
+    LANGUAGE_CODE,
+    SLUG,
+    RegionLanguageOutSchema,
+    StrictSchema,
+    license_of,
+)
+from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 from tm_service.jobs import translations_changed
 
@@ -33,12 +40,33 @@ class ReuseRequestSchema(StrictSchema):
         validate=validate.Length(1, 200),
         metadata={"description": "Languages to copy (default: every language of the region)."},
     )
+    add_languages = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "An admin of the region: add the languages the origin has and the "
+            "region lacks (translated from the origin's parent language where the region has "
+            "it, else from the region's source language) and copy them too."
+        },
+    )
 
 
 class AcknowledgeSchema(StrictSchema):
     language = fields.String(
         validate=LANGUAGE_CODE,
         metadata={"description": "Only this language (default: every reused language)."},
+    )
+
+
+def _public_read_url(region: str, external_id: str, language: str | None = None) -> str:
+    """The page's public read in this service: the link when the origin names no address."""
+    if language is None:
+        return url_for("pages.get_page", region=region, external_id=external_id, _external=True)
+    return url_for(
+        "pages.get_translation",
+        region=region,
+        external_id=external_id,
+        language=language,
+        _external=True,
     )
 
 
@@ -51,7 +79,13 @@ class AttributionSchema(Schema):
     license = fields.String(attribute="region.license")
     license_url = fields.String(attribute="region.license_url")
     attribution = fields.Function(lambda item: license_of(item.region)["attribution"])
-    url = fields.String(allow_none=True, metadata={"description": "The origin page's address."})
+    url = fields.Function(
+        lambda item: item.url or _public_read_url(item.region.slug, item.page.external_id),
+        metadata={
+            "type": "string",
+            "description": "The origin page's address (its public read here when it has none).",
+        },
+    )
 
 
 class LocalSpecificSchema(Schema):
@@ -69,7 +103,25 @@ class ReusedTranslationSchema(Schema):
     origin = fields.Enum(Origin, by_value=True, attribute="translation.origin")
     review_status = fields.Enum(ReviewStatus, by_value=True, attribute="translation.review_status")
     origin_version = fields.Integer(attribute="origin.version")
-    origin_url = fields.String(attribute="origin.url")
+    origin_url = fields.Function(
+        lambda item: (
+            item.origin_url
+            or _public_read_url(
+                item.origin.page.region.slug,
+                item.origin.page.external_id,
+                item.origin.language.code,
+            )
+        ),
+        metadata={
+            "type": "string",
+            "description": "The origin translation's address (its public read here when it "
+            "has none).",
+        },
+    )
+    license = fields.Function(
+        lambda item: license_of(item.origin.page.region),
+        metadata={"type": "object", "description": "The origin's licence and attribution."},
+    )
     review_before_publishing = fields.Constant(
         True,
         metadata={
@@ -96,6 +148,10 @@ class ReuseResultSchema(Schema):
     )
     translations = fields.List(fields.Nested(ReusedTranslationSchema))
     attribution = fields.Nested(AttributionSchema)
+    languages_added = fields.List(
+        fields.Nested(RegionLanguageOutSchema),
+        metadata={"description": "Languages added to the region's language tree (add_languages)."},
+    )
 
 
 class SentenceChangeSchema(Schema):
@@ -153,10 +209,13 @@ class UpstreamChangeListSchema(Schema):
 
 
 @blp.route("/regions/<string:region>/pages/reuse", methods=["POST"])
+@token_required
 @blp.arguments(ReuseRequestSchema)
 @blp.response(201, ReuseResultSchema)
 @blp.alt_response(401, description="No token")
-@blp.alt_response(403, description="Token of another region or role")
+@blp.alt_response(
+    403, description="Token of another region or role; add_languages without an admin token"
+)
 @blp.alt_response(404, description="Unknown region, origin region or origin page")
 @blp.alt_response(409, description="The region has a page with this external id already")
 @blp.alt_response(422, description="Same region, or a language the region or origin lacks")
@@ -172,6 +231,7 @@ def reuse_page(data, region):
 
 
 @blp.route("/regions/<string:region>/upstream-changes")
+@token_required
 @blp.response(200, UpstreamChangeListSchema)
 @blp.alt_response(401, description="No token")
 @blp.alt_response(403, description="Token of another region")
@@ -183,6 +243,7 @@ def list_upstream_changes(region):
 
 
 @blp.route("/regions/<string:region>/pages/<string:external_id>/upstream")
+@token_required
 @blp.response(200, UpstreamChangeSchema)
 @blp.alt_response(401, description="No token")
 @blp.alt_response(403, description="Token of another region")
@@ -195,6 +256,7 @@ def page_upstream(region, external_id):
 @blp.route(
     "/regions/<string:region>/pages/<string:external_id>/upstream/acknowledge", methods=["POST"]
 )
+@token_required
 @blp.arguments(AcknowledgeSchema)
 @blp.response(200, UpstreamChangeSchema)
 @blp.alt_response(401, description="No token")
