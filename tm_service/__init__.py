@@ -29,8 +29,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Waiting writers queue instead of failing at once with "database is locked".
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
+    from memory.errors import NotFound
     from tm_service.api import create_api
-    from tm_service.auth import current_actor
+    from tm_service.auth import current_actor, refuse_anonymous_calls_of_token_routes
     from tm_service.cli import register_cli
     from tm_service.extensions import db, migrate
     from tm_service.problems import register_problem_handlers
@@ -47,9 +48,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _authenticate_presented_tokens():
         # A token that is sent is checked on every route, public ones too: a bad one is a 401,
-        # never silently anonymous.
-        if request.path.startswith("/api/") and request.headers.get("Authorization"):
-            current_actor()
+        # never silently anonymous. On a route that needs one, no token is a 401 before the body
+        # is parsed: anonymous callers cannot make the server validate megabytes.
+        if request.path.startswith("/api/"):
+            if request.headers.get("Authorization"):
+                current_actor()
+            else:
+                refuse_anonymous_calls_of_token_routes(app.view_functions.get(request.endpoint))
+
+    @app.before_request
+    def _refuse_nul_in_path_parameters():
+        # No region, page, language or job is named with a NUL, and PostgreSQL cannot even
+        # compare text holding one (a 500): it is a 404 naming the parameter.
+        if not request.path.startswith("/api/"):
+            return
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, str) and "\x00" in value:
+                raise NotFound(
+                    f"No {name} contains a NUL character.",
+                    errors={name: ["Contains a NUL character."]},
+                )
 
     @app.before_request
     def _require_json_bodies():

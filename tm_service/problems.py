@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,9 @@ from memory.errors import DomainError
 from tm_service.extensions import db
 
 PROBLEM_TYPE_BASE = "https://tm-service.invalid/problems/"
+# A body with 200 000 unknown fields would otherwise get a 7.8 MB answer; the first few name the
+# problem, `error_count` says how many there were.
+MAX_FIELD_ERRORS = 50
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +37,8 @@ def problem_response(
         "instance": request.path if request else None,
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = dict(itertools.islice(errors.items(), MAX_FIELD_ERRORS))
+        body["error_count"] = len(errors)
     response = Response(
         json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
     )
@@ -56,13 +61,23 @@ def _flatten_webargs(messages: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _invalid_fields_detail(errors: Mapping[str, Any]) -> str:
+    body = errors.get("body")
+    if len(errors) == 1 and isinstance(body, list) and all(isinstance(m, str) for m in body):
+        return " ".join(body)  # about the body as a whole: say what is wrong with it
+    names = list(itertools.islice(errors, MAX_FIELD_ERRORS))
+    more = len(errors) - len(names)
+    listed = ", ".join(sorted(names)) + (f" and {more} more" if more else "")
+    return f"The request has invalid fields: {listed}."
+
+
 def http_exception_problem(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     errors = _flatten_webargs(data["messages"]) if "messages" in data else None
     detail = error.description or error.name
     if errors:
-        detail = "The request has invalid fields: " + ", ".join(sorted(errors)) + "."
+        detail = _invalid_fields_detail(errors)
     if status == 413:
         detail = "The request body is larger than this service accepts."
     headers = dict(getattr(error, "headers", None) or {})

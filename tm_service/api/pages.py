@@ -16,7 +16,7 @@ from tm_service.api.schemas import (
     TranslationSchema,
     license_of,
 )
-from tm_service.auth import current_actor
+from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 from tm_service.jobs import translation_changed
 
@@ -84,6 +84,7 @@ def get_translation(query, region, external_id, language):
     "/regions/<string:region>/pages/<string:external_id>/translations/<string:language>",
     methods=["PUT"],
 )
+@token_required
 @blp.arguments(TranslationPushSchema)
 @blp.response(200, TranslationSchema, description="Unchanged: same content as the latest version")
 @blp.alt_response(201, schema=TranslationSchema, description="Stored as a new version")

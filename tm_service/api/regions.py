@@ -16,7 +16,7 @@ from tm_service.api.schemas import (
     RegionSchema,
     RegionUpdateSchema,
 )
-from tm_service.auth import current_actor
+from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 
 blp = Blueprint("regions", __name__, description="Regions and languages")
@@ -30,6 +30,7 @@ def list_regions():
 
 
 @blp.route("/regions", methods=["POST"])
+@token_required
 @blp.arguments(RegionCreateSchema)
 @blp.response(201, RegionSchema)
 @blp.alt_response(401, description="No token")
@@ -49,6 +50,7 @@ def get_region(region):
 
 
 @blp.route("/regions/<string:region>", methods=["PATCH"])
+@token_required
 @blp.arguments(RegionUpdateSchema)
 @blp.response(200, RegionSchema)
 @blp.alt_response(401, description="No token")
@@ -75,6 +77,7 @@ def get_language(code):
 
 
 @blp.route("/languages/<string:code>", methods=["PUT"])
+@token_required
 @blp.arguments(LanguageWriteSchema)
 @blp.response(200, LanguageSchema)
 @blp.alt_response(201, schema=LanguageSchema, description="Created")

@@ -17,7 +17,7 @@ from memory.errors import InvalidInput, Unauthorized
 from memory.services import tmx_io
 from memory.services import translation_memory as tm_service
 from tm_service.api.schemas import LANGUAGE_CODE, SLUG, StrictSchema
-from tm_service.auth import current_actor
+from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 
 blp = Blueprint("tm", __name__, description="Translation memory: lookup, concordance, TMX")
@@ -226,6 +226,7 @@ def concordance(query):
 
 
 @blp.route("/tm/import", methods=["POST"])
+@token_required
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.response(200, ImportReportSchema)
 @blp.alt_response(401, description="No token")
