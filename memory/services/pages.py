@@ -152,6 +152,7 @@ def store_translation(
             raise PreconditionFailed(
                 f"Page '{external_id}' does not exist yet, so If-Match cannot match."
             )
+        _check_external_id(external_id)
         page = Page(region=region, external_id=external_id, source_language=region.source_language)
         session.add(page)
         session.flush()
@@ -197,6 +198,18 @@ def store_translation(
     session.add(translation)
     session.flush()
     return PushResult(view=_view(session, region, page, translation, is_latest=True), created=True)
+
+
+EXTERNAL_ID_LENGTH = Page.__table__.c.external_id.type.length
+
+
+def _check_external_id(external_id: str) -> None:
+    # PostgreSQL refuses a longer value for the column (a DataError at flush); name the field.
+    if not 1 <= len(external_id) <= EXTERNAL_ID_LENGTH:
+        raise InvalidInput(
+            f"A page id has 1 to {EXTERNAL_ID_LENGTH} characters.",
+            errors={"external_id": [f"Between 1 and {EXTERNAL_ID_LENGTH} characters."]},
+        )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from tests.conftest import bearer
@@ -113,3 +116,106 @@ def test_failed_write_leaves_nothing_behind(client, auth):
         client.get("/api/v1/regions/alpha/pages/7?include_drafts=true", headers=auth).status_code
         == 404
     )
+
+
+def test_duplicate_json_keys_are_400_naming_the_key(client, auth):
+    # Last-one-wins would store a draft the sender may have meant as public.
+    raw = '{"title": "x", "status": "public", "status": "draft"}'
+    body = assert_problem(
+        client.put(URL, data=raw, content_type="application/json", headers=auth), 400, "body"
+    )
+    assert "status" in body["detail"]
+    assert client.get(URL, headers=auth).status_code == 404  # nothing stored
+
+
+def test_duplicate_keys_in_a_nested_object_are_400(client, make_token):
+    raw = '{"languages": [{"code": "de", "code": "en"}]}'
+    response = client.patch(
+        "/api/v1/regions/alpha",
+        data=raw,
+        content_type="application/json",
+        headers=bearer(make_token("admin")),
+    )
+    assert_problem(response, 400, "body")
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("PATCH", "/api/v1/regions/alpha"), ("PUT", "/api/v1/languages/de"), ("PUT", URL)],
+)
+@pytest.mark.parametrize("content_type", [None, "application/json"])
+def test_put_or_patch_without_a_body_is_400_naming_the_body(
+    client, make_token, method, url, content_type
+):
+    headers = bearer(make_token("admin", region=None))
+    response = client.open(url, method=method, headers=headers, content_type=content_type)
+    body = assert_problem(response, 400, "body")
+    assert "body" in body["detail"].lower()
+
+
+def test_position_with_5000_digits_is_422_naming_the_position(client, auth):
+    raw = '{"title": "x", "position": ' + "9" * 5000 + "}"
+    response = client.put(URL, data=raw, content_type="application/json", headers=auth)
+    assert_problem(response, 422, "position")
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_last_updated_that_leaves_the_calendar_in_utc_is_422(client, auth, stamp):
+    response = client.put(URL, json={"title": "x", "last_updated": stamp}, headers=auth)
+    assert_problem(response, 422, "last_updated")
+
+
+def test_last_updated_is_stored_in_utc(client, auth):
+    response = client.put(
+        URL, json={"title": "x", "last_updated": "2024-03-01T01:30:00+02:00"}, headers=auth
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["last_updated"].startswith("2024-02-29T23:30:00")
+
+
+def test_page_id_longer_than_100_characters_is_422_naming_it(client, auth):
+    url = "/api/v1/regions/alpha/pages/" + "p" * 101 + "/translations/de"
+    assert_problem(client.put(url, json={"title": "x"}, headers=auth), 422, "external_id")
+
+
+def test_source_version_beyond_32_bits_is_422(client, auth):
+    body = {"title": "x", "source_version": 2**35}
+    assert_problem(client.put(URL, json=body, headers=auth), 422, "source_version")
+
+
+def test_language_code_longer_than_the_column_is_422(client, make_token):
+    response = client.put(
+        "/api/v1/languages/de" + "-abcdefgh" * 3,
+        json={"name": "X"},
+        headers=bearer(make_token("admin", region=None)),
+    )
+    assert_problem(response, 422, "code")
+
+
+HUGE_UNKNOWN = json.dumps({f"k{i}": i for i in range(200_000)})
+
+
+def test_anonymous_huge_body_on_a_token_route_is_401_before_it_is_read(client):
+    started = time.perf_counter()
+    response = client.put(URL, data=HUGE_UNKNOWN, content_type="application/json")
+    elapsed = time.perf_counter() - started
+    assert_problem(response, 401)
+    assert len(response.get_data()) < 2000
+    assert elapsed < 2.0  # today: seconds of validating 200 000 fields nobody may send
+
+
+def test_error_list_is_capped_with_a_count_of_all_errors(client, auth):
+    response = client.put(URL, data=HUGE_UNKNOWN, content_type="application/json", headers=auth)
+    body = assert_problem(response, 422)
+    assert len(body["errors"]) == 50
+    assert body["error_count"] >= 200_000
+    assert len(response.get_data()) < 20_000
+    assert "k0" in body["errors"]
+
+
+def test_a_few_errors_are_all_listed(client, auth):
+    body = assert_problem(
+        client.put(URL, json={"title": "", "status": "nope", "x": 1}, headers=auth), 422
+    )
+    assert set(body["errors"]) == {"title", "status", "x"}
+    assert body["error_count"] == 3

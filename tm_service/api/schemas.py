@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
@@ -17,9 +18,13 @@ from memory.models import (
 )
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,99}$", error="Lowercase letters, digits and '-'.")
+# At most 20 characters: the length of the language code column.
 LANGUAGE_CODE = validate.Regexp(
-    r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$", error="A language code such as 'de', 'en' or 'de-si'."
+    r"^(?=.{2,20}$)[a-z]{2,3}(-[a-z0-9]{1,8})*$",
+    error="A language code such as 'de', 'en' or 'de-si' (at most 20 characters).",
 )
+# Ids, versions and positions are 32-bit integer columns.
+INT32 = validate.Range(-(2**31), 2**31 - 1)
 
 
 def _unstorable(value: Any) -> bool:
@@ -44,6 +49,18 @@ def _has_surrogate(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 timestamp with its offset, converted to UTC on load (it is stored in UTC);
+    one whose UTC time leaves the calendar (year 1 at +14:00, year 9999 at -12:00) is refused."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ValidationError("Outside the years 1–9999 once converted to UTC.") from error
 
 
 class StrictSchema(Schema):
@@ -164,7 +181,7 @@ class TranslationPushSchema(StrictSchema):
     source_version = fields.Integer(
         strict=True,
         allow_none=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(1, 2**31 - 1),
         metadata={"description": "Version of the source-language text this was translated from."},
     )
     parent = fields.String(
@@ -172,10 +189,10 @@ class TranslationPushSchema(StrictSchema):
         validate=validate.Length(max=100),
         metadata={"description": "External id of the parent page; null for a root page."},
     )
-    position = fields.Integer(strict=True, validate=validate.Range(-(2**31), 2**31 - 1))
+    position = fields.Integer(strict=True, validate=INT32)
     url = fields.String(validate=validate.Length(max=1000))
     path = fields.String(validate=validate.Length(max=1000))
-    last_updated = fields.AwareDateTime(default_timezone=None)
+    last_updated = UtcDateTime(default_timezone=None)
     external_translation_id = fields.String(validate=validate.Length(max=100))
 
 
