@@ -31,7 +31,7 @@ from connectors.deepl_client import (
 )
 from matchers.scoring import PenaltyPolicy
 from memory.authorization import Action, Actor, authorize
-from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unauthorized
 from memory.models import (
     Language,
     Origin,
@@ -808,10 +808,21 @@ def pending_counts(session: Session, actor: Actor | None, region_slug: str) -> d
 
 def get_suggestion(session: Session, actor: Actor | None, suggestion_id: int) -> Suggestion:
     """One suggestion with its audit trail; only for tokens of its region."""
-    suggestion = session.get(Suggestion, suggestion_id)
-    if suggestion is None:
-        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    suggestion = _visible_suggestion(session, actor, suggestion_id)
     authorize(actor, Action.SUGGEST, suggestion.region.slug)
+    return suggestion
+
+
+def _visible_suggestion(session: Session, actor: Actor | None, suggestion_id: int) -> Suggestion:
+    """The suggestion if the actor's region holds it. Another region's is as unknown as a missing
+    one: a 403 would tell a token of region B which ids region A has."""
+    if actor is None:
+        raise Unauthorized("This operation needs an API token (Authorization: Bearer …).")
+    # Ids are 32-bit serials; PostgreSQL refuses to compare a larger one with them.
+    suggestion = session.get(Suggestion, suggestion_id) if 0 < suggestion_id < 2**31 else None
+    # Suggestions are never public: the scope that reads drafts is the one that sees them.
+    if suggestion is None or not actor.can_read_drafts_of(suggestion.region.slug):
+        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
     return suggestion
 
 
@@ -833,9 +844,7 @@ def review_suggestion(
     is demoted (one "rejected" penalty more). Every decision is audited. A suggestion is decided
     once: a second decision is a 409 Conflict.
     """
-    suggestion = session.get(Suggestion, suggestion_id)
-    if suggestion is None:
-        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    suggestion = _visible_suggestion(session, actor, suggestion_id)
     actor = authorize(actor, Action.REVIEW, suggestion.region.slug)
     chosen_decision = Decision(decision)
     if suggestion.status != SuggestionStatus.PENDING:

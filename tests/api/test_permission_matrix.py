@@ -44,6 +44,9 @@ class Entry:
     public: bool = False  # a POST that only reads (lookups): anyone may
     # Builds what the call acts on (app, region) → passed to `request` as its second argument.
     setup: Callable[[Flask, str], Any] | None = None
+    # A token of another region: 403, or 404 where the route names a resource by a bare id
+    # (a 403 would tell that the id exists in some other region).
+    other_region_status: int = 403
 
 
 def _push(region: str):
@@ -170,7 +173,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
         _suggest, roles=frozenset(ROLES)
     ),
     ("POST", "/api/v1/suggestions/<int:suggestion_id>/review"): Entry(
-        _review, roles=frozenset({"translator", "editor", "admin"}), setup=_pending_suggestion
+        _review,
+        roles=frozenset({"translator", "editor", "admin"}),
+        setup=_pending_suggestion,
+        other_region_status=404,
     ),
     ("POST", "/api/v1/regions/<string:region>/pages/reuse"): Entry(
         _reuse, roles=frozenset({"cms", "editor", "admin"}), setup=_public_page_of_alpha
@@ -255,7 +261,11 @@ def test_route_permissions_for_every_kind_of_caller(app, client, make_token, rou
         if entry.public:
             assert allowed(response), (role, response.json)
         else:
-            assert response.status_code == 403, ("other region", role, response.json)
+            assert response.status_code == entry.other_region_status, (
+                "other region",
+                role,
+                response.json,
+            )
         if role not in entry.roles and not entry.public:
             response = call(client, entry, "beta", own[role])
             assert response.status_code == 403, ("own region, role", role, response.json)
@@ -269,3 +279,28 @@ def test_route_permissions_for_every_kind_of_caller(app, client, make_token, rou
     if entry.global_admin:
         response = call(client, entry, "beta", make_token("admin", region=None))
         assert response.status_code < 300, ("global admin", response.json)
+
+
+def test_another_regions_suggestion_answers_exactly_like_a_missing_one(app, client, make_token):
+    suggestion_id = _pending_suggestion(app, "alpha")
+    missing_id = suggestion_id + 1000
+    for role in ROLES:
+        token = bearer(make_token(role, region="beta"))
+        for method, path, kwargs in (
+            ("GET", "/api/v1/suggestions/{}", {}),
+            ("POST", "/api/v1/suggestions/{}/review", {"json": {"decision": "reject"}}),
+        ):
+            existing = client.open(
+                path.format(suggestion_id), method=method, headers=token, **kwargs
+            )
+            missing = client.open(path.format(missing_id), method=method, headers=token, **kwargs)
+            assert existing.status_code == missing.status_code == 404, (role, existing.json)
+            # Nothing but the id differs: the answer does not tell that the id exists elsewhere.
+            assert re.sub(rf"\b{suggestion_id}\b", "ID", existing.get_data(as_text=True)) == (
+                re.sub(rf"\b{missing_id}\b", "ID", missing.get_data(as_text=True))
+            )
+    own = client.get(
+        f"/api/v1/suggestions/{suggestion_id}", headers=bearer(make_token("translator"))
+    )
+    assert own.status_code == 200
+    assert own.json["status"] == "pending"

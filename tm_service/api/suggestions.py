@@ -12,7 +12,7 @@ from memory.services import similarity as similarity_service
 from memory.services import suggestions as suggestion_service
 from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, license_of
 from tm_service.api.tm import PenaltySchema, penalty_policy, tm_index
-from tm_service.auth import current_actor
+from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 from tm_service.jobs import get_similarity_indexes
 
@@ -275,6 +275,7 @@ class ReviewSchema(StrictSchema):
 
 
 @blp.route("/regions/<string:region>/suggestions", methods=["POST"])
+@token_required
 @blp.arguments(SuggestionRequestSchema)
 @blp.response(200, SuggestionResultSchema)
 @blp.alt_response(401, description="No token")
@@ -303,6 +304,7 @@ def suggest(data, region):
 
 
 @blp.route("/regions/<string:region>/suggestions", methods=["GET"])
+@token_required
 @blp.arguments(QueueQuerySchema, location="query")
 @blp.response(200, QueueSchema)
 @blp.alt_response(401, description="No token")
@@ -325,6 +327,7 @@ def queue(query, region):
 
 
 @blp.route("/suggestions/<int:suggestion_id>", methods=["GET"])
+@token_required
 @blp.response(200, StoredSuggestionSchema)
 @blp.alt_response(401, description="No token")
 @blp.alt_response(403, description="Token of another region")
@@ -335,6 +338,7 @@ def get_suggestion(suggestion_id):
 
 
 @blp.route("/suggestions/<int:suggestion_id>/review", methods=["POST"])
+@token_required
 @blp.arguments(ReviewSchema)
 @blp.response(200, StoredSuggestionSchema)
 @blp.alt_response(401, description="No token")
