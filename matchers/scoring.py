@@ -78,6 +78,11 @@ class PenaltyPolicy:
     - other_region 1: another county's wording; small, because sharing is the point.
     - rejected 4 per rejection: reviewers turned this unit down as a suggestion before; two
       rejections put an exact match below a clean 95 % fuzzy one.
+    - foreign_local_detail 10: another region's unit still names that region's town, office,
+      address or phone (matchers.local_details) where the query has no value to put in; a
+      79 % match falls below the 75 % a draft takes.
+    - local_detail_replaced 2: the query's own town, office or address was put in for the
+      other region's; the sentence around it wants a look.
     """
 
     machine_translated: float = 10.0
@@ -88,6 +93,8 @@ class PenaltyPolicy:
     pivot: float = 8.0
     context_mismatch: float = 1.0
     rejected: float = 4.0
+    foreign_local_detail: float = 10.0
+    local_detail_replaced: float = 2.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "PenaltyPolicy":

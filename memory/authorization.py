@@ -14,6 +14,7 @@ class Action(enum.StrEnum):
     REVIEW = "review"  # accept / edit / reject suggestions
     SUGGEST = "suggest"  # ask for suggestions (may spend the region's MT budget)
     MANAGE_REGION = "manage_region"  # update a region, its languages, neighbours
+    EDIT_GAZETTEER = "edit_gazetteer"  # a region's local details: add, correct, remove, rebuild
     ADMINISTER = "administer"  # create regions and languages, tokens, TMX import
 
 
@@ -22,6 +23,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REVIEW: frozenset({Role.TRANSLATOR, Role.EDITOR, Role.ADMIN}),
     Action.SUGGEST: frozenset({Role.CMS, Role.EDITOR, Role.TRANSLATOR, Role.ADMIN}),
     Action.MANAGE_REGION: frozenset({Role.ADMIN}),
+    Action.EDIT_GAZETTEER: frozenset({Role.EDITOR, Role.ADMIN}),
     Action.ADMINISTER: frozenset({Role.ADMIN}),
 }
 
