@@ -225,3 +225,30 @@ def test_translation_made_from_an_old_source_version_is_outdated(client, make_to
     )
     assert made_from_v1.json["outdated"] is True
     assert made_from_v1.json["source_version"] == 1
+
+
+def test_resave_with_character_references_is_the_same_version_and_outdates_nothing(
+    client, make_token
+):
+    token = make_token("cms")
+    german = {"title": "Gebühren", "content": "<p>Die Gebühr für 1\u00a0Jahr beträgt 12 €.</p>"}
+    assert push(client, token, body=german).status_code == 201
+    push(client, token, language="en", body={"title": "Fees", "content": "<p>The fee.</p>"})
+    etag = client.get(URL.format(language="de")).headers["ETag"]
+
+    # The same text as another editor or an export writes it: numeric and named references
+    # for ü, ä and U+00A0, and a space after <p> that no reader sees.
+    resaved = push(
+        client,
+        token,
+        body={
+            "title": "Geb&#252;hren",
+            "content": "<p> Die Geb&#252;hr f&uuml;r 1&#160;Jahr betr&#228;gt 12 &euro;.</p>",
+        },
+    )
+    assert resaved.status_code == 200
+    assert resaved.json["version"] == 1
+    assert resaved.headers["ETag"] == etag
+    page = client.get("/api/v1/regions/alpha/pages/100").json
+    assert [v["version"] for v in page["versions"] if v["language"] == "de"] == [1]
+    assert client.get(URL.format(language="en")).json["outdated"] is False
