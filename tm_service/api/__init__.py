@@ -142,6 +142,7 @@ Blueprint.ARGUMENTS_PARSER = HardenedParser()
 def create_api(app: Flask) -> ProblemApi:
     """One Api per app (its OpenAPI document is built from the blueprints registered on it)."""
     from tm_service.api import (
+        gazetteer,
         health,
         jobs,
         leverage,
@@ -174,6 +175,7 @@ def create_api(app: Flask) -> ProblemApi:
         suggestions,
         reuse,
         leverage,
+        gazetteer,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.extensions["tm_api"] = api
