@@ -292,6 +292,11 @@ def target_languages(region: Region) -> list[TextLanguage]:
     return targets
 
 
+def region_language_codes(region: Region) -> set[str]:
+    """Codes of the languages a region has: its source language and its language tree."""
+    return {region.source_language.code} | {node.language.code for node in region.languages}
+
+
 def _state(view: TranslationView, page: Page) -> str:
     translation = view.translation
     if translation.status is not TranslationStatus.PUBLIC:

@@ -36,6 +36,7 @@ from tm_service.ui import security
 from tm_service.ui.presentation import (
     TextLanguage,
     page_rows,
+    region_language_codes,
     safe_url,
     segment_views,
     target_languages,
@@ -92,6 +93,8 @@ def _template_globals() -> dict[str, Any]:
         "csrf_token": security.csrf_token,
         "can_review": actor is not None and actor.role in ALLOWED[Action.REVIEW],
         "can_write": actor is not None and actor.role in ALLOWED[Action.WRITE_CONTENT],
+        # A region token's admin, or a global admin working on the region: may add languages.
+        "can_manage": actor is not None and actor.role in ALLOWED[Action.MANAGE_REGION],
         "safe_url": safe_url,
     }
 
@@ -422,6 +425,7 @@ def page(external_id: str):
         translations=translations,
         title_row=translations[0] if translations else None,
         targets=target_languages(region),
+        region_languages=region_language_codes(region),
         similar=similar,
         similar_missing=similar_missing,
         upstream=upstream,
@@ -441,7 +445,12 @@ def reuse(external_id: str):
     from_page = request.form.get("from_page", "")
     try:
         result = reuse_service.reuse_page(
-            db.session, actor, slug, from_region=from_region, from_page=from_page
+            db.session,
+            actor,
+            slug,
+            from_region=from_region,
+            from_page=from_page,
+            add_languages=request.form.get("add_languages") == "1",
         )
     except DomainError as error:
         if isinstance(error, Unauthorized):
@@ -451,10 +460,12 @@ def reuse(external_id: str):
         return redirect(url_for("ui.page", external_id=external_id, **scope))
     translations_changed([item.translation.id for item in result.translations])
     languages = ", ".join(item.translation.language.code for item in result.translations)
+    added = ", ".join(node.language.code for node in result.languages_added)
     flash(
         f"Started page '{result.page.external_id}' from {result.attribution.region.name}'s page "
         f"'{from_page}' as drafts ({languages}). Check the attribution and the local specifics "
-        "below before publishing.",
+        "below before publishing."
+        + (f" Added {added} to the region's languages." if added else ""),
         "success",
     )
     return redirect(url_for("ui.page", external_id=result.page.external_id, **scope))
