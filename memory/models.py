@@ -270,5 +270,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # A review-UI session keeps the epoch it signed in under; signing out moves it on, so the
+    # cookie of an ended session is refused when replayed (the cookie itself is client-side).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     region: Mapped[Region | None] = relationship()

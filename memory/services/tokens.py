@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from memory.authorization import Action, Actor, authorize
@@ -74,6 +74,16 @@ def revoke_token(session: Session, actor: Actor | None, prefix: str) -> ApiToken
         token.revoked_at = utcnow()
         session.commit()
     return token
+
+
+def end_sessions(session: Session, token_id: int) -> None:
+    """End every review-UI session signed in with this token (sign-out): one atomic update."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .values(session_epoch=ApiToken.session_epoch + 1)
+    )
+    session.commit()
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

@@ -1,7 +1,8 @@
 """Sign-in, the session's secret key and CSRF protection of the review UI.
 
-The token is presented once, at sign-in; the signed session cookie keeps only its id, and every
-request checks that the token is still valid (a revoked or expired token signs the user out).
+The token is presented once, at sign-in; the signed session cookie keeps only its id and the
+token's session epoch, and every request checks that the token is still valid (a revoked or
+expired token signs the user out) and the epoch still current (sign-out moves it on).
 Every form that changes something carries a per-session random value (`csrf_token`).
 """
 
@@ -18,7 +19,7 @@ from werkzeug.exceptions import BadRequest
 
 from memory.authorization import Actor
 from memory.models import ApiToken, utcnow
-from memory.services.tokens import authenticate
+from memory.services.tokens import authenticate, end_sessions
 from tm_service.extensions import db
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 — a file name, not a secret
@@ -107,30 +108,45 @@ def sign_in(plaintext: str) -> Actor | None:
     actor = authenticate(db.session, plaintext.strip())
     if actor is None or actor.token_id is None:
         return None
+    token = db.session.get(ApiToken, actor.token_id)
+    if token is None:
+        return None
     session.clear()  # nothing of an earlier session carries over
     session["token_id"] = actor.token_id
+    session["epoch"] = token.session_epoch
     session["csrf"] = secrets.token_urlsafe(32)
     return actor
 
 
 def sign_out() -> None:
+    """End the session here and on the server: a copy of the cookie is refused from now on."""
+    token_id = session.get("token_id")
     session.clear()
+    if token_id is not None:
+        # The cookie is client-side, so clearing it ends only this browser's copy; moving the
+        # token's epoch on ends every copy (and every other browser signed in with the token).
+        end_sessions(db.session, token_id)
 
 
-def session_actor() -> tuple[Actor | None, bool]:
-    """The signed-in actor, and whether a session just ended (token revoked, expired, gone)."""
+def session_actor() -> tuple[Actor | None, str | None]:
+    """The signed-in actor, and why a session just ended (None: it did not)."""
     token_id = session.get("token_id")
     if token_id is None:
-        return None, False
+        return None, None
     token = db.session.get(ApiToken, token_id)
     now = utcnow()
+    ended = None
     if (
         token is None
         or token.revoked_at is not None
         or (token.expires_at is not None and token.expires_at <= now)
     ):
+        ended = "Your token was revoked or has expired: you have been signed out."
+    elif session.get("epoch") != token.session_epoch:
+        ended = "This session was signed out. Sign in again."
+    if token is None or ended is not None:
         session.clear()
-        return None, True
+        return None, ended
     return (
         Actor(
             role=token.role,
@@ -138,5 +154,5 @@ def session_actor() -> tuple[Actor | None, bool]:
             token_id=token.id,
             name=token.name,
         ),
-        False,
+        None,
     )

@@ -71,7 +71,7 @@ def _load_session() -> None:
     actor, ended = security.session_actor()
     g.ui_actor = actor
     if ended:
-        flash("Your token was revoked or has expired: you have been signed out.", "error")
+        flash(ended, "error")
 
 
 @bp.after_request
