@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from connectors.integreat import read_json_file
+from connectors.integreat import language_code, read_json_file
 
 # Where Integreat publishes its regions' pages: https://integreat.app/{region}/{language}/{path}/.
 INTEGREAT_WEB_URL = "https://integreat.app"
@@ -19,6 +19,16 @@ KIND_BY_DIVISION = {
     "REGION": "region",
     "STATE": "state",
 }
+
+
+# The CMS test data's placeholder language for hidden content; it names no real language.
+HIDDEN_LANGUAGE = "hidden"
+
+
+def _bcp47_tag(tag: str, where: str) -> str:
+    """A fixture's BCP 47 tag as written (`ar-arb`, `fa-IR`), if it is a valid tag."""
+    language_code(tag, f"{where} bcp47_tag")
+    return tag
 
 
 @dataclass(frozen=True)
@@ -81,10 +91,18 @@ def read_cms_fixture(path: Path) -> CmsFixture:
     languages_by_pk: dict[int, FixtureLanguage] = {}
     for record in by_model.get("cms.language", []):
         fields = record["fields"]
+        slug = fields["slug"]
+        if slug == HIDDEN_LANGUAGE:
+            # Kept as it is: the importer leaves this test language and its texts out.
+            code = bcp47_tag = slug
+        else:
+            where = f"{path}: cms.language {record.get('pk')}"
+            code = language_code(slug, where)
+            bcp47_tag = _bcp47_tag(fields.get("bcp47_tag") or slug, where)
         languages_by_pk[record["pk"]] = FixtureLanguage(
-            code=fields["slug"],
-            bcp47_tag=fields.get("bcp47_tag") or fields["slug"],
-            native_name=fields.get("native_name") or fields["slug"],
+            code=code,
+            bcp47_tag=bcp47_tag,
+            native_name=fields.get("native_name") or slug,
             english_name=fields.get("english_name") or "",
             direction="rtl" if fields.get("text_direction") == "RIGHT_TO_LEFT" else "ltr",
         )
@@ -154,7 +172,7 @@ def _set_paths(region: FixtureRegion, pages_by_pk: dict[int, FixturePage]) -> No
     """Give every translation its API v3 path, as the CMS builds it from the page tree."""
     root = next((code for code, parent in region.language_tree.items() if parent is None), None)
     for page in region.pages:
-        ancestors = []
+        ancestors: list[FixturePage] = []
         parent = pages_by_pk.get(page.parent_id) if page.parent_id else None
         while parent is not None and len(ancestors) < len(pages_by_pk):
             ancestors.insert(0, parent)
