@@ -151,3 +151,93 @@ def test_a_neighbours_spaced_number_replaces_an_unbroken_one():
     )
     assert text == "Appointments: <g1>08251 998877</g1> or <g2>017647320738</g2>"
     assert mismatches == ()
+
+
+# --- inline markup and longer numbers are never edited ---------------------------
+
+
+def test_a_number_in_the_inline_markup_is_never_replaced():
+    stored = extract_placeholders("Die Kurse dauern zwischen 1 und 15 Wochen.").values
+    query = extract_placeholders("Die Kurse dauern zwischen 2 und 15 Wochen.").values
+    text, mismatches = transfer_placeholders(
+        stored, "The <g1>courses</g1> last between 1 and 15 weeks.", query, "en"
+    )
+    assert text == "The <g1>courses</g1> last between 2 and 15 weeks."
+    assert mismatches == ()
+
+
+def test_a_value_is_not_found_inside_a_longer_number():
+    text, mismatches = transfer(
+        "Zwischen 15 und 1 Wochen.", "Between 15 and 1 weeks.", "Zwischen 15 und 2 Wochen."
+    )
+    assert text == "Between 15 and 2 weeks."
+    assert mismatches == ()
+
+
+# --- times arrive as valid times in the translation's clock, or as mismatches -----
+
+
+@pytest.mark.parametrize(
+    ("stored_source", "stored_target", "query", "expected"),
+    [
+        (
+            "Montag - Freitag: 14 Uhr bis 24 Uhr",
+            "Monday - Friday: 2pm until midnight",
+            "Montag - Freitag: 15 Uhr bis 24 Uhr",
+            "Monday - Friday: 3pm until midnight",
+        ),
+        (
+            "Montag - Freitag: 8 Uhr bis 12 Uhr",
+            "Monday - Friday: 8 am to 12 pm",
+            "Montag - Freitag: 15 Uhr bis 24 Uhr",
+            "Monday - Friday: 3 pm to 12 am",
+        ),
+        ("ab 8:30 Uhr", "from 8:30 a.m.", "ab 13.45 Uhr", "from 1:45 p.m."),
+        ("ab 8 Uhr", "from 8 AM", "ab 20:15 Uhr", "from 8:15 PM"),
+        ("von 10 bis 12 Uhr", "from 10 am to 12 noon", "von 10 bis 13 Uhr", "from 10 am to 1 pm"),
+        ("bis 12 Uhr", "until 12 noon", "bis 24 Uhr", "until midnight"),
+        # The first hour of a range shares the second one's marker while the periods agree.
+        ("von 15 bis 17 Uhr", "from 3 to 5 pm", "von 16 bis 18 Uhr", "from 4 to 6 pm"),
+        ("von 15 bis 17 Uhr", "from 3 to 5 pm", "von 9 bis 17 Uhr", "from 9 am to 5 pm"),
+        ("von 15 bis 17 Uhr", "from 3 to 5 pm", "von 15 bis 11 Uhr", "from 3 pm to 11 am"),
+        # The 24-hour clock stays a 24-hour clock, leading zero and all.
+        ("ab 8 Uhr", "from 08:00", "ab 9.30 Uhr", "from 09:30"),
+        ("ab 8 Uhr", "à partir de 8h", "ab 9:30 Uhr", "à partir de 9h30"),
+        ("16 - 18 Uhr", "16 - 18 Uhr", "9 - 24 Uhr", "9 - 24 Uhr"),
+    ],
+)
+def test_a_query_time_is_written_in_the_clock_of_the_translation(
+    stored_source: str, stored_target: str, query: str, expected: str
+):
+    text, mismatches = transfer(stored_source, stored_target, query)
+    assert text == expected
+    assert mismatches == ()
+
+
+def test_a_query_time_that_is_no_time_is_a_mismatch_and_the_stored_time_stays():
+    text, mismatches = transfer("ab 8:00 Uhr", "from 8 am", "ab 25:00 Uhr")
+    assert text == "from 8 am"
+    assert [(m.kind, m.reason, m.value) for m in mismatches] == [
+        ("TIME", "invalid_in_query", "25:00")
+    ]
+
+
+def test_a_stored_time_the_translation_lacks_is_a_mismatch():
+    text, mismatches = transfer("ab 14 Uhr", "in the afternoon", "ab 15 Uhr")
+    assert text == "in the afternoon"
+    assert [(m.kind, m.reason) for m in mismatches] == [("TIME", "not_in_target")]
+
+
+def test_a_number_is_never_written_into_a_12_hour_time():
+    # No "Uhr": the source's hours read as plain numbers, and "15 am" must not come out.
+    text, mismatches = transfer("ab 8 bis 12", "from 8 am to 12 pm", "ab 15 bis 24")
+    assert text == "from 8 am to 12 pm"
+    assert [(m.kind, m.reason) for m in mismatches] == [
+        ("NUM", "not_in_target"),
+        ("NUM", "not_in_target"),
+    ]
+
+
+@pytest.mark.parametrize("text", ["von 16 bis 19 Uhr", "16-19 Uhr", "16 – 19:30 Uhr"])
+def test_both_hours_of_a_range_are_times(text: str):
+    assert [kind for kind, _ in kinds_and_values(text)] == ["TIME", "TIME"]
