@@ -13,6 +13,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from memory.language_tags import service_language_code
+
 # /lkaugsburg/de/willkommen-lkaugsburg/ → region "lkaugsburg", language "de"
 _PATH_RE = re.compile(r"^/(?P<region>[^/]+)/(?P<language>[^/]+)/")
 _FILE_RE = re.compile(r"(?P<language>[a-z]{2,3}(?:-[a-z0-9]+)?)_pages\.json(?:\.gz)?$")
@@ -56,6 +58,15 @@ class IntegreatLanguage:
     direction: str  # "ltr" | "rtl"
 
 
+def language_code(tag: Any, where: str) -> str:
+    """The service code of a language tag in a dump (valid BCP 47, lowercase), else
+    IntegreatFormatError naming where it was found: a dump cannot create a language "12"."""
+    try:
+        return service_language_code(str(tag))
+    except ValueError as error:
+        raise IntegreatFormatError(f"{where}: {error}") from None
+
+
 def _require(item: dict[str, Any], key: str, where: str) -> Any:
     if key not in item:
         raise IntegreatFormatError(f"{where}: missing field '{key}'")
@@ -77,9 +88,10 @@ def parse_pages(
         page_language = language or _language_from_path(path)
         if page_language is None:
             raise IntegreatFormatError(f"{where}: cannot tell the language from path '{path}'")
+        page_language = language_code(page_language, where)
         parent = item.get("parent") or {}
         linked = {
-            code: LinkedTranslation(
+            language_code(code, f"{where}.available_languages"): LinkedTranslation(
                 id=int(link["id"]), url=link.get("url") or "", path=link.get("path") or ""
             )
             for code, link in (item.get("available_languages") or {}).items()
@@ -181,15 +193,20 @@ class IntegreatClient:
 
     def languages(self, region: str) -> list[IntegreatLanguage]:
         data = self._get(f"/api/v3/{quote(region)}/languages/")
-        return [
-            IntegreatLanguage(
-                code=item["code"],
-                bcp47_tag=item.get("bcp47_tag") or item["code"],
-                native_name=item.get("native_name") or item["code"],
-                direction="rtl" if item.get("dir") == "RIGHT_TO_LEFT" else "ltr",
+        where = f"{self.base_url} {region}/languages"
+        languages = []
+        for item in data:
+            tag = item.get("bcp47_tag") or item["code"]
+            language_code(tag, f"{where} bcp47_tag")  # valid, kept as written ("de-DE")
+            languages.append(
+                IntegreatLanguage(
+                    code=language_code(item["code"], where),
+                    bcp47_tag=tag,
+                    native_name=item.get("native_name") or item["code"],
+                    direction="rtl" if item.get("dir") == "RIGHT_TO_LEFT" else "ltr",
+                )
             )
-            for item in data
-        ]
+        return languages
 
     def pages(self, region: str, language: str) -> list[IntegreatPage]:
         data = self._get(f"/api/v3/{quote(region)}/{quote(language)}/pages/")

@@ -4,22 +4,27 @@ Pure: no Flask, no SQLAlchemy. The database import builds on `read_tmx` and owns
 
 Decisions, in one place:
 
-- **Language codes** are normalised to the service's codes by `normalise_language_code`: lowercase,
-  `_` → `-`, and only the primary subtag is kept (`de-DE` → `de`, `en-GB` → `en`, `EN-US` → `en`)
-  except for the codes in `LANGUAGE_CODES_WITH_SUBTAG`, whose subtag names a different language
-  variant for the service's readers (`de-si` "Einfaches Deutsch" — note that BCP 47 would read
-  `-si` as Slovenia —, `pt-br`, `zh-tw`, `sr-latn`). A region subtag is therefore never lost for
-  those, and never kept for the rest (a TM from an `en-GB` project is useful to `en`).
+- **Language codes** must be valid BCP 47 tags (`memory.language_tags`: `xml:lang="12"` or `zz`
+  fails the file) and are normalised to the service's codes by `normalise_language_code`:
+  lowercase, `_` → `-`, and only the primary subtag is kept (`de-DE` → `de`, `en-GB` → `en`,
+  `EN-US` → `en`) except for the codes in `LANGUAGE_CODES_WITH_SUBTAG`, whose subtag names a
+  different language variant for the service's readers (`de-si` "Einfaches Deutsch" — note that
+  BCP 47 would read `-si` as Slovenia —, `pt-br`, `zh-tw`, `sr-latn`). A region subtag is
+  therefore never lost for those, and never kept for the rest (a TM from an `en-GB` project is
+  useful to `en`).
 - **Inline markup** in `<seg>`: the text of `<hi>` (and of unknown elements) is kept; the content
   of `<bpt>`, `<ept>`, `<ph>`, `<it>` and `<ut>` is native code (e.g. escaped HTML `<b>`), not
   text, and is dropped together with any `<sub>` inside it. Text after every inline element is
   kept. Whitespace is kept as written. Comments and processing instructions are ignored.
 - **What fails and what is skipped**: anything structural raises `TmxError` (not XML, truncated,
   root not `<tmx>`, version not 1.1–1.4/1.4b, no `<header>` or `srclang`, a `<tuv>` without a
-  language or without `<seg>`, a malformed date, any entity declaration or reference, a file
-  over `max_bytes`). Content that is merely unusable is skipped and counted in `TmxStats`: a
-  `<tu>` with no non-empty segment in the source language or no non-empty target segment
-  (`skipped_translation_units`), and each empty target `<seg>` (`skipped_segments`).
+  language or without `<seg>`, a language tag that is not BCP 47, a malformed date, any entity
+  declaration or reference, a file over `max_bytes`, a `<tu>` over the bounds: a `<seg>`,
+  `<prop>` or `<note>` over `MAX_SEGMENT_CHARACTERS`, more than `MAX_VARIANTS_PER_UNIT` `<tuv>`s
+  or `MAX_ELEMENTS_PER_UNIT` elements). Content that is merely unusable is skipped and counted
+  in `TmxStats`: a `<tu>` with no non-empty segment in the source language or no non-empty
+  target segment (`skipped_translation_units`), and each empty target `<seg>`
+  (`skipped_segments`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from types import TracebackType
 from typing import IO, BinaryIO
 
 from lxml import etree
+
+from memory.language_tags import service_language_code
 
 __all__ = [
     "LANGUAGE_CODES_WITH_SUBTAG",
@@ -59,12 +66,17 @@ TMX_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NATIVE_CODE_TAGS = frozenset({"bpt", "ept", "ph", "it", "ut"})
-_LANGUAGE_CODE = re.compile(r"[a-z0-9]{1,8}(?:-[a-z0-9]{1,8})*")
 _TMX_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z?")
 # XML 1.0 Char production; anything else (C0 controls, lone surrogates, U+FFFE/FFFF) cannot be
 # written even as a character reference, so the writer drops it.
 _INVALID_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _READ_CHUNK_BYTES = 1 << 16
+# Bounds on one <tu>, far above any real translation memory (sentences; the EU's TMs have 24
+# languages per <tu>) and low enough that matching forms and indexes stay fast: a 9 MB <seg> or
+# 100 000 <tuv>s in one <tu> would keep an import busy for minutes.
+MAX_SEGMENT_CHARACTERS = 10_000
+MAX_VARIANTS_PER_UNIT = 100
+MAX_ELEMENTS_PER_UNIT = 5_000
 _WRITE_BATCH_UNITS = 256
 
 
@@ -115,10 +127,12 @@ class TmxStats:
 
 
 def normalise_language_code(code: str) -> str:
-    """Return the service's code for a BCP 47-like tag: `de-DE` → `de`, `DE-si` → `de-si`."""
-    normalised = code.strip().replace("_", "-").lower()
-    if not _LANGUAGE_CODE.fullmatch(normalised):
-        raise ValueError(f"not a language code: {code!r}")
+    """Return the service's code for a BCP 47 tag: `de-DE` → `de`, `DE-si` → `de-si`.
+
+    Raises ValueError for a tag that is not valid BCP 47 or not a service code
+    (`memory.language_tags.service_language_code`): `12`, `zz`, `x-klingon`, `und`.
+    """
+    normalised = service_language_code(code)
     if normalised in LANGUAGE_CODES_WITH_SUBTAG:
         return normalised
     return normalised.split("-", 1)[0]
@@ -371,6 +385,24 @@ class _ReadState:
             self.stats.skipped_translation_units += 1
 
 
+def _check_children(element: etree._Element) -> None:
+    """Refuse an element with more children than any real `<tu>` has (see MAX_*)."""
+    if len(element) > MAX_ELEMENTS_PER_UNIT:
+        raise TmxError(
+            f"<{element.tag}> with more than {MAX_ELEMENTS_PER_UNIT} elements",
+            line=element.sourceline,
+        )
+
+
+def _check_length(element: etree._Element, text: str) -> str:
+    if len(text) > MAX_SEGMENT_CHARACTERS:
+        raise TmxError(
+            f"<{element.tag}> longer than {MAX_SEGMENT_CHARACTERS} characters ({len(text)})",
+            line=element.sourceline,
+        )
+    return text
+
+
 @dataclass(slots=True)
 class _Variant:
     """One parsed `<tuv>`."""
@@ -389,9 +421,15 @@ def _units_of_translation_unit(
     properties: dict[str, str] = {}
     notes: list[str] = []
     variants: list[_Variant] = []
+    _check_children(tu)
     for child in tu:
         tag = child.tag
         if tag == "tuv":
+            if len(variants) == MAX_VARIANTS_PER_UNIT:
+                raise TmxError(
+                    f"<tu> with more than {MAX_VARIANTS_PER_UNIT} <tuv> elements",
+                    line=child.sourceline,
+                )
             variants.append(_read_variant(child))
         elif tag == "prop":
             _add_property(properties, child)
@@ -447,6 +485,7 @@ def _read_variant(tuv: etree._Element) -> _Variant:
     properties: dict[str, str] = {}
     notes: list[str] = []
     segment: str | None = None
+    _check_children(tuv)
     for child in tuv:
         tag = child.tag
         if tag == "seg":
@@ -473,13 +512,14 @@ def _read_variant(tuv: etree._Element) -> _Variant:
 def _segment_text(seg: etree._Element) -> str:
     """Plain text of a `<seg>`: `<hi>` text kept, native code of bpt/ept/ph/it/ut dropped."""
     if len(seg) == 0:  # the common case: no inline markup
-        return seg.text or ""
+        return _check_length(seg, seg.text or "")
     parts: list[str] = []
     _collect_text(seg, parts)
-    return "".join(parts)
+    return _check_length(seg, "".join(parts))
 
 
 def _collect_text(element: etree._Element, parts: list[str]) -> None:
+    _check_children(element)
     if element.text:
         parts.append(element.text)
     for child in element:
@@ -495,10 +535,10 @@ def _collect_text(element: etree._Element, parts: list[str]) -> None:
 def _text_of(element: etree._Element) -> str:
     """Text content of a `<prop>` or `<note>` (no markup expected; entities rejected)."""
     if len(element) == 0:
-        return element.text or ""
+        return _check_length(element, element.text or "")
     parts: list[str] = []
     _collect_text(element, parts)
-    return "".join(parts)
+    return _check_length(element, "".join(parts))
 
 
 def _reject_entity(node: etree._Element) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from memory.authorization import Action, Actor, authorize
 from memory.errors import Conflict, InvalidInput, NotFound
+from memory.language_tags import service_language_code
 from memory.models import Language, Region, RegionKind, RegionLanguage, TextDirection
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "ku-arab", "dv", "yi"})
@@ -38,10 +39,23 @@ def ensure_language(
     name: str | None = None,
     english_name: str = "",
     direction: TextDirection | None = None,
+    field: str = "language",
 ) -> Language:
-    """Get or create a language (imports meet languages the store has not seen yet)."""
+    """Get or create a language (imports meet languages the store has not seen yet).
+
+    A new code must be a service language code (a valid BCP 47 tag the API accepts,
+    `memory.language_tags`), else InvalidInput naming `field`: no importer creates a language
+    "12" that no route could name.
+    """
     language = session.scalar(select(Language).where(Language.code == code))
     if language is None:
+        try:
+            if service_language_code(code) != code:
+                raise ValueError(f"not a language code: {code!r} (write it in lowercase)")
+        except ValueError as error:
+            raise InvalidInput(
+                f"'{code}' is not a language code.", errors={field: [str(error)]}
+            ) from None
         language = Language(
             code=code,
             bcp47_tag=bcp47_tag or code,

@@ -100,10 +100,95 @@ def test_language_codes_are_normalised_to_service_codes(code: str, expected: str
     assert normalise_language_code(code) == expected
 
 
-@pytest.mark.parametrize("code", ["", "de DE", "*all*", "de--DE"])
+@pytest.mark.parametrize(
+    "code", ["", "de DE", "*all*", "de--DE", "12", "zz", "de-", "x-klingon", "und", "i-klingon"]
+)
 def test_malformed_language_code_is_refused(code: str) -> None:
     with pytest.raises(ValueError, match="not a language code"):
         normalise_language_code(code)
+
+
+def test_a_tuv_whose_language_is_not_bcp_47_fails_the_file_at_its_line() -> None:
+    data = _tmx(
+        '<tu><tuv xml:lang="de"><seg>Hallo</seg></tuv>\n'
+        '<tuv xml:lang="12"><seg>Hello</seg></tuv></tu>'
+    )
+
+    with pytest.raises(TmxError, match="not a language code: '12'") as raised:
+        validate_tmx(io.BytesIO(data))
+
+    assert raised.value.line == 6
+
+
+# ---------------------------------------------------------------- bounds
+
+
+def _timed_rejection(data: bytes, message: str) -> float:
+    started = time.perf_counter()
+    with pytest.raises(TmxError, match=message):
+        validate_tmx(io.BytesIO(data))
+    return time.perf_counter() - started
+
+
+def test_a_9_mb_segment_is_refused_fast() -> None:
+    huge = "Wort " * 1_800_000
+    data = _tmx(
+        f'<tu><tuv xml:lang="de"><seg>{huge}</seg></tuv>'
+        '<tuv xml:lang="en"><seg>word</seg></tuv></tu>'
+    )
+    assert len(data) > 9_000_000
+
+    assert _timed_rejection(data, "<seg> longer than 10000 characters") < 2.0
+
+
+def test_100_000_tuvs_in_one_tu_are_refused_fast() -> None:
+    variants = "".join(f'<tuv xml:lang="en"><seg>x{n}</seg></tuv>' for n in range(100_000))
+    data = _tmx(f'<tu><tuv xml:lang="de"><seg>Hallo</seg></tuv>{variants}</tu>')
+
+    assert _timed_rejection(data, "<tu> with more than") < 2.0
+
+
+@pytest.mark.parametrize(
+    ("inside", "message"),
+    [
+        # Many short inline elements: each text is short, the segment is not.
+        ("<hi>Wort </hi>" * 2_500, "<seg> longer than"),
+        ("<ph/>" * 6_000, "<seg> with more than 5000 elements"),
+    ],
+)
+def test_a_segment_over_the_bounds_through_inline_markup_is_refused(
+    inside: str, message: str
+) -> None:
+    data = _tmx(
+        f'<tu><tuv xml:lang="de"><seg>{inside}</seg></tuv>'
+        '<tuv xml:lang="en"><seg>word</seg></tuv></tu>'
+    )
+
+    _timed_rejection(data, message)
+
+
+def test_a_huge_property_or_thousands_of_them_are_refused() -> None:
+    long_prop = _tmx(
+        f'<tu><prop type="x-attribution">{"a" * 10_001}</prop>'
+        '<tuv xml:lang="de"><seg>Hallo</seg></tuv><tuv xml:lang="en"><seg>Hi</seg></tuv></tu>'
+    )
+    many_props = _tmx(
+        "<tu>"
+        + '<prop type="x-note">n</prop>' * 5_001
+        + '<tuv xml:lang="de"><seg>Hallo</seg></tuv><tuv xml:lang="en"><seg>Hi</seg></tuv></tu>'
+    )
+
+    _timed_rejection(long_prop, "<prop> longer than 10000 characters")
+    _timed_rejection(many_props, "<tu> with more than 5000 elements")
+
+
+def test_units_within_the_bounds_are_read() -> None:
+    # Ten languages and a 10 000-character segment: as large as real <tu>s get.
+    codes = ["en", "ar", "fa", "uk", "tr", "ru", "pl", "ro", "bg", "el"][:9]
+    variants = "".join(f'<tuv xml:lang="{code}"><seg>Text</seg></tuv>' for code in codes)
+    data = _tmx(f'<tu><tuv xml:lang="de"><seg>{"x" * 10_000}</seg></tuv>{variants}</tu>')
+
+    assert validate_tmx(io.BytesIO(data)).units == 9
 
 
 # ---------------------------------------------------------------- round trip
