@@ -308,7 +308,8 @@ def main() -> None:
             tmx = base_dir / "units.tmx"
             write_units_tmx(tmx, args.units)
             started = time.perf_counter()
-            print(flask_cli(env, "tm", "tmx-import", str(tmx)).strip(), file=sys.stderr)
+            licence = ["--license", "CC BY 4.0", "--attribution", "generated load-test units"]
+            print(flask_cli(env, "tm", "tmx-import", str(tmx), *licence).strip(), file=sys.stderr)
             print(
                 f"{args.units} units imported in {time.perf_counter() - started:.1f} s",
                 file=sys.stderr,

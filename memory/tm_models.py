@@ -1,10 +1,14 @@
 """Translation-memory tables: translation units, their deletion log and the change counter.
 
 Units are built from public page translations (`memory.services.translation_memory`) or imported
-from TMX (`memory.services.tmx_io`). Every write to the translation memory bumps the single
-`tm_revision` row inside the writing transaction and stamps the rows it touched with the new
-revision, so in-process indexes of other workers can catch up incrementally (units with a higher
-revision are added, ids in `translation_unit_deletion` with a higher revision are removed).
+from TMX (`memory.services.tmx_io`). Every short write to the translation memory bumps the
+single `tm_revision` row inside the writing transaction and stamps the rows it touched with the
+new revision, so in-process indexes of other workers can catch up incrementally (units with a
+higher revision are added, ids in `translation_unit_deletion` with a higher revision are
+removed). A long write (a TMX import of a million units) must not hold that row locked for
+minutes: it reserves a revision in a transaction of its own, stamps its rows with it, and
+publishes it in a `tm_deferred_revision` row just before it commits
+(`memory.services.translation_memory.reserve_revision` / `publish_revision`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ class TranslationUnit(Base):
     (`<g1>…</g1>`, `<x2/>`, see memory.segmentation). `source_form` / `target_form` are the
     matching keys: markup stripped, local specifics as `{PHONE}`-style tokens, normalised
     (matchers.normalise); `source_hash` / `target_hash` are their SHA-256. `unit_key` is the
-    SHA-256 of (source hash, target hash, languages, region, page): re-imports never duplicate.
+    SHA-256 of (source text, target text, languages, region, page): units are distinct by their
+    real text — "Raum 202" and "Raum 303" share a form but are two units — and re-imports never
+    duplicate.
     """
 
     __tablename__ = "translation_unit"
@@ -105,3 +111,18 @@ class TmRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TmDeferredRevision(Base):
+    """Rows a long write stamped with `revision` (reserved when it started) became visible with
+    the counter's value `published` (taken just before it committed, in the same transaction).
+
+    A reader that had passed `revision` while the write was running loads those rows when it
+    passes `published` (`memory.services.translation_memory.units_written_since`).
+    """
+
+    __tablename__ = "tm_deferred_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    published: Mapped[int] = mapped_column(Integer, index=True)

@@ -28,12 +28,30 @@ def register_memory_commands(group: AppGroup) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--region", "region_slug", help="Region the units belong to (default: none).")
     @click.option("--batch", "batch_name", help="Import batch name (default: file name and time).")
-    def tmx_import(path: Path, region_slug: str | None, batch_name: str | None) -> None:
-        """Import a TMX file into the translation memory (atomic, idempotent)."""
+    @click.option("--license", help="Licence of units without x-license (default: the region's).")
+    @click.option("--attribution", help="Whom to credit (default: the region's attribution).")
+    @click.option("--url", help="Link to the units' source, for units without x-url.")
+    def tmx_import(
+        path: Path,
+        region_slug: str | None,
+        batch_name: str | None,
+        license: str | None,
+        attribution: str | None,
+        url: str | None,
+    ) -> None:
+        """Import a TMX file into the translation memory (atomic, idempotent). Every unit needs
+        a licence and an attribution: its own x- properties, these options, or the region's."""
         batch = batch_name or f"{path.name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
         try:
             report = tmx_io.import_tmx(
-                db.session, None, str(path), region=region_slug, batch_name=batch
+                db.session,
+                None,
+                str(path),
+                region=region_slug,
+                batch_name=batch,
+                license=license,
+                attribution=attribution,
+                url=url,
             )
         except DomainError as error:
             _fail(error)

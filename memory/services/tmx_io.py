@@ -1,9 +1,17 @@
 """TMX import and export of translation units: atomic, idempotent, streaming.
 
-Import reads with memory.tmx.read_tmx (streaming, XXE-safe), writes in chunks of
-`CHUNK_UNITS` units with one flush each, and commits once at the end: any `TmxError` rolls the
-whole file back and raises `ImportRejected` naming the line. Units are keyed like page units
-(source hash, target hash, languages, region, no page), so the same file twice adds nothing.
+Import reads with memory.tmx.read_tmx (streaming, XXE-safe, bounded `<tu>`s, BCP 47 language
+tags), writes in chunks of `CHUNK_UNITS` units with one flush each, and commits once at the
+end: any `TmxError` rolls the whole file back and raises `ImportRejected` naming the line.
+Units are keyed like page units by their real text (source text, target text, languages,
+region, no page), so the same file twice adds nothing and "Raum 202" / "Raum 303" stay two
+units. Every unit names its licence and attribution: the unit's `x-license` / `x-attribution`
+properties, else the import's `license` / `attribution`, else the region's; a unit left without
+either rejects the file.
+
+A long import never holds the TM change counter: it reserves a revision in a short transaction
+of its own before it writes, and publishes it just before its one commit, so reviews, page
+refreshes and other writers go on meanwhile (`translation_memory.reserve_revision`).
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ from memory.authorization import Action, Actor, authorize
 from memory.errors import ImportRejected, InvalidInput
 from memory.models import Language, Origin, Page, Region, utcnow
 from memory.services.regions import ensure_language, get_language, get_region
-from memory.services.translation_memory import next_revision, segment_key, strip_markup, unit_key
+from memory.services.translation_memory import (
+    publish_revision,
+    reserve_revision,
+    segment_key,
+    strip_markup,
+    unit_key,
+)
 from memory.tm_models import TranslationUnit
 from memory.tmx import TmxError, TmxUnit, read_tmx, write_tmx
 
@@ -56,6 +70,26 @@ class ImportReport:
         }
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What an import says about its units when a `<tu>` does not: licence, attribution, URL."""
+
+    license: str = ""
+    attribution: str = ""
+    url: str = ""
+
+    @classmethod
+    def of(
+        cls, home: Region | None, license: str | None, attribution: str | None, url: str | None
+    ) -> Provenance:
+        """The import's own values, else the region's (its licence, its attribution)."""
+        license = (license or "").strip() or (home.license if home else "")
+        attribution = (attribution or "").strip()
+        if not attribution and home is not None:
+            attribution = home.attribution or f"{home.name} — shared under {license}"
+        return cls(license=license, attribution=attribution, url=(url or "").strip())
+
+
 def import_tmx(
     session: Session,
     actor: Actor | None,
@@ -64,30 +98,40 @@ def import_tmx(
     region: str | None = None,
     batch_name: str,
     max_bytes: int | None = None,
+    license: str | None = None,
+    attribution: str | None = None,
+    url: str | None = None,
 ) -> ImportReport:
     """Import a TMX file (path or binary stream) in one transaction; `actor=None`: the CLI.
 
-    Needs a global admin, or an admin of `region`. Unknown languages are created.
+    Needs a global admin, or an admin of `region`. Unknown languages are created (valid BCP 47
+    tags only). `license` / `attribution` / `url` apply to units whose `<tu>` has no `x-license`
+    / `x-attribution` / `x-url` property; without them the region's licence and attribution
+    apply, and a unit left without either rejects the whole file (`ImportRejected`).
     """
     if actor is not None:
         authorize(actor, Action.ADMINISTER, region)
     home = get_region(session, region) if region else None
+    provenance = Provenance.of(home, license, attribution, url)
     report = ImportReport(batch=batch_name, region=region)
     started = time.perf_counter()
     languages: dict[str, Language] = {}
-    revision: int | None = None
     pending: list[TmxUnit] = []
     reader = read_tmx(source, max_bytes=max_bytes)
+    # Before anything is written (it commits): the import then holds no lock other writers need.
+    revision = reserve_revision(session)
     try:
         for unit in reader:
             pending.append(unit)
             if len(pending) >= CHUNK_UNITS:
-                revision = _store_chunk(
-                    session, pending, home, batch_name, languages, report, revision
+                _store_chunk(
+                    session, pending, home, batch_name, languages, report, revision, provenance
                 )
                 pending.clear()
         if pending:
-            revision = _store_chunk(session, pending, home, batch_name, languages, report, revision)
+            _store_chunk(
+                session, pending, home, batch_name, languages, report, revision, provenance
+            )
     except TmxError as error:
         session.rollback()
         line = f" at line {error.line}" if error.line else ""
@@ -102,6 +146,8 @@ def import_tmx(
     report.translation_units = stats.translation_units
     report.skipped += stats.skipped_translation_units + stats.skipped_segments
     report.languages = sorted(languages)
+    if report.created:
+        publish_revision(session, revision)
     session.commit()
     report.seconds = time.perf_counter() - started
     return report
@@ -114,8 +160,9 @@ def _store_chunk(
     batch_name: str,
     languages: dict[str, Language],
     report: ImportReport,
-    revision: int | None,
-) -> int | None:
+    revision: int,
+    provenance: Provenance,
+) -> None:
     region_id = home.id if home else None
     rows: dict[str, dict[str, Any]] = {}
     for unit in units:
@@ -128,12 +175,18 @@ def _store_chunk(
             report.skipped += 1
             continue
         key = unit_key(
-            source_key.hash, target_key.hash, source.id, target.id, region_id, page_id=None
+            unit.source_text, unit.target_text, source.id, target.id, region_id, page_id=None
         )
         if key in rows:
             report.unchanged += 1
             continue
         props = unit.properties
+        license = (props.get("x-license") or "").strip() or provenance.license
+        attribution = (props.get("x-attribution") or "").strip() or provenance.attribution
+        if not license or not attribution:
+            raise _unlicensed(
+                unit, report.units, missing="license" if not license else "attribution"
+            )
         when = unit.change_date or unit.creation_date
         rows[key] = {
             "unit_key": key,
@@ -152,29 +205,43 @@ def _store_chunk(
             "origin": _origin(props.get("x-origin")),
             "reviewed": props.get("x-reviewed", "").strip().lower() in ("true", "1", "yes"),
             "outdated": props.get("x-outdated", "").strip().lower() in ("true", "1", "yes"),
-            "license": (props.get("x-license") or (home.license if home else ""))[:100],
-            "attribution": props.get("x-attribution") or (home.attribution if home else ""),
-            "url": (props.get("x-url") or "")[:1000],
+            "license": license[:100],
+            "attribution": attribution,
+            "url": ((props.get("x-url") or "").strip() or provenance.url)[:1000],
             "import_batch": batch_name,
             "translated_at": when,
         }
     if not rows:
-        return revision
+        return
     known = set(
         session.scalars(select(TranslationUnit.unit_key).where(TranslationUnit.unit_key.in_(rows)))
     )
     report.unchanged += len(known)
     new_rows = [row for key, row in rows.items() if key not in known]
     if new_rows:
-        if revision is None:
-            revision = next_revision(session)
         now = utcnow()
         for row in new_rows:
             row.update(revision=revision, created_at=now, updated_at=now)
         session.execute(insert(TranslationUnit), new_rows)
         report.created += len(new_rows)
     session.flush()
-    return revision
+
+
+def _unlicensed(unit: TmxUnit, number: int, *, missing: str) -> ImportRejected:
+    """The file is refused: a reusable text must name its licence and whom to credit."""
+    which = f"tuid {unit.tuid}" if unit.tuid else f"segment pair {number}"
+    what = "licence" if missing == "license" else "attribution"
+    return ImportRejected(
+        f"The TMX file was rejected: {which} ({unit.source_text[:60]!r}) has no {what}. "
+        f"Send `{missing}` with the import, import into a region (its licence and attribution "
+        f"apply), or give each <tu> an x-{missing} property. Nothing was imported.",
+        errors={
+            missing: [
+                f"Required: every imported unit names its {what} (the text is shared with "
+                "other regions)."
+            ]
+        },
+    )
 
 
 def _language(session: Session, cache: dict[str, Language], code: str) -> Language:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from matchers.fuzzy_index import FuzzyIndex
@@ -52,7 +52,12 @@ from memory.services.pages import (
     translation_source_language,
 )
 from memory.services.regions import get_language, get_region
-from memory.tm_models import TmRevision, TranslationUnit, TranslationUnitDeletion
+from memory.tm_models import (
+    TmDeferredRevision,
+    TmRevision,
+    TranslationUnit,
+    TranslationUnitDeletion,
+)
 
 __all__ = [
     "DEFAULT_PIVOT_LANGUAGE",
@@ -63,12 +68,15 @@ __all__ = [
     "TranslationMemoryIndex",
     "concordance",
     "lookup",
+    "publish_revision",
     "refresh_all_units",
     "refresh_units",
     "rekey_units",
+    "reserve_revision",
     "add_reviewed_unit",
     "segment_key",
     "unit_key",
+    "units_written_since",
 ]
 
 DEFAULT_PIVOT_LANGUAGE = "en"
@@ -117,17 +125,23 @@ def _sha256(*parts: object) -> str:
 
 
 def unit_key(
-    source_hash: str,
-    target_hash: str,
+    source_text: str,
+    target_text: str,
     source_language_id: int,
     target_language_id: int,
     region_id: int | None,
     page_id: int | None,
 ) -> str:
-    """The unique key of a unit: the same pair in the same place is stored once."""
+    """The unique key of a unit: the same pair of texts in the same place is stored once.
+
+    Units are distinct by their real text (whitespace runs count as one space): "Raum 202" and
+    "Raum 303" are two units although their matching forms (`Raum {NUM}`) are equal — the form
+    is only for matching. migrations/versions/0005 computes the same key for stored units.
+    """
     return _sha256(
-        source_hash,
-        target_hash,
+        "text",
+        _SPACES.sub(" ", source_text).strip(),
+        _SPACES.sub(" ", target_text).strip(),
         source_language_id,
         target_language_id,
         region_id if region_id is not None else "-",
@@ -147,7 +161,9 @@ def next_revision(session: Session) -> int:
     """Bump the TM change counter inside the caller's transaction and return the new value.
 
     The row stays locked until the transaction ends (PostgreSQL; SQLite serialises all writers),
-    so revisions become visible to readers in order.
+    so revisions become visible to readers in order. Only short writes may hold it: a long one
+    (a TMX import) takes `reserve_revision` / `publish_revision` instead, so that no other
+    writer waits for it.
     """
     bumped = session.execute(
         update(TmRevision).where(TmRevision.id == 1).values(revision=TmRevision.revision + 1)
@@ -156,6 +172,37 @@ def next_revision(session: Session) -> int:
         session.add(TmRevision(id=1, revision=1, epoch=0))
         session.flush()
     return int(session.scalar(select(TmRevision.revision).where(TmRevision.id == 1)) or 0)
+
+
+def reserve_revision(session: Session) -> int:
+    """Take a revision for a long write in a short transaction of its own, and commit it.
+
+    The long write stamps its rows with it while holding no lock on the counter; readers that
+    pass this revision before the write commits find none of its rows (not committed yet) and
+    learn of them from `publish_revision`.
+    """
+    revision = next_revision(session)
+    session.commit()
+    return revision
+
+
+def publish_revision(session: Session, reserved: int) -> int:
+    """Make the rows a long write stamped `reserved` visible to readers: call it inside that
+    write's transaction just before it commits. Bumps the counter (the lock is held only until
+    the commit) and records that rows of `reserved` appeared at the new revision."""
+    revision = next_revision(session)
+    session.add(TmDeferredRevision(revision=reserved, published=revision))
+    session.flush()
+    return revision
+
+
+def units_written_since(revision: int) -> ColumnElement[bool]:
+    """Condition on `TranslationUnit`: written by a transaction a reader at `revision` has not
+    seen — a later revision, or a long write's reserved one published after it."""
+    published_late = select(TmDeferredRevision.revision).where(
+        TmDeferredRevision.published > revision, TmDeferredRevision.revision <= revision
+    )
+    return or_(TranslationUnit.revision > revision, TranslationUnit.revision.in_(published_late))
 
 
 def current_revision(session: Session) -> tuple[int, int]:
@@ -321,8 +368,8 @@ def rekey_units(session: Session, *, region_slug: str | None = None) -> int:
         source_key = segment_key(unit.source_text, languages[unit.source_language_id])
         target_key = segment_key(unit.target_text, languages[unit.target_language_id])
         key = unit_key(
-            source_key.hash,
-            target_key.hash,
+            unit.source_text,
+            unit.target_text,
             unit.source_language_id,
             unit.target_language_id,
             unit.region_id,
@@ -501,8 +548,8 @@ def _units_of_pair(
         before = keyed[position - 1][2].form if position > 0 else None
         after = keyed[position + 1][2].form if position + 1 < len(keyed) else None
         key = unit_key(
-            source_key.hash,
-            target_key.hash,
+            source_text,
+            target_text,
             source.language_id,
             target.language_id,
             region.id,
@@ -577,8 +624,8 @@ def add_reviewed_unit(
     key = _sha256(
         REVIEW_BATCH,
         unit_key(
-            source_key.hash,
-            target_key.hash,
+            source_text,
+            target_text,
             source.id,
             target.id,
             region.id,
@@ -723,7 +770,7 @@ class TranslationMemoryIndex:
                 TranslationUnit.target_language_id,
                 TranslationUnit.source_form,
             )
-            .where(TranslationUnit.revision > seen)
+            .where(units_written_since(seen))
             .execution_options(yield_per=10_000)
         )
         for row in rows:

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from memory.authorization import Actor
-from memory.models import PageTranslation, Role
+from memory.models import Language, PageTranslation, Role
 from memory.services.pages import push_translation
 from memory.services.regions import update_region
 from memory.services.translation_memory import refresh_all_units, refresh_units
@@ -340,7 +340,9 @@ segtype="sentence" adminlang="en" srclang="de" o-tmf="t"/><body>
     with app.app_context():
         from memory.services import tmx_io
 
-        tmx_io.import_tmx(db.session, ADMIN, io.BytesIO(tmx.encode()), batch_name="old")
+        tmx_io.import_tmx(
+            db.session, ADMIN, io.BytesIO(tmx.encode()), batch_name="old", region="alpha"
+        )
         unit = db.session.scalars(select(TranslationUnit)).one()
         # As an older version stored it: the unbroken number read as {NUM}.
         unit.source_form = "rufen sie {NUM} an."
@@ -358,3 +360,79 @@ segtype="sentence" adminlang="en" srclang="de" o-tmf="t"/><body>
     after = lookup(client, text=text, source_language="de", target_language="en").json
     assert after["matches"][0]["kind"] == "exact"
     assert after["matches"][0]["text"] == "Call 08251 998877."
+
+
+def test_sentences_of_one_page_that_differ_only_in_numbers_are_two_units(app, client):
+    push(
+        app,
+        "alpha",
+        "1",
+        "de",
+        "Sprechstunde",
+        "<p>Die Sprechstunde ist in Raum 202.</p><p>Die Sprechstunde ist in Raum 303.</p>",
+    )
+    push(
+        app,
+        "alpha",
+        "1",
+        "en",
+        "Office hours",
+        "<p>Office hours are in room 202.</p><p>Office hours are in room 303.</p>",
+    )
+    refresh_everything(app)
+
+    with app.app_context():
+        texts = db.session.scalars(
+            select(TranslationUnit.source_text).order_by(TranslationUnit.position)
+        ).all()
+    assert texts == [
+        "Sprechstunde",
+        "Die Sprechstunde ist in Raum 202.",
+        "Die Sprechstunde ist in Raum 303.",
+    ]
+
+
+def test_an_index_that_passed_an_import_s_revision_still_loads_its_units(app, tmp_path):
+    """A reader that checks the memory while an import runs passes the import's reserved
+    revision before the import's units are committed; it must load them once they are."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from memory.services import tmx_io
+    from memory.services.translation_memory import TranslationMemoryIndex, segment_key
+
+    other_process = Session(create_engine(app.config["SQLALCHEMY_DATABASE_URI"]))
+    index = TranslationMemoryIndex(refresh_seconds=0)
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4"><header creationtool="t" '
+        'creationtoolversion="1" datatype="plaintext" segtype="sentence" adminlang="en" '
+        'srclang="de" o-tmf="t"/><body><tu><tuv xml:lang="de"><seg>Die Bürgersprechstunde '
+        'ist dienstags.</seg></tuv><tuv xml:lang="en"><seg>Citizens\' office hours are on '
+        "Tuesdays.</seg></tuv></tu></body></tmx>"
+    ).encode()
+
+    class ReadWhileImporting(io.BytesIO):
+        """The file as the import reads it; the other process looks at the memory meanwhile."""
+
+        def read(self, size=-1):
+            if self.tell() == 0:
+                index.ensure_fresh(other_process)
+                other_process.rollback()  # end its read transaction, as a request would
+            return super().read(size)
+
+    try:
+        with app.app_context():
+            passed = index.revision
+            tmx_io.import_tmx(
+                db.session, ADMIN, ReadWhileImporting(body), region="alpha", batch_name="b"
+            )
+            de, en = (
+                db.session.scalar(select(Language.id).where(Language.code == code))
+                for code in ("de", "en")
+            )
+        assert index.revision is not None and index.revision > (passed or 0)
+        index.ensure_fresh(other_process)
+        form = segment_key("Die Bürgersprechstunde ist mittwochs.", "de").form
+        assert index.search(de, en, form, 5, 70)
+    finally:
+        other_process.close()

@@ -149,7 +149,8 @@ def test_tmx_import_killed_halfway_stores_nothing_and_the_rerun_completes_once(
     path = tmp_path / "big.tmx"
     big_tmx(path, TMX_UNITS)
     env = run_env(postgres_url)
-    arguments = ["tmx-import", str(path), "--batch", BATCH]
+    arguments = ["tmx-import", str(path), "--batch", BATCH, "--license", "CC BY 4.0"]
+    arguments += ["--attribution", "generated test units"]
     command = flask_command(*arguments)
 
     process = subprocess.Popen(

@@ -27,6 +27,9 @@ TMX = b"""<?xml version="1.0" encoding="UTF-8"?>
 </body></tmx>"""
 
 
+LICENSED = {"license": "CC BY 4.0", "attribution": "Stadt Augsburg"}
+
+
 def pair_ids(session) -> tuple[int, int]:
     ids = {
         language.code: language.id
@@ -49,7 +52,7 @@ def test_a_second_process_sees_new_and_deleted_units_after_its_refresh(app):
         theirs.ensure_fresh(session)
         assert ours.stats()["units"] == theirs.stats()["units"] == 0
 
-        import_tmx(session, None, io.BytesIO(TMX), batch_name="one")
+        import_tmx(session, None, io.BytesIO(TMX), batch_name="one", **LICENSED)
         ours.ensure_fresh(session)
         assert search(ours, session, "Die Sprechstunde ist am Dienstag.")
         # Within its interval the other index has not looked yet: the bounded delay.
@@ -81,7 +84,7 @@ def test_exact_matches_come_from_the_database_without_delay(app):
     with app.app_context():
         index = TranslationMemoryIndex(refresh_seconds=3600)
         index.ensure_fresh(db.session)
-        import_tmx(db.session, None, io.BytesIO(TMX), batch_name="one")
+        import_tmx(db.session, None, io.BytesIO(TMX), batch_name="one", **LICENSED)
         matches = lookup(
             db.session,
             index,

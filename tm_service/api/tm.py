@@ -155,6 +155,24 @@ class ConcordanceResultSchema(Schema):
 class ImportQuerySchema(StrictSchema):
     region = fields.String(validate=SLUG, metadata={"description": "Region the units belong to."})
     batch = fields.String(validate=validate.Length(1, 200))
+    license = fields.String(
+        validate=validate.Length(1, 100),
+        metadata={
+            "description": "Licence of units without an x-license property (default: the "
+            "region's). Every unit needs one, or the file is rejected."
+        },
+    )
+    attribution = fields.String(
+        validate=validate.Length(1, 2000),
+        metadata={
+            "description": "Whom to credit for units without an x-attribution property "
+            "(default: the region's attribution). Every unit needs one."
+        },
+    )
+    url = fields.String(
+        validate=validate.Length(1, 1000),
+        metadata={"description": "Link to the units' source for units without an x-url property."},
+    )
 
 
 class ImportReportSchema(Schema):
@@ -233,7 +251,11 @@ def concordance(query):
 @blp.alt_response(403, description="Not a global admin or an admin of the region")
 @blp.alt_response(413, description="Body larger than the configured limit")
 @blp.alt_response(415, description="Neither TMX XML nor a multipart file")
-@blp.alt_response(422, description="Not a valid TMX file; nothing was imported")
+@blp.alt_response(
+    422,
+    description="Not a valid TMX file (or a unit without licence or attribution, a language tag "
+    "that is not BCP 47, a <tu> over the size bounds); nothing was imported",
+)
 def import_tmx(query):
     """Import a TMX file (admin): the XML as body, or a multipart `file`. Atomic, idempotent."""
     actor = current_actor()
@@ -260,7 +282,15 @@ def import_tmx(query):
         )
     batch = query.get("batch") or f"{name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     report = tmx_io.import_tmx(
-        db.session, actor, stream, region=query.get("region"), batch_name=batch, max_bytes=limit
+        db.session,
+        actor,
+        stream,
+        region=query.get("region"),
+        batch_name=batch,
+        max_bytes=limit,
+        license=query.get("license"),
+        attribution=query.get("attribution"),
+        url=query.get("url"),
     )
     return report.as_dict()
 
