@@ -76,7 +76,7 @@ class _Canonicaliser(HTMLParser):
         self.tokens.append(("inline", f"<?{_collapse(data).strip()}>"))
 
     def unknown_decl(self, data: str) -> None:
-        self.tokens.append(("inline", f"<![{_collapse(data).strip()}]>"))
+        self.tokens.append(("inline", f"<![{_collapse(data).strip()}]]>"))
 
 
 def _tag_kind(tag: str) -> str:
