@@ -549,12 +549,18 @@ def check_candidate(
         taken.append((start, end))
         span = target[start:end]
         new = None
-        candidates = unpaired.get(detail.kind) or []
-        if candidates:
-            new = _replacement(detail, candidates[0], span, donor, home, target_language)
-            if new is not None:
-                candidates.pop(0)
-                replaced_keys[(detail.kind, detail.key)] = new
+        kinds = [detail.kind]
+        if detail.kind == "office" and _is_place_of(span, detail.value, donor, target_language):
+            kinds.append("place")  # only the office's place was translated: a place stands in
+        for kind in kinds:
+            candidates = unpaired.get(kind) or []
+            if candidates:
+                as_detail = detail if kind == detail.kind else _as_place(detail, span)
+                new = _replacement(as_detail, candidates[0], span, donor, home, target_language)
+                if new is not None:
+                    candidates.pop(0)
+                    replaced_keys[(detail.kind, detail.key)] = new
+                    break
         edits.append((start, end, new, detail, span))
     # The target may name a donor detail more often than the source: the same treatment.
     for detail in donor.find(target, target_language):
@@ -564,6 +570,15 @@ def check_candidate(
         new = replaced_keys.get((detail.kind, detail.key))
         edits.append((detail.start, detail.end, new, detail, detail.value))
     return _apply(target, edits)
+
+
+def _is_place_of(span: str, office: str, donor: Gazetteer, language: str | None) -> bool:
+    parts = split_office(office)
+    return parts is not None and span in _place_forms(parts[1], donor, language)
+
+
+def _as_place(detail: LocalDetail, span: str) -> LocalDetail:
+    return LocalDetail("place", span, detail_key("place", span), detail.start, detail.end)
 
 
 def _query_details(

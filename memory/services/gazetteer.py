@@ -511,3 +511,88 @@ def delete_entry(session: Session, actor: Actor | None, region_slug: str, entry_
         row.removed = True
         row.updated_at = utcnow()
     session.commit()
+
+
+# --------------------------------------------------------------------------- page reuse
+
+# Offices that stand for the local authority as a whole: one of them proposes another.
+_AUTHORITY_TYPES = frozenset(
+    {
+        "Landratsamt",
+        "Landkreis",
+        "Landeshauptstadt",
+        "Stadt",
+        "Stadtverwaltung",
+        "Gemeinde",
+        "Markt",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DetailToReplace:
+    """A donor's local detail in a reused page, and the recipient's value where its gazetteer
+    has one of the same kind (None: the editor fills it in)."""
+
+    kind: str
+    value: str
+    occurrences: int
+    proposed: str | None
+
+
+def details_to_replace(
+    session: Session, donor_region: Region, recipient: Region, text: str, language: str
+) -> list[DetailToReplace]:
+    """The donor's local details in a page text (plain) that the recipient does not share, in
+    text order, each with a proposed value of the recipient: its own name for the donor's name,
+    its main postal code with town, its office of the same type (or its local authority for the
+    donor's), its main web domain."""
+    donor = gazetteer_for(session, donor_region)
+    home = gazetteer_for(session, recipient)
+    found: dict[tuple[str, str], DetailToReplace] = {}
+    for detail in donor.find(text, language):
+        pair = (detail.kind, detail.key)
+        if home.has(*pair):
+            continue
+        if pair in found:
+            item = found[pair]
+            found[pair] = DetailToReplace(
+                item.kind, item.value, item.occurrences + 1, item.proposed
+            )
+            continue
+        found[pair] = DetailToReplace(
+            detail.kind, detail.value, 1, _proposal(detail, donor, home, language)
+        )
+    return list(found.values())
+
+
+def _proposal(
+    detail: local_details.LocalDetail, donor: Gazetteer, home: Gazetteer, language: str
+) -> str | None:
+    main = home.places[0] if home.places else None
+    if detail.kind == "place":
+        donor_main = donor.places[0] if donor.places else None
+        if main is None or donor_main is None:
+            return None
+        if detail.key == local_details.detail_key("place", donor_main) or detail.value in (
+            donor.name_in(donor_main, language),
+        ):
+            return home.name_in(main, language)
+        return None
+    if detail.kind == "postal_code_town":
+        codes = home.of_kind("postal_code_town")
+        in_main = [e for e in codes if main and e.value.endswith(" " + main)]
+        return (in_main or codes)[0].value if codes else None
+    if detail.kind == "office":
+        parts = local_details.split_office(detail.value)
+        if parts is None:
+            return None
+        offices = [(local_details.split_office(e.value), e) for e in home.of_kind("office")]
+        same = [e for split, e in offices if split and split[0] == parts[0]]
+        if not same and parts[0] in _AUTHORITY_TYPES:
+            same = [e for split, e in offices if split and split[0] in _AUTHORITY_TYPES]
+        return same[0].value if same else None
+    if detail.kind == "url":
+        domains = home.of_kind("url")
+        return domains[0].value if domains else None
+    return None  # a phone, e-mail or address of the recipient for this topic: the editor's

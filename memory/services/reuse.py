@@ -31,6 +31,7 @@ from memory.models import (
 )
 from memory.review_models import PageDerivation
 from memory.segmentation import Segment, html_to_text, render_segment, segment_html
+from memory.services.gazetteer import DetailToReplace, details_to_replace
 from memory.services.pages import (
     get_page_or_404,
     latest_public_by_language,
@@ -82,6 +83,8 @@ class ReusedTranslation:
     translation: PageTranslation
     origin: PageTranslation
     local_specifics: list[LocalSpecific]
+    # The origin region's local details (its gazetteer), with the recipient's values proposed.
+    local_details: list[DetailToReplace] = field(default_factory=list)
 
     @property
     def origin_url(self) -> str | None:
@@ -444,7 +447,18 @@ def _copy_translations(
             )
         )
         results.append(
-            ReusedTranslation(translation, origin, local_specifics(origin.title, origin.content))
+            ReusedTranslation(
+                translation,
+                origin,
+                local_specifics(origin.title, origin.content),
+                details_to_replace(
+                    session,
+                    origin.page.region,
+                    region,
+                    origin.title + "\n" + html_to_text(origin.content),
+                    origin.language.code,
+                ),
+            )
         )
     session.flush()
     return sorted(results, key=lambda item: item.translation.language.code)

@@ -16,9 +16,10 @@ units, and rejected units are demoted (a "rejected" penalty per rejection).
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
@@ -29,6 +30,7 @@ from connectors.deepl_client import (
     UnsupportedLanguage,
     check_budget,
 )
+from matchers.local_details import Gazetteer, check_candidate
 from matchers.scoring import PenaltyPolicy
 from memory.authorization import Action, Actor, authorize
 from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unauthorized
@@ -49,6 +51,7 @@ from memory.segmentation import (
     html_to_text,
     render_segment,
 )
+from memory.services.gazetteer import gazetteer_for, gazetteers_for
 from memory.services.pages import (
     get_page_or_404,
     latest_public_by_language,
@@ -120,6 +123,8 @@ class Candidate:
     placeholder_mismatches: tuple[dict[str, str], ...] = ()
     origin: dict[str, Any] = field(default_factory=dict)
     unit_id: int | None = None
+    # Another region's local details in the text: put in from the query, or to review.
+    local_details: tuple[dict[str, Any], ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -135,6 +140,7 @@ class Candidate:
             "placeholder_mismatches": list(self.placeholder_mismatches),
             "origin": self.origin,
             "unit_id": self.unit_id,
+            "local_details": list(self.local_details),
         }
 
     @classmethod
@@ -142,6 +148,7 @@ class Candidate:
         values = dict(record)
         values["penalties"] = tuple(values.get("penalties") or ())
         values["placeholder_mismatches"] = tuple(values.get("placeholder_mismatches") or ())
+        values["local_details"] = tuple(values.get("local_details") or ())
         return cls(**values)
 
     @property
@@ -194,6 +201,9 @@ class Draft:
     content: str
     attribution: list[dict[str, Any]]
     coverage: dict[str, int]
+    # Other regions' local details the draft kept, each marked in `content` with
+    # <mark data-local-detail="KIND">: part, index, kind, value, span, region.
+    local_details: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -304,6 +314,7 @@ def suggest_translations(
     )
     near = _near_duplicate_units(session, similar_pages, source_translation, source, target)
     _memory_candidates(context, segments, near, limit)
+    _check_local_details(session, region, source, target, segments, context.policy)
 
     queue = page_obj is not None if queue is None else queue
     stored = _stored_suggestions(session, segments) if queue else {}
@@ -474,6 +485,94 @@ def _best_score(segment: SegmentSuggestion) -> float:
     return max(scores, default=0.0)
 
 
+def _check_local_details(
+    session: Session,
+    region: Region,
+    source: Language,
+    target: Language,
+    segments: list[SegmentSuggestion],
+    policy: PenaltyPolicy,
+) -> None:
+    """Other regions' candidates that still carry their region's local details (gazetteer)
+    the query lacks: the query's value of the same kind put in, else the span left for review
+    with a foreign_local_detail penalty; candidates re-ranked by the new scores."""
+    donors = {
+        c.origin.get("region")
+        for s in segments
+        for c in s.candidates
+        if not c.is_machine and c.origin.get("region") not in (None, region.slug)
+    }
+    if not donors:
+        return
+    home = gazetteer_for(session, region)
+    gazetteers = gazetteers_for(session, sorted(donors))
+    for segment in segments:
+        checked = [
+            _with_local_details(c, segment, gazetteers, home, source, target, policy)
+            for c in segment.candidates
+        ]
+        if checked != segment.candidates:
+            # Stable: equal scores keep the memory's ranking (region, then unit).
+            segment.candidates = sorted(
+                checked, key=lambda c: -(c.score if c.score is not None else -1.0)
+            )
+
+
+def _with_local_details(
+    candidate: Candidate,
+    segment: SegmentSuggestion,
+    gazetteers: dict[str, Gazetteer],
+    home: Gazetteer,
+    source: Language,
+    target: Language,
+    policy: PenaltyPolicy,
+) -> Candidate:
+    donor = gazetteers.get(candidate.origin.get("region") or "")
+    if donor is None or candidate.is_machine or candidate.match_source_text is None:
+        return candidate
+    check = check_candidate(
+        segment.plain_source,
+        candidate.match_source_text,
+        candidate.segment or candidate.text,
+        donor,
+        home,
+        source_language=source.code,
+        target_language=target.code,
+    )
+    if not check.findings:
+        return candidate
+    kept = check.review
+    amount = policy.foreign_local_detail if kept else policy.local_detail_replaced
+    named = "; ".join(
+        f"{f.kind} '{f.value}' of {donor.region}: "
+        + (f"'{f.span}' to review" if f.status == "review" else f"replaced by '{f.replacement}'")
+        for f in check.findings
+    )
+    penalties = candidate.penalties
+    score = candidate.score
+    if amount > 0:
+        penalties = (
+            *penalties,
+            {"code": "foreign_local_detail", "amount": amount, "detail": named},
+        )
+        score = round(max((score or 0.0) - amount, 0.0), 2) if score is not None else None
+    # Offsets are left out: `text` and `segment` (with inline markup) differ in them.
+    records = tuple(
+        {"kind": f.kind, "value": f.value, "span": f.span, "status": f.status}
+        | ({"replacement": f.replacement} if f.replacement is not None else {})
+        | {"region": donor.region}
+        for f in check.findings
+    )
+    return replace(
+        candidate,
+        text=strip_markup(check.text),
+        segment=check.text if candidate.segment is not None else None,
+        score=score,
+        penalties=penalties,
+        local_details=records,
+    )
+
+
 def _machine_translate(
     session: Session,
     region: Region,
@@ -602,9 +701,8 @@ def _draft(segments: list[SegmentSuggestion], template: PageTemplate, part_name:
         if chosen.html is not None:
             filled[segment.index] = chosen.html
         else:
-            filled[segment.index] = render_segment(
-                _without_foreign_placeholders(chosen.segment or chosen.text, markup), markup
-            )
+            text = _without_foreign_placeholders(chosen.segment or chosen.text, markup)
+            filled[segment.index] = render_segment(*_marked(text, markup, chosen))
     out: list[str] = []
     for part in template.parts:
         if isinstance(part, str):
@@ -617,7 +715,37 @@ def _draft(segments: list[SegmentSuggestion], template: PageTemplate, part_name:
         content="".join(out),
         attribution=_attribution(segments),
         coverage=_coverage(segments),
+        local_details=[
+            {"part": segment.part, "index": segment.index, **detail}
+            for segment in segments
+            if segment.chosen is not None
+            for detail in segment.chosen.local_details
+            if detail.get("status") == "review"
+        ],
     )
+
+
+def _marked(text: str, markup: dict[str, str], chosen: Candidate) -> tuple[str, dict[str, str]]:
+    """The segment with each local detail to review wrapped in a placeholder that renders as
+    <mark data-local-detail="KIND" data-region="SLUG"> (the review UI highlights it)."""
+    position = 0
+    number = 9000  # above any inline-markup placeholder a page has
+    for detail in chosen.local_details:
+        if detail.get("status") != "review" or not detail.get("span"):
+            continue
+        start = text.find(detail["span"], position)
+        if start == -1:
+            continue
+        end = start + len(detail["span"])
+        number += 1
+        attributes = (
+            f'data-local-detail="{html_lib.escape(str(detail.get("kind", "")))}" '
+            f'data-region="{html_lib.escape(str(detail.get("region", "")))}"'
+        )
+        markup = {**markup, f"<g{number}>": f"<mark {attributes}>", f"</g{number}>": "</mark>"}
+        text = f"{text[:start]}<g{number}>{text[start:end]}</g{number}>{text[end:]}"
+        position = end + len(f"<g{number}></g{number}>")
+    return text, markup
 
 
 def _attribution(segments: list[SegmentSuggestion]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from memory.authorization import Actor
 from memory.models import ApiToken, Role, utcnow
+from memory.services.gazetteer import put_entry
 from memory.services.pages import push_translation
 from memory.services.reuse import reuse_page
 from memory.services.suggestions import suggest_translations
@@ -159,6 +160,40 @@ def _acknowledge(region: str, external_id: str):
     return ("POST", url, {"json": {}})
 
 
+def _gazetteer_entry(app: Flask, region: str) -> int:
+    """An editor's gazetteer entry of `region`, stored through the service."""
+    with app.app_context():
+        entry, _ = put_entry(
+            db.session,
+            Actor(role=Role.ADMIN, region_slug=None),
+            region,
+            kind="place",
+            value=f"Ort {next(_counter)}",
+        )
+        assert entry.id is not None
+        return entry.id
+
+
+def _put_gazetteer_entry(region: str):
+    body = {"kind": "place", "value": f"Dorf {next(_counter)}"}
+    return ("PUT", f"/api/v1/regions/{region}/gazetteer/entries", {"json": body})
+
+
+def _patch_gazetteer_entry(region: str, entry_id: int):
+    url = f"/api/v1/regions/{region}/gazetteer/entries/{entry_id}"
+    return ("PATCH", url, {"json": {"names": {"en": "Village"}}})
+
+
+def _delete_gazetteer_entry(region: str, entry_id: int):
+    return ("DELETE", f"/api/v1/regions/{region}/gazetteer/entries/{entry_id}", {})
+
+
+def _rebuild_gazetteer(region: str):
+    return ("POST", f"/api/v1/regions/{region}/gazetteer/rebuild", {})
+
+
+GAZETTEER_EDITORS = frozenset({"editor", "admin"})
+
 MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
     ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
@@ -185,6 +220,18 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "POST",
         "/api/v1/regions/<string:region>/pages/<string:external_id>/upstream/acknowledge",
     ): Entry(_acknowledge, roles=frozenset({"cms", "editor", "admin"}), setup=_reused_page),
+    ("PUT", "/api/v1/regions/<string:region>/gazetteer/entries"): Entry(
+        _put_gazetteer_entry, roles=GAZETTEER_EDITORS
+    ),
+    ("PATCH", "/api/v1/regions/<string:region>/gazetteer/entries/<int:entry_id>"): Entry(
+        _patch_gazetteer_entry, roles=GAZETTEER_EDITORS, setup=_gazetteer_entry
+    ),
+    ("DELETE", "/api/v1/regions/<string:region>/gazetteer/entries/<int:entry_id>"): Entry(
+        _delete_gazetteer_entry, roles=GAZETTEER_EDITORS, setup=_gazetteer_entry
+    ),
+    ("POST", "/api/v1/regions/<string:region>/gazetteer/rebuild"): Entry(
+        _rebuild_gazetteer, roles=GAZETTEER_EDITORS
+    ),
 }
 
 

@@ -88,6 +88,17 @@ class AttributionSchema(Schema):
     )
 
 
+class DetailToReplaceSchema(Schema):
+    kind = fields.String(
+        metadata={"description": "place, postal_code_town, address, office, phone, email, url"}
+    )
+    value = fields.String(metadata={"description": "As the origin page writes it."})
+    occurrences = fields.Integer()
+    proposed = fields.String(
+        allow_none=True, metadata={"description": "This region's value of the same kind."}
+    )
+
+
 class LocalSpecificSchema(Schema):
     kind = fields.String(
         metadata={"description": "url, email, phone, date, time, amount or number"}
@@ -132,6 +143,13 @@ class ReusedTranslationSchema(Schema):
     local_specifics = fields.List(
         fields.Nested(LocalSpecificSchema),
         metadata={"description": "Values probably local to the origin region: review them."},
+    )
+    local_details = fields.List(
+        fields.Nested(DetailToReplaceSchema),
+        metadata={
+            "description": "The origin region's local details (its gazetteer) to replace, with "
+            "this region's value proposed where its gazetteer has one."
+        },
     )
 
 

@@ -10,6 +10,7 @@ from connectors.deepl_client import DeepLTranslator
 from memory.review_models import Decision, SuggestionStatus
 from memory.services import similarity as similarity_service
 from memory.services import suggestions as suggestion_service
+from tm_service.api.gazetteer import DraftLocalDetailSchema, LocalDetailSchema
 from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, license_of
 from tm_service.api.tm import PenaltySchema, penalty_policy, tm_index
 from tm_service.auth import current_actor, token_required
@@ -142,6 +143,13 @@ class CandidateSchema(Schema):
     )
     penalties = fields.List(fields.Nested(PenaltySchema))
     placeholder_mismatches = fields.List(fields.Dict())
+    local_details = fields.List(
+        fields.Nested(LocalDetailSchema),
+        metadata={
+            "description": "Local details of the match's region the query lacks: replaced by "
+            "the query's value, or to review (a foreign_local_detail penalty names them)."
+        },
+    )
     origin = fields.Dict(
         metadata={
             "description": "Where it came from: region, page, url, date, human/machine/reused, "
@@ -175,6 +183,10 @@ class DraftSchema(Schema):
     content = fields.String(metadata={"description": "HTML, best candidate per segment."})
     attribution = fields.List(fields.Dict())
     coverage = fields.Dict(keys=fields.String(), values=fields.Integer())
+    local_details = fields.List(
+        fields.Nested(DraftLocalDetailSchema),
+        metadata={"description": "Other regions' local details the draft kept: review them."},
+    )
 
 
 class MachineTranslationReportSchema(Schema):
