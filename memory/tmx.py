@@ -389,7 +389,7 @@ def _check_children(element: etree._Element) -> None:
     """Refuse an element with more children than any real `<tu>` has (see MAX_*)."""
     if len(element) > MAX_ELEMENTS_PER_UNIT:
         raise TmxError(
-            f"<{element.tag}> with more than {MAX_ELEMENTS_PER_UNIT} elements",
+            f"<{element.tag!s}> with more than {MAX_ELEMENTS_PER_UNIT} elements",
             line=element.sourceline,
         )
 
@@ -397,7 +397,7 @@ def _check_children(element: etree._Element) -> None:
 def _check_length(element: etree._Element, text: str) -> str:
     if len(text) > MAX_SEGMENT_CHARACTERS:
         raise TmxError(
-            f"<{element.tag}> longer than {MAX_SEGMENT_CHARACTERS} characters ({len(text)})",
+            f"<{element.tag!s}> longer than {MAX_SEGMENT_CHARACTERS} characters ({len(text)})",
             line=element.sourceline,
         )
     return text
