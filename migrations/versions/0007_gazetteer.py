@@ -2,7 +2,7 @@
 phones, e-mails, web domains) and its last automatic build
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03 09:00:00
 
 Written by hand (memory/gazetteer_models.py); tests/integration/test_migrations.py checks that
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
