@@ -1,47 +1,135 @@
-"""`flask --app wsgi tm …`: serve, imports, tokens."""
+"""`flask --app wsgi tm …`: serve, imports, tokens.
+
+Commands import what they need when they run (connectors, tqdm, the jobs' machinery): loading
+the CLI, e.g. for `tm --help` or `tm token list`, stays cheap.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from tqdm import tqdm
 
-from connectors.cms_fixture import read_cms_fixture
-from connectors.integreat import IntegreatClient, IntegreatFormatError, is_url, read_dumps
 from memory.errors import DomainError
 from memory.models import Role
 from memory.services import tokens as token_service
-from memory.services.imports import import_cms_fixture, import_integreat_pages
 from tm_service.extensions import db
-from tm_service.jobs import translations_changed
 
 tm = AppGroup("tm", help="tm-service commands.")
 
 
 class ProgressBar:
-    """A tqdm bar fed by services' (done, total) progress callbacks."""
+    """Progress fed by (done, total[, step]) callbacks of services and jobs.
 
-    def __init__(self, description: str):
-        self.bar: tqdm | None = None
+    On a terminal: a tqdm bar, redrawn at most ten times a second. Elsewhere (a log file, a
+    pipe, CI) a bar would write a line per update, so it prints plain lines instead: at every
+    10 %, at the end, and at least every 30 s, with the rate so far as an ETA.
+    """
+
+    def __init__(self, description: str, *, stream: TextIO | None = None, unit: str = "tr"):
+        from tm_service.jobs import ProgressThrottle
+
         self.description = description
+        self.stream = stream or sys.stderr
+        self.unit = unit
+        self.interactive = _is_terminal(self.stream)
+        self.bar: Any = None
+        self.throttle = ProgressThrottle()
+        self.started = time.monotonic()
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, step: str | None = None) -> None:
+        if self.interactive:
+            self._draw(done, total, step)
+        elif self.throttle.due(done, total, step or ""):
+            self._print_line(done, total, step)
+
+    def _draw(self, done: int, total: int, step: str | None) -> None:
+        from tqdm import tqdm
+
         if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.description, unit="tr", leave=False)
-        self.bar.n = done
-        self.bar.refresh()
+            self.bar = tqdm(
+                total=total,
+                desc=self.description,
+                unit=self.unit,
+                leave=False,
+                file=self.stream,
+                mininterval=0.1,
+            )
+        if total != self.bar.total:
+            self.bar.reset(total=total)
+        if step:
+            self.bar.set_description(f"{self.description}: {step}", refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def _print_line(self, done: int, total: int, step: str | None) -> None:
+        from tm_service.jobs import describe_eta
+
+        percent = 100 * done // total if total else 100
+        elapsed = time.monotonic() - self.started
+        eta = ""
+        if 0 < done < total:
+            eta = ", " + describe_eta(round(elapsed * (total - done) / done))
+        label = f"{self.description}: {step}" if step else self.description
+        print(f"{label} {done}/{total} ({percent} %){eta}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _fail(error: Exception) -> None:
     raise click.ClickException(str(getattr(error, "detail", error)))
+
+
+def process_changes(translation_ids: Sequence[int], description: str) -> None:
+    """The job of what a command stored: run here before the command returns (no Redis), or
+    handed to the rq workers. A job that fails fails the command with its error."""
+    from memory.similarity_models import JobState
+    from tm_service import jobs
+
+    if not translation_ids:
+        return
+    if current_app.config.get("REDIS_URL"):
+        job_id = jobs.translations_changed(translation_ids)
+        click.echo(f"job {job_id}: queued for the rq workers (GET /api/v1/jobs/{job_id})", err=True)
+        return
+    bar = ProgressBar(description)
+    try:
+        job = jobs.run_changes_here(translation_ids, on_progress=bar)
+    finally:
+        bar.close()
+    if job is not None and job.state == JobState.FAILED:
+        raise click.ClickException(
+            f"job {job.id} ({description}) failed after {job.attempts} attempt(s): {job.error}"
+        )
+
+
+def log_to_stderr() -> None:
+    """The service's INFO lines (job progress with ETA) on stderr, unless logging is set up.
+
+    Only the `tm_service` loggers: rq's worker configures its own.
+    """
+    logger = logging.getLogger("tm_service")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def upgrade_database() -> None:
@@ -55,30 +143,42 @@ def upgrade_database() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo data if empty.")
 def serve(host: str, port: int, demo: bool) -> None:
-    """Upgrade the database, load the demo data on first start, and serve on localhost."""
+    """Upgrade the database, load the demo data on first start, and serve on localhost.
+
+    Without TM_REDIS_URL the jobs (the demo data's embeddings on first start) run in a thread
+    of this process while it serves; progress and ETA in the log and at /api/v1/jobs.
+    """
+    from tm_service import jobs
     from tm_service.demo import demo_loaded, load_demo
 
+    log_to_stderr()
     upgrade_database()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    jobs.resume_pending_jobs(app)
     if demo and not demo_loaded(db.session):
         click.echo("Loading demo data (Landkreis Augsburg, Augsburg, Nürnberg) …")
         for report in load_demo(db.session):
             click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
-            translations_changed(report.changed_translation_ids)
+            jobs.translations_changed(report.changed_translation_ids)
+        click.echo(
+            "Embedding the demo data in the background (first start: the model is converted "
+            "first; progress and ETA in this log and at /api/v1/jobs)."
+        )
     click.echo(f"tm-service on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     # Flask refuses app.run() inside its CLI; werkzeug's threaded server is what it would run.
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @tm.command("load-demo")
 def load_demo_command() -> None:
-    """Import the demo regions (idempotent)."""
+    """Import the demo regions (idempotent) and process them before returning."""
     from tm_service.demo import load_demo
 
     for report in load_demo(db.session):
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
-        translations_changed(report.changed_translation_ids)
+        process_changes(report.changed_translation_ids, f"processing {report.region}")
 
 
 @tm.command("import-integreat")
@@ -94,7 +194,14 @@ def import_integreat(
     source_language: str,
     languages: tuple[str, ...],
 ) -> None:
-    """Import Integreat API v3 page dumps (a file, a folder, or a live instance's base URL)."""
+    """Import Integreat API v3 page dumps (a file, a folder, or a live instance's base URL).
+
+    The import's job (translation-memory units, embeddings) runs before the command returns,
+    or on the rq workers with TM_REDIS_URL; a failed job fails the command.
+    """
+    from connectors.integreat import IntegreatClient, IntegreatFormatError, is_url, read_dumps
+    from memory.services.imports import import_integreat_pages
+
     try:
         if is_url(location):
             client = IntegreatClient(location)
@@ -121,8 +228,8 @@ def import_integreat(
         _fail(error)
     finally:
         bar.close()
-    translations_changed(report.changed_translation_ids)
     click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    process_changes(report.changed_translation_ids, f"processing {region_slug}")
 
 
 @tm.command("import-cms-fixture")
@@ -130,6 +237,10 @@ def import_integreat(
 @click.option("--region", "regions", multiple=True, required=True)
 def import_fixture(path: Path, regions: tuple[str, ...]) -> None:
     """Import regions of an Integreat CMS fixture (every version of every translation)."""
+    from connectors.cms_fixture import read_cms_fixture
+    from connectors.integreat import IntegreatFormatError
+    from memory.services.imports import import_cms_fixture
+
     bar = ProgressBar("importing fixture")
     try:
         reports = import_cms_fixture(
@@ -140,8 +251,8 @@ def import_fixture(path: Path, regions: tuple[str, ...]) -> None:
     finally:
         bar.close()
     for report in reports:
-        translations_changed(report.changed_translation_ids)
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        process_changes(report.changed_translation_ids, f"processing {report.region}")
 
 
 token = AppGroup("token", help="Create, list and revoke API tokens.")

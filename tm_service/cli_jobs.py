@@ -31,12 +31,15 @@ def register_job_commands(group: AppGroup) -> None:
 def worker(burst: bool, fork: bool) -> None:
     """Run an rq worker on RQ_QUEUE (needs TM_REDIS_URL), inside the app context.
 
-    On start (and every rq maintenance interval) it retries the jobs of workers that died.
+    On start and every TM_JOB_HEARTBEAT_SECONDS between jobs it retries the jobs of workers
+    that died and enqueues the queued jobs Redis does not hold (stored while Redis was down).
     """
+    from tm_service.cli import log_to_stderr
     from tm_service.jobs import rq_worker
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("Set TM_REDIS_URL: without Redis, jobs run in-process.")
+    log_to_stderr()
     rq = rq_worker(current_app, fork=fork)
     names = ", ".join(queue.name for queue in rq.queues)
     click.echo(f"rq worker on queue '{names}' ({type(rq).__name__})", err=True)

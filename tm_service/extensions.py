@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flask_migrate import Migrate
+import importlib
+from functools import cached_property
+from typing import Any
+
+import click
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 import memory.gazetteer_models  # noqa: F401 — registers the gazetteer tables
@@ -11,5 +16,65 @@ import memory.similarity_models  # noqa: F401 — registers the near-duplicate t
 import memory.tm_models  # noqa: F401 — registers the translation-memory tables
 from memory.models import Base
 
+
+class DeferredCommand(click.Command):
+    """A CLI command whose module is imported only when the command is run or its help shown.
+
+    `target` is "module:attribute" of the real click command; click hands the arguments to it.
+    """
+
+    def __init__(self, name: str, target: str, short_help: str) -> None:
+        super().__init__(name, short_help=short_help)
+        self.target = target
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        # click runs `context.command`: the real command, with its own options and help.
+        return self.load().make_context(info_name, args, parent=parent, **extra)
+
+
+class _MigrateConfig:
+    """What Flask-Migrate keeps in app.extensions["migrate"], its Migrate made on first use."""
+
+    def __init__(self, db: SQLAlchemy, directory: str, options: dict[str, Any]) -> None:
+        self.db = db
+        self.directory = directory
+        self._options = options
+
+    @cached_property
+    def migrate(self) -> Any:
+        from flask_migrate import Migrate
+
+        return Migrate(db=self.db, directory=self.directory, **self._options)
+
+    @property
+    def configure_args(self) -> dict[str, Any]:
+        return self.migrate.alembic_ctx_kwargs
+
+    @property
+    def metadata(self) -> Any:
+        return self.db.metadata
+
+
+class DeferredMigrate:
+    """Flask-Migrate, imported only when a migration command runs.
+
+    Importing flask_migrate imports alembic (about half a second), which every other command
+    and every web worker would otherwise pay at start-up. `flask db …` and
+    `flask_migrate.upgrade()` work as with `Migrate`.
+    """
+
+    def init_app(
+        self, app: Flask, db: SQLAlchemy, directory: str = "migrations", **options: Any
+    ) -> None:
+        app.extensions["migrate"] = _MigrateConfig(db, str(directory), options)
+        app.cli.add_command(
+            DeferredCommand("db", "flask_migrate.cli:db", "Perform database migrations.")
+        )
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = DeferredMigrate()

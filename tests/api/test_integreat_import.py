@@ -45,7 +45,7 @@ def test_import_twice_gives_the_expected_counts_and_changes_nothing(app, runner,
         args=["tm", "import-integreat", str(dump_folder), "--region", "lkaugsburg"]
     )
     assert first.exit_code == 0, first.output
-    report = json.loads(first.output.strip().splitlines()[-1])
+    report = json.loads(first.stdout.strip().splitlines()[-1])
     assert report["created"] == {"de": 238, "en": 233}
     assert report["linked_pairs"] == 233
     assert counts(app) == ({"de": 238, "en": 233}, 238)
@@ -54,7 +54,7 @@ def test_import_twice_gives_the_expected_counts_and_changes_nothing(app, runner,
         args=["tm", "import-integreat", str(dump_folder), "--region", "lkaugsburg"]
     )
     assert second.exit_code == 0, second.output
-    report = json.loads(second.output.strip().splitlines()[-1])
+    report = json.loads(second.stdout.strip().splitlines()[-1])
     assert report["created"] == {}
     assert report["unchanged"] == {"de": 238, "en": 233}
     assert counts(app) == ({"de": 238, "en": 233}, 238)

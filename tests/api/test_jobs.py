@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
+from connectors.integreat import read_dumps
+from memory.models import Page, PageTranslation, utcnow
+from memory.services.imports import import_integreat_pages
 from memory.similarity_models import Job, JobState
-from tests.conftest import bearer
+from tests.conftest import DEMO, bearer
 from tm_service import create_app, jobs
 from tm_service.extensions import db
 
@@ -62,7 +68,7 @@ def test_a_push_runs_a_job_whose_progress_and_result_are_public(client, make_tok
     job = client.get(f"/api/v1/jobs/{listed[0]['id']}").get_json()
     assert job["state"] == "finished"
     assert job["kind"] == "content_changed"
-    assert job["progress"] == {"done": 1, "total": 1}
+    assert job["progress"] == {"done": 1, "total": 1, "eta_seconds": None}
     assert job["result"]["embedding"] == {
         "translations": 1,
         "skipped": 0,
@@ -168,3 +174,83 @@ def test_the_translation_memory_step_is_skipped_when_missing(
     (job,) = client.get("/api/v1/jobs").get_json()["items"]
     assert client.get(f"/api/v1/jobs/{job['id']}").get_json()["result"]["tm_units"] == "skipped"
     assert "translation-memory refresh skipped" in caplog.text
+
+
+def translation_id(app: Flask, page: str) -> int:
+    with app.app_context():
+        return db.session.scalars(
+            db.select(PageTranslation.id).join(Page).where(Page.external_id == page)
+        ).one()
+
+
+def test_progress_total_stays_fixed_and_done_only_grows_while_a_job_runs(app, client, make_token):
+    token = make_token()
+    push(client, token)
+    response = client.put(
+        "/api/v1/regions/alpha/pages/entwurf/translations/de",
+        json={"title": "Entwurf", "content": "<p>Noch nicht fertig.</p>", "status": "draft"},
+        headers=bearer(token),
+    )
+    assert response.status_code == 201
+    seen: list[tuple[int, int]] = []
+
+    def record(mapper, connection, row: Job) -> None:
+        seen.append((row.progress_done, row.progress_total))
+
+    # A job over a public version and a draft: embedding skips the draft (it counts 1 of 1).
+    ids = [translation_id(app, "amt"), translation_id(app, "entwurf")]
+    event.listen(Job, "before_update", record)
+    try:
+        with app.app_context():
+            job_id = jobs.translations_changed(ids)
+    finally:
+        event.remove(Job, "before_update", record)
+
+    assert seen and {total for _, total in seen} == {2}
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == 2
+    assert client.get(f"/api/v1/jobs/{job_id}").get_json()["progress"] == {
+        "done": 2,
+        "total": 2,
+        "eta_seconds": None,
+    }
+
+
+def test_a_running_job_reports_the_seconds_it_still_needs_at_its_rate_so_far(
+    app, client, make_token
+):
+    push(client, make_token())
+    with app.app_context():
+        job = db.session.scalars(db.select(Job)).one()
+        # As a running attempt leaves it: a minute in, 100 of 400 page translations done.
+        job.state = JobState.RUNNING
+        job.started_at = utcnow() - timedelta(seconds=60)
+        job.progress_done, job.progress_total = 100, 400
+        job.message = "embedding pages"
+        db.session.commit()
+        job_id = job.id
+
+    progress = client.get(f"/api/v1/jobs/{job_id}").get_json()["progress"]
+    listed = client.get("/api/v1/jobs").get_json()["items"][0]["progress"]
+
+    assert progress["done"] == 100 and progress["total"] == 400
+    assert 178 <= progress["eta_seconds"] <= 185  # 60 s × 300 / 100, a few seconds later
+    assert listed["eta_seconds"] == pytest.approx(progress["eta_seconds"], abs=2)
+
+
+def test_a_job_logs_its_progress_with_an_eta_every_ten_percent_not_every_batch(app, caplog):
+    with app.app_context():
+        report = import_integreat_pages(db.session, None, "lkaugsburg", list(read_dumps(DEMO)))
+        with caplog.at_level("INFO", logger="tm_service.jobs"):
+            jobs.translations_changed(report.changed_translation_ids)
+    total = len(report.changed_translation_ids)
+
+    lines = [r.getMessage() for r in caplog.records if "embedding pages" in r.getMessage()]
+    counts = [tuple(map(int, re.search(r"(\d+)/(\d+)", line).groups())) for line in lines]
+    assert 3 <= len(lines) <= 12  # 15 batches of 32, one line per 10 %
+    assert {t for _, t in counts} == {total}
+    assert [d for d, _ in counts] == sorted(d for d, _ in counts)
+    assert lines[-1].endswith(f"{total}/{total} (100 %)")
+    midway = [line for line, (d, t) in zip(lines, counts, strict=True) if 0 < d < t]
+    assert midway and all(re.search(r", about \d+ (s|min) left$", line) for line in midway)
+    assert f"finished: {total} page translations" in caplog.text

@@ -244,7 +244,7 @@ def test_rebuild_units_and_index_commands(app, runner):
     build_page_units(app)
     rebuilt = runner.invoke(args=["tm", "rebuild-units", "--region", "alpha"])
     assert rebuilt.exit_code == 0, rebuilt.output
-    report = json.loads(rebuilt.output.strip().splitlines()[-1])
+    report = json.loads(rebuilt.stdout.strip().splitlines()[-1])
     assert report["created"] == 0 and report["unchanged"] == 3
     index = runner.invoke(args=["tm", "rebuild-index"])
     assert index.exit_code == 0, index.output

@@ -126,13 +126,14 @@ class RedisServer:
         self.process.wait(timeout=10)
 
 
-def start_redis(base: Path) -> RedisServer | None:
-    """redis-server on a free loopback port, no persistence; None if it isn't installed."""
+def start_redis(base: Path, port: int | None = None) -> RedisServer | None:
+    """redis-server on a free loopback port (or `port`, to start one again), no persistence;
+    None if it isn't installed."""
     binary = shutil.which("redis-server")
     if binary is None:
         return None
     base.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             binary,

@@ -176,13 +176,13 @@ def test_tmx_import_killed_halfway_stores_nothing_and_the_rerun_completes_once(
     runner = pg_app.test_cli_runner()
     again = runner.invoke(args=["tm", *arguments])
     assert again.exit_code == 0, again.output
-    report = json.loads(again.output.strip().splitlines()[-1])
+    report = json.loads(again.stdout.strip().splitlines()[-1])
     assert (report["created"], report["unchanged"]) == (TMX_UNITS, 0)
     assert units_of_batch(pg_app, BATCH) == TMX_UNITS
 
     third = runner.invoke(args=["tm", *arguments])
     assert third.exit_code == 0, third.output
-    report = json.loads(third.output.strip().splitlines()[-1])
+    report = json.loads(third.stdout.strip().splitlines()[-1])
     assert (report["created"], report["unchanged"]) == (0, TMX_UNITS)
     assert units_of_batch(pg_app, BATCH) == TMX_UNITS
 
@@ -405,3 +405,39 @@ def test_worker_killed_on_the_last_attempt_fails_the_job_and_the_next_change_run
     counts = counts_of(rq_app)
     assert counts["units"] == counts["unit_keys"] == clean_run["units"]
     assert counts["embeddings"] == clean_run["embeddings"]
+
+
+def test_a_worker_restarted_before_the_claim_lapsed_retries_the_job_once_it_lapses(
+    rq_app, workers, clean_run, tmp_path
+):
+    # A claim of 30 s: the new worker is up (and has run its start-up cleanup) well before it
+    # lapses, so only its periodic maintenance can find the abandoned job. rq's default of 10
+    # minutes between maintenances (17 in practice) made that wait; it is one heartbeat now.
+    heartbeat = 10
+    workers.env["TM_JOB_HEARTBEAT_SECONDS"] = str(heartbeat)
+    with rq_app.app_context():
+        job_id = jobs.translations_changed(import_lkaugsburg())
+        queue = jobs.rq_queue(rq_app)
+    registry = StartedJobRegistry(queue=queue)
+
+    first = workers.start()
+    wait_for(lambda: job_row(rq_app, job_id).state == JobState.RUNNING, "the job to start")
+    workers.kill(first)
+    killed_at = time.monotonic()
+    workers.start()
+    log = tmp_path / "worker-1.log"
+    wait_for(lambda: log.exists() and "rq worker on queue" in log.read_text(), "the new worker")
+    assert job_id not in registry.get_expired_job_ids()  # its claim still held at the restart
+
+    lapse = jobs.HEARTBEAT_TTL_FACTOR * heartbeat
+    done = wait_for(
+        lambda: (row := job_row(rq_app, job_id)).state == JobState.FINISHED and row,
+        "the restarted worker to retry and finish the job",
+        timeout=lapse + 3 * heartbeat + 60,
+    )
+    retried_after = time.monotonic() - killed_at
+
+    assert done.attempts == 2
+    assert retried_after < lapse + 2 * heartbeat + 60  # the lapse, one maintenance, the run
+    counts = counts_of(rq_app)
+    assert counts["units"] == counts["unit_keys"] == clean_run["units"]

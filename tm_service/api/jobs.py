@@ -9,6 +9,7 @@ from memory.services import jobs_records
 from memory.similarity_models import JobState
 from tm_service.api.schemas import StrictSchema
 from tm_service.extensions import db
+from tm_service.jobs import eta_seconds
 
 blp = Blueprint("jobs", __name__, description="Background jobs")
 
@@ -18,8 +19,18 @@ class JobSummarySchema(Schema):
     kind = fields.String()
     state = fields.Enum(JobState, by_value=True)
     progress = fields.Function(
-        lambda job: {"done": job.progress_done, "total": job.progress_total},
-        metadata={"type": "object"},
+        lambda job: {
+            "done": job.progress_done,
+            "total": job.progress_total,
+            "eta_seconds": eta_seconds(job),
+        },
+        metadata={
+            "type": "object",
+            "description": "Page translations done of `total` (fixed when the job was recorded; "
+            "`done` only grows while an attempt runs) and, while it runs, the seconds still "
+            "needed at the rate so far (`eta_seconds`, null when it cannot tell). `message` "
+            "names the current step.",
+        },
     )
     message = fields.String()
     created_at = fields.DateTime()
