@@ -1,16 +1,25 @@
 """Alignment of a page's segments with its translation's segments."""
 
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pytest
 
 from memory.alignment import (
     DEFAULT_MIN_CONFIDENCE,
     AlignedPair,
+    Bead,
     align_segments,
+    align_vectors,
     anchor_agreement,
     join_segments,
     length_plausibility,
 )
 from memory.segmentation import segment_html
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "alignment"
 
 # Integreat / Tür an Tür – Digitalfabrik gGmbH and Landkreis Augsburg, CC BY 4.0
 # (lkaugsburg page "Asylwegweiser - Mehrsprachige Info-Videos", German and English).
@@ -58,7 +67,7 @@ asylum procedure.</p>
 <p>Augsburg branch office<br>August-Wessels-Stra&#223;e 27<br>86156 Augsburg</p>"""
 
 
-def align(source_html: str, target_html: str, **options: float) -> list[AlignedPair]:
+def align(source_html: str, target_html: str, **options: Any) -> list[AlignedPair]:
     return align_segments(
         segment_html(source_html, "de"), segment_html(target_html, "en"), "de", "en", **options
     )
@@ -188,3 +197,203 @@ def test_join_segments_renumbers_placeholders() -> None:
         "</g2>": "</b>",
         "<x3/>": '<img src="i">',
     }
+
+
+# --------------------------------------------------------------------------- by embeddings
+
+
+def unit(*axes: int, dim: int = 16) -> np.ndarray:
+    """The normalised sum of the given basis vectors: a sentence "about" those topics."""
+    vector = np.zeros(dim)
+    vector[list(axes)] = 1.0
+    return vector / np.linalg.norm(vector)
+
+
+def sides(bead: Bead) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return bead.source, bead.target
+
+
+def test_vectors_of_a_faithful_translation_align_one_to_one() -> None:
+    vectors = np.vstack([unit(i) for i in range(5)])
+
+    beads = align_vectors(vectors, vectors)
+
+    assert [sides(b) for b in beads] == [((i,), (i,)) for i in range(5)]
+    assert all(b.similarity == pytest.approx(1.0) and b.margin == pytest.approx(1.0) for b in beads)
+
+
+def test_two_sentences_joined_in_translation_make_a_two_to_one_bead() -> None:
+    source = np.vstack([unit(0), unit(1), unit(2), unit(3)])
+    target = np.vstack([unit(0), unit(1, 2), unit(3)])
+
+    beads = align_vectors(source, target)
+
+    assert [sides(b) for b in beads] == [((0,), (0,)), ((1, 2), (1,)), ((3,), (2,))]
+
+
+def test_a_sentence_split_in_translation_makes_a_one_to_two_bead() -> None:
+    source = np.vstack([unit(0), unit(1, 2), unit(3)])
+    target = np.vstack([unit(0), unit(1), unit(2), unit(3)])
+
+    beads = align_vectors(source, target)
+
+    assert [sides(b) for b in beads] == [((0,), (0,)), ((1,), (1, 2)), ((2,), (3,))]
+
+
+def test_a_list_joined_into_one_sentence_makes_a_three_to_one_bead() -> None:
+    source = np.vstack([unit(0), unit(1), unit(2), unit(3), unit(4)])
+    target = np.vstack([unit(0), unit(1, 2, 3), unit(4)])
+
+    beads = align_vectors(source, target)
+
+    assert [sides(b) for b in beads] == [((0,), (0,)), ((1, 2, 3), (1,)), ((4,), (2,))]
+
+
+def test_sentences_on_one_side_only_are_left_out() -> None:
+    source = np.vstack([unit(0), unit(1), unit(7), unit(2)])  # 7: not translated
+    target = np.vstack([unit(8), unit(0), unit(1), unit(2)])  # 8: added in translation
+
+    beads = align_vectors(source, target)
+
+    assert [sides(b) for b in beads] == [
+        ((), (0,)),
+        ((0,), (1,)),
+        ((1,), (2,)),
+        ((2,), ()),
+        ((3,), (3,)),
+    ]
+    assert [b.margin for b in beads if not (b.source and b.target)] == [0.0, 0.0]
+
+
+def test_alignment_stays_monotone_when_the_translation_swaps_two_sentences() -> None:
+    source = np.vstack([unit(0), unit(1), unit(2), unit(3)])
+    target = np.vstack([unit(0), unit(2), unit(1), unit(3)])
+
+    beads = align_vectors(source, target)
+
+    paired = [sides(b) for b in beads if b.source and b.target]
+    assert ((0,), (0,)) in paired and ((3,), (3,)) in paired
+    assert len([p for p in paired if p[0] in {(1,), (2,)}]) == 1  # one of the swapped pair
+
+
+def test_every_position_is_covered_once_and_in_order() -> None:
+    rng = np.random.default_rng(3)
+    source = rng.normal(size=(23, 16))
+    target = rng.normal(size=(17, 16))
+    source /= np.linalg.norm(source, axis=1, keepdims=True)
+    target /= np.linalg.norm(target, axis=1, keepdims=True)
+
+    beads = align_vectors(source, target, [40] * 23, [35] * 17)
+
+    assert [i for b in beads for i in b.source] == list(range(23))
+    assert [j for b in beads for j in b.target] == list(range(17))
+    assert all(
+        (len(b.source), len(b.target)) in {(0, 1), (1, 0), (1, 1), (1, 2), (2, 1), (1, 3), (3, 1)}
+        for b in beads
+    )
+
+
+def test_numbers_decide_between_contact_lines_that_look_alike() -> None:
+    # The model finds two phone lines alike; only their numbers tell which one is the same.
+    source = np.vstack([unit(0), unit(1)])
+    target = np.vstack([unit(0), unit(1, 3, 5), unit(1, 4, 6)])
+    office = [frozenset(), frozenset({"0821", "31020"})]
+    other_first = [frozenset(), frozenset({"0821", "4711"}), frozenset({"0821", "31020"})]
+    same_first = [frozenset(), frozenset({"0821", "31020"}), frozenset({"0821", "4711"})]
+
+    def paired(target_anchors: list[frozenset[str]]) -> list[tuple]:
+        beads = align_vectors(source, target, source_anchors=office, target_anchors=target_anchors)
+        return [sides(b) for b in beads if b.source and b.target]
+
+    assert paired(other_first) == [((0,), (0,)), ((1,), (2,))]
+    assert paired(same_first) == [((0,), (0,)), ((1,), (1,))]
+    # Vectors alone take both lines as one translation.
+    assert [sides(b) for b in align_vectors(source, target)][1] == ((1,), (1, 2))
+
+
+def test_an_empty_side_leaves_everything_out() -> None:
+    assert [sides(b) for b in align_vectors(np.vstack([unit(0)]), np.zeros((0, 16)))] == [
+        ((0,), ())
+    ]
+
+
+def e_scooter() -> tuple[list, list, np.ndarray, np.ndarray]:
+    """The E-Scooter page pair, segmented, with its stored real sentence vectors."""
+    page = json.loads((DATA / "e_scooter.json").read_text(encoding="utf-8"))
+    source = segment_html(page["de_html"], "de")
+    target = segment_html(page["en_html"], "en")
+    vectors = np.load(DATA / "e_scooter_vectors.npy")
+    return source, target, vectors[: len(source)], vectors[len(source) :]
+
+
+def test_real_page_whose_structure_differs_aligns_by_embeddings() -> None:
+    source, target, source_vectors, target_vectors = e_scooter()
+
+    pairs = align_segments(
+        source,
+        target,
+        "de",
+        "en",
+        source_vectors=source_vectors,
+        target_vectors=target_vectors,
+    )
+
+    assert [(p.source_indices, p.target_indices) for p in pairs] == [
+        ((0,), (0,)),
+        ((1,), (1,)),
+        ((2, 3), (2,)),  # the list's first item ends the English sentence before it
+        ((4,), (3,)),
+    ]  # the German keywords line has no translation
+    assert {p.method for p in pairs} == {"embedding"}
+    assert all(DEFAULT_MIN_CONFIDENCE <= p.confidence <= 1 for p in pairs)
+    merged = pairs[2]
+    # The German link is the whole list item, so it stays in the page template.
+    assert merged.source_text == "Hier findest du wichtige Regeln und einige Tipps: ADAC"
+    assert merged.target_text.endswith("compiled by the <g1>ADAC</g1>")
+    assert 'href="https://www.adac.de/' in merged.target_markup["<g1>"]
+
+
+def test_embed_gets_the_plain_texts_of_both_sides_in_one_call() -> None:
+    source, target, source_vectors, target_vectors = e_scooter()
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return np.vstack([source_vectors, target_vectors])
+
+    by_embed = align_segments(source, target, "de", "en", embed=embed)
+    by_vectors = align_segments(
+        source, target, "de", "en", source_vectors=source_vectors, target_vectors=target_vectors
+    )
+
+    assert calls == [[s.plain for s in source] + [t.plain for t in target]]
+    assert by_embed == by_vectors
+
+
+def test_embed_is_not_called_where_block_structure_decides() -> None:
+    def embed(texts: list[str]) -> np.ndarray:
+        raise AssertionError("structure decides, no vectors needed")
+
+    assert align(BAMF_DE, BAMF_EN, embed=embed) == align(BAMF_DE, BAMF_EN)
+
+
+def test_without_vectors_the_length_fallback_is_unchanged() -> None:
+    source, target, _, _ = e_scooter()
+
+    pairs = align_segments(source, target, "de", "en")
+
+    assert {p.method for p in pairs} == {"length"}
+
+
+def test_vectors_must_match_the_segments() -> None:
+    source, target, source_vectors, target_vectors = e_scooter()
+
+    with pytest.raises(ValueError, match="one vector per segment"):
+        align_segments(
+            source,
+            target,
+            "de",
+            "en",
+            source_vectors=source_vectors[:-1],
+            target_vectors=target_vectors,
+        )
