@@ -239,7 +239,7 @@ def main() -> None:
         }
         for name in ("TM_REDIS_URL", "TM_DEEPL_API_KEY", KNOWN_VALUES_ENV):
             env.pop(name, None)
-        flask_cli(env, "db", "upgrade")
+        flask_cli(env, "db", "upgrade", "heads")
         flask_cli(env, "tm", "load-demo")
         flask_cli(env, "tm", "rebuild-units")
         issued = flask_cli(env, "tm", "token", "create", "--role", "admin", "--name", "st")

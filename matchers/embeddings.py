@@ -54,6 +54,8 @@ class Encoder(Protocol):
     name: str
     """Model id plus a revision/fingerprint; part of the vector cache key."""
     dim: int
+    multilingual: bool
+    """Whether a text and its translation get near vectors (sentence alignment needs it)."""
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors (n, dim) for search queries, and for both sides of symmetric similarity."""
@@ -82,6 +84,8 @@ class FakeEncoder:
             raise ValueError("dim must be at least 2")
         self.dim = dim
         self.name = f"fake-hashed-word-ngrams-{dim}"
+        # Shared words, not meaning: a German sentence and its English are unrelated here.
+        self.multilingual = False
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors (n, dim), float32, L2-normalised."""
@@ -168,6 +172,8 @@ class SentenceTransformerEncoder:
             E5_PASSAGE_PROMPT if looks_like_e5 else "",
         )
         self.name = name or _model_fingerprint(str(model), local if is_local else None)
+        # The service's models are multilingual (TM_EMBEDDING_MODEL says so in the README).
+        self.multilingual = True
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors (n, dim), float32, L2-normalised, with the query prompt."""

@@ -47,6 +47,9 @@ from rapidfuzz import fuzz, utils
 from rapidfuzz.distance import Indel
 
 Signal = Literal["text", "embedding", "title"]
+# What two pages are to each other, strongest first (see `classify_relation`).
+Relation = Literal["same_text", "same_topic", "related", "unrelated"]
+RELATION_ORDER: dict[str, int] = {"same_text": 3, "same_topic": 2, "related": 1, "unrelated": 0}
 
 NUM_PERM = 128
 # 42 bands of 3 rows (126 of the 128 permutations): a pair with 3-shingle Jaccard 0.5 becomes a
@@ -60,10 +63,24 @@ SHORT_PAGE_WORDS = 24
 TEXT_RATIO_BASELINE = 0.2
 TEXT_RATIO_FULL = 0.8
 TEXT_FIRES_AT = 0.5
-TITLE_WEIGHT = 0.15
+TITLE_WEIGHT = 0.3
 TITLE_FIRES_AT = 0.8
 Z_MIDPOINT = 4.0
 Z_SLOPE = 1.5
+RANK_WEIGHT = 0.3
+# Titles across languages (no shared words): a title vector cosine at z = 2 against random title
+# pairs of the language pair says nothing yet, z = 5 as much as an equal title. Translated titles
+# of the same topic in two real regions sit at a median z ≈ 4 (docs/near-duplicates.md).
+TITLE_Z_NONE = 2.0
+TITLE_Z_FULL = 5.0
+TITLE_RELATED_ACROSS = 0.45
+# Relations (classify_relation): the z a mutual-nearest (or top-ranked, same-titled) pair
+# needs to be the same topic, the z of a related page, and of a translation across languages.
+Z_SAME_TOPIC_MUTUAL = 2.0
+SAME_TOPIC_MAX_RANK = 3
+Z_RELATED = 2.0
+Z_RELATED_TOP = 1.0  # … or this for one of the region's SAME_TOPIC_MAX_RANK nearest pages
+Z_SAME_TEXT_ACROSS_LANGUAGES = 6.0
 # Embedding candidates below this z are never collected, so min_score=0 cannot return the
 # whole index: z = 3 is the top ~0.1 % of random pairs of a language pair.
 Z_CANDIDATE_FLOOR = 3.0
@@ -99,6 +116,8 @@ class PageDoc:
     text: str
     vector: np.ndarray | None = None
     section_vectors: np.ndarray | None = None
+    # The title alone, encoded like the page: relates titles across languages.
+    title_vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +133,16 @@ class SimilarityReason:
     embedding_rank: int | None  # 1 = nearest allowed page of that language to the query
     embedding_evidence: float  # logistic of z, 0–1
     section_similarity: float | None  # best section-to-section cosine; reported, not scored
-    title_similarity: float | None  # token_set_ratio of the titles, 0–1; None across languages
+    # token_set_ratio of the titles, 0–1; across languages from the title vectors (calibrated)
+    title_similarity: float | None
     signals: tuple[Signal, ...]  # which evidence fired on its own: text, embedding, title
+    # Rank of the other page among its own region's pages of its language (1 = the page of that
+    # region nearest to the query), and of the query among the query region's pages for the
+    # other page; both 1: mutual nearest neighbours.
+    region_rank: int | None = None
+    reverse_rank: int | None = None
+    rank_evidence: float = 0.0  # 1 mutual nearest, 0.5 nearest one way, else 0
+    relation: Relation = "related"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +207,41 @@ def _z_for_evidence(evidence: float) -> float:
     return Z_MIDPOINT + math.log(evidence / (1 - evidence)) / Z_SLOPE
 
 
-def combine_evidence(text: float, embedding: float, title: float | None) -> float:
-    """Noisy-or of the three kinds of evidence, 0–1."""
+def combine_evidence(
+    text: float, embedding: float, title: float | None, rank: float = 0.0
+) -> float:
+    """Noisy-or of the four kinds of evidence, 0–1."""
     title_part = TITLE_WEIGHT * (title or 0.0)
-    return 1.0 - (1.0 - text) * (1.0 - embedding) * (1.0 - title_part)
+    rank_part = RANK_WEIGHT * rank
+    return 1.0 - (1.0 - text) * (1.0 - embedding) * (1.0 - title_part) * (1.0 - rank_part)
+
+
+def classify_relation(reason: SimilarityReason, same_language: bool) -> Relation:
+    """same_text: a near-copy (shared wording; across languages a translation of one);
+    same_topic: the other region's page on the query's topic in its own words;
+    related: a nearby topic; unrelated: nothing beyond chance.
+
+    Calibrated on independently written real regions (docs/near-duplicates.md): between them the
+    same topic sits at embedding z ≈ 2–4 and is usually each other's nearest page (mutual rank
+    1), while near-copies share most words.
+    """
+    z = reason.embedding_z
+    if reason.text_evidence >= TEXT_FIRES_AT:
+        return "same_text"
+    if not same_language and z is not None and z >= Z_SAME_TEXT_ACROSS_LANGUAGES:
+        return "same_text"
+    if z is None:
+        return "related" if (reason.title_similarity or 0.0) >= TITLE_FIRES_AT else "unrelated"
+    mutual = reason.region_rank == 1 and reason.reverse_rank == 1
+    top = reason.region_rank is not None and reason.region_rank <= SAME_TOPIC_MAX_RANK
+    titled = (reason.title_similarity or 0.0) >= TITLE_FIRES_AT
+    if z >= Z_MIDPOINT or (z >= Z_SAME_TOPIC_MUTUAL and mutual) or (titled and (top or mutual)):
+        return "same_topic"
+    # Across languages a title vector this near is already rarer than 1 in 1 000 random pairs.
+    titled_across = not same_language and (reason.title_similarity or 0.0) >= TITLE_RELATED_ACROSS
+    if z >= Z_RELATED or titled or titled_across or (top and z >= Z_RELATED_TOP):
+        return "related"
+    return "unrelated"
 
 
 def _fmix64(x: np.ndarray) -> np.ndarray:
@@ -232,6 +290,7 @@ class _LanguageStore:
         self.words: list[np.ndarray] = []
         self.shingles: list[np.ndarray] = []
         self.sections: list[np.ndarray | None] = []
+        self.title_vectors: list[np.ndarray | None] = []
         # Band table: sorted (band key, row) arrays plus an unsorted tail merged in batches, so an
         # add costs a dict insert and a query one searchsorted over all bands at once.
         self.band_keys = np.zeros(0, dtype=np.uint64)
@@ -277,6 +336,9 @@ class _LanguageStore:
         self.words.append(features.words)
         self.shingles.append(features.shingles)
         self.sections.append(doc.section_vectors)
+        self.title_vectors.append(
+            None if doc.title_vector is None else np.asarray(doc.title_vector, dtype=np.float32)
+        )
         for band_key in features.band_keys.tolist():
             self.tail.setdefault(band_key, []).append(row)
         if features.band_keys.size:
@@ -339,6 +401,7 @@ class NearDuplicateIndex:
         self._region_names: list[str] = []
         self._word_hashes: dict[str, int] = {}
         self._calibrations: dict[tuple[str, str], CosineCalibration] = {}
+        self._title_calibrations: dict[tuple[str, str], CosineCalibration] = {}
         self._dim: int | None = None
 
     # ---- building -------------------------------------------------------------------------
@@ -403,6 +466,7 @@ class NearDuplicateIndex:
         fresh.words = [store.words[r] for r in live_rows]
         fresh.shingles = [store.shingles[r] for r in live_rows]
         fresh.sections = [store.sections[r] for r in live_rows]
+        fresh.title_vectors = [store.title_vectors[r] for r in live_rows]
         for new_row, features_row in enumerate(live_rows):
             for band_key in self._band_keys(
                 store.signatures[features_row], store.words[features_row]
@@ -480,6 +544,53 @@ class NearDuplicateIndex:
         self._calibrations[pair] = fresh
         return fresh
 
+    def title_calibration(self, language_a: str, language_b: str) -> CosineCalibration | None:
+        """Random-pair cosines of the title vectors of a language pair; None without enough."""
+        pair = (language_a, language_b) if language_a <= language_b else (language_b, language_a)
+        store_a, store_b = self._stores.get(pair[0]), self._stores.get(pair[1])
+        if store_a is None or store_b is None:
+            return None
+        mutations = (store_a.mutations, store_b.mutations)
+        cached = self._title_calibrations.get(pair)
+        if cached is not None and not self._is_stale(cached, mutations):
+            return cached
+        rows_a = [
+            r
+            for r in range(store_a.size)
+            if store_a.alive[r] and store_a.title_vectors[r] is not None
+        ]
+        rows_b = [
+            r
+            for r in range(store_b.size)
+            if store_b.alive[r] and store_b.title_vectors[r] is not None
+        ]
+        if len(rows_a) * len(rows_b) < CALIBRATION_MIN_PAIRS:
+            return None
+        rng = np.random.default_rng(zlib.crc32(f"title|{pair}|{mutations}".encode()))
+        n = min(CALIBRATION_SAMPLE, len(rows_a) * len(rows_b))
+        pick_a = rng.integers(0, len(rows_a), size=n)
+        pick_b = rng.integers(0, len(rows_b), size=n)
+        keep = [
+            (rows_a[i], rows_b[j])
+            for i, j in zip(pick_a.tolist(), pick_b.tolist(), strict=True)
+            if pair[0] != pair[1] or rows_a[i] != rows_b[j]
+        ]
+        vectors_a = np.stack([store_a.title_vectors[a] for a, _ in keep])
+        vectors_b = np.stack([store_b.title_vectors[b] for _, b in keep])
+        cosines = np.einsum("ij,ij->i", vectors_a, vectors_b)
+        sizes = (len(rows_a), len(rows_b))
+        fresh = CosineCalibration(
+            pair[0],
+            pair[1],
+            float(cosines.mean()),
+            max(float(cosines.std()), 1e-4),
+            np.sort(cosines),
+            mutations,
+            sizes,
+        )
+        self._title_calibrations[pair] = fresh
+        return fresh
+
     @staticmethod
     def _is_stale(calibration: CosineCalibration, mutations: tuple[int, int]) -> bool:
         for then, now, size in zip(
@@ -536,13 +647,19 @@ class NearDuplicateIndex:
         exclude_region: bool = True,
         cross_lingual: bool = True,
         languages: set[str] | None = None,
+        min_relation: Relation = "unrelated",
     ) -> list[SimilarPage]:
-        """Pages of other regions most similar to a stored key or a given page; scores 0–1."""
+        """Pages of other regions most similar to a stored key or a given page; scores 0–1.
+
+        Each result carries its relation to the query (`reason.relation`) and its rank evidence;
+        results below `min_relation` are left out.
+        """
         if isinstance(query, PageDoc):
             doc_language, doc_region, title = query.language, query.region, query.title
             features = self._text_features(query.text)
             vector = None if query.vector is None else np.asarray(query.vector, dtype=np.float32)
             sections = query.section_vectors
+            title_vector = query.title_vector
             self_key: int | None = query.key
         else:
             if query not in self._where:
@@ -563,6 +680,7 @@ class NearDuplicateIndex:
                 store.vectors[row] if store.has_vector[row] and store.vectors is not None else None
             )
             sections = store.sections[row]
+            title_vector = store.title_vectors[row]
             self_key = query
 
         target_languages = [
@@ -623,11 +741,12 @@ class NearDuplicateIndex:
                     candidate.rank = rank
 
         results: list[SimilarPage] = []
+        needed = RELATION_ORDER[min_relation]
         for candidate in candidates.values():
             store = self._stores[candidate.language]
             if candidate.cosine is None and candidate.language in all_cosines:
                 candidate.cosine = float(all_cosines[candidate.language][0][candidate.row])
-            reason, score = self._score(
+            reason, _ = self._score(
                 doc_language,
                 title,
                 features,
@@ -636,8 +755,29 @@ class NearDuplicateIndex:
                 candidate.row,
                 candidate.cosine,
                 candidate.rank,
+                title_vector,
             )
-            if score < min_score:
+            if candidate.cosine is not None and vector is not None:
+                region_rank, reverse_rank = self._region_ranks(
+                    candidate, all_cosines, vector, doc_language, own_code, self_key
+                )
+                mutual = region_rank == 1 and reverse_rank == 1
+                reason = replace(
+                    reason,
+                    region_rank=region_rank,
+                    reverse_rank=reverse_rank,
+                    rank_evidence=1.0 if mutual else 0.5 if region_rank == 1 else 0.0,
+                )
+            reason = replace(
+                reason, relation=classify_relation(reason, candidate.language == doc_language)
+            )
+            score = combine_evidence(
+                reason.text_evidence,
+                reason.embedding_evidence,
+                reason.title_similarity,
+                reason.rank_evidence,
+            )
+            if score < min_score or RELATION_ORDER[reason.relation] < needed:
                 continue
             region = self._region_names[int(store.region_codes[candidate.row])]
             key = int(store.keys[candidate.row])
@@ -651,6 +791,50 @@ class NearDuplicateIndex:
                 rank = int(np.count_nonzero(all_cosines[page.language][0] > cosine)) + 1
                 results[i] = replace(page, reason=replace(page.reason, embedding_rank=rank))
         return results
+
+    def _title_similarity_across(
+        self, language: str, other_language: str, vector: np.ndarray, other: np.ndarray
+    ) -> float | None:
+        """Titles of two languages, 0–1: their vectors' cosine, standardised against random
+        title pairs of the language pair, from z = TITLE_Z_NONE (0) to TITLE_Z_FULL (1)."""
+        calibration = self.title_calibration(language, other_language)
+        if calibration is None:
+            return None
+        z = float(calibration.z(float(np.dot(vector, other))))
+        return min(max((z - TITLE_Z_NONE) / (TITLE_Z_FULL - TITLE_Z_NONE), 0.0), 1.0)
+
+    def _region_ranks(
+        self,
+        candidate: _Candidate,
+        all_cosines: dict[str, tuple[np.ndarray, np.ndarray]],
+        query_vector: np.ndarray,
+        query_language: str,
+        query_region: int | None,
+        query_key: int | None,
+    ) -> tuple[int, int | None]:
+        """(rank of the candidate among its region's pages of its language for the query,
+        rank of the query among its own region's pages of its language for the candidate)."""
+        store = self._stores[candidate.language]
+        cosine = candidate.cosine
+        assert cosine is not None
+        code = store.region_codes[candidate.row]
+        cosines, valid = all_cosines[candidate.language]
+        size = store.size
+        same_region = valid & (store.region_codes[:size] == code)
+        region_rank = int(np.count_nonzero(cosines[:size][same_region] > cosine)) + 1
+        home = self._stores.get(query_language)
+        if query_region is None or home is None or home.vectors is None or store.vectors is None:
+            return region_rank, None
+        rows = np.flatnonzero(
+            home.alive[: home.size]
+            & home.has_vector[: home.size]
+            & (home.region_codes[: home.size] == query_region)
+            & (home.keys[: home.size] != (query_key if query_key is not None else -1))
+        )
+        other_vector = store.vectors[candidate.row]
+        back = np.einsum("ij,j->i", home.vectors[rows], other_vector)
+        back_cosine = float(np.dot(query_vector, other_vector))
+        return region_rank, int(np.count_nonzero(back > back_cosine)) + 1
 
     def _score_stored_pair(
         self,
@@ -679,6 +863,7 @@ class NearDuplicateIndex:
             row_b,
             cosine,
             rank,
+            store_a.title_vectors[row_a],
         )
 
     def explain(self, key_a: int, key_b: int) -> SimilarPage:
@@ -700,6 +885,7 @@ class NearDuplicateIndex:
         other_row: int,
         cosine: float | None,
         rank: int | None,
+        title_vector: np.ndarray | None = None,
     ) -> tuple[SimilarityReason, float]:
         store = self._stores[other_language]
         jaccard = ratio = title_similarity = None
@@ -721,6 +907,10 @@ class NearDuplicateIndex:
                     fuzz.token_set_ratio(title, other_title, processor=utils.default_process)
                     / 100.0
                 )
+        elif title_vector is not None and store.title_vectors[other_row] is not None:
+            title_similarity = self._title_similarity_across(
+                language, other_language, title_vector, store.title_vectors[other_row]
+            )
         z = percentile = None
         embedding = 0.0
         if cosine is not None:

@@ -87,11 +87,20 @@ def register_memory_commands(group: AppGroup) -> None:
     def rebuild_units(region_slug: str | None) -> None:
         """Rebuild translation units from every page's latest public translations, and
         recompute the matching keys of imported and reviewed units."""
+        from memory.services.semantic import SentenceEmbedder
         from tm_service.cli import ProgressBar
+        from tm_service.jobs import get_encoder
 
+        encoder = get_encoder()
+        # Aligned by meaning where structure does not decide, as the jobs do.
+        embedder = SentenceEmbedder(db.session, encoder) if encoder.multilingual else None
         bar = ProgressBar("building units")
         try:
-            report = tm_service.refresh_all_units(db.session, region_slug=region_slug, progress=bar)
+            report = tm_service.refresh_all_units(
+                db.session, region_slug=region_slug, progress=bar, embed=embedder
+            )
+            if embedder is not None:
+                embedder.store()
             rekeyed = tm_service.rekey_units(db.session, region_slug=region_slug)
         except DomainError as error:
             _fail(error)

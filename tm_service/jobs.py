@@ -1,21 +1,26 @@
-"""Background work: what happens after content changes (in-process or on rq workers).
+"""Background work: what happens after content changes (rq workers, a CLI command, a thread).
 
 Pipeline of a "content_changed" job: refresh translation-memory units → embed the pages (cache
-first) → refresh this process's similarity index. Three ways to run it, same job function:
+first) → refresh this process's similarity index. The Job row is the truth about a job: its
+state, its progress (page translations done of a total fixed when it was recorded, ETA) and its
+error. Ways to run it, same job function:
 
 - TM_REDIS_URL set: an rq job on queue RQ_QUEUE (id = the Job row's id), retried 3 times;
-  `flask tm worker` (`rq_worker`) runs it inside an app context, renewing its claim on the job
-  every JOB_HEARTBEAT_SECONDS, so a job whose worker was killed is retried once the claim lapses.
+  `flask tm worker` (`tm_service.workers`) runs it inside an app context. A row whose rq job
+  never reached Redis (Redis was down) or was lost with it is enqueued again by the workers'
+  sweep (`enqueue_lost_jobs`), so a stored version always gets its job.
+- a CLI command (imports, demo load) without Redis: in the command, before it returns, with a
+  progress display (`run_changes_here`); a failed job fails the command.
 - TESTING without Redis: synchronously in the caller, so tests are deterministic.
-- otherwise (embedded default): one background thread per process with a queue, so
-  `tm serve` answers at once while the demo data is processed.
+- otherwise (`tm serve`, web requests): one background thread per process with a queue, so the
+  server answers at once; rows still queued when the process stops run at its next start.
 
-Job rows carry state and progress in every mode; rq's job.meta carries the progress too.
+Every CLI command and web worker imports this module: rq, redis and the embedding model are
+imported only where they are used.
 """
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import hashlib
 import logging
@@ -24,14 +29,12 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
-from redis import Redis
-from rq import Queue, Retry, SimpleWorker, Worker, get_current_job
-from rq.exceptions import AbandonedJobError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -40,6 +43,9 @@ from memory.models import PageTranslation, utcnow
 from memory.services import similarity
 from memory.similarity_models import Job, JobState
 from tm_service.extensions import db
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,16 @@ JOB_TIMEOUT_S = 3600
 # renewed for HEARTBEAT_TTL_FACTOR times as long belongs to a dead worker.
 DEFAULT_HEARTBEAT_S = 30
 HEARTBEAT_TTL_FACTOR = 3
+# A queued row younger than this may still be on its way to Redis: the sweep leaves it alone.
+DEFAULT_SWEEP_GRACE_S = 30
+SWEEP_BATCH = 500
+# The web side must not hang on an unreachable Redis: a push answers, its row waits for the sweep.
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_TIMEOUT_S = 10.0
+HEALTH_REDIS_TIMEOUT_S = 1.0
+
+ProgressCallback = Callable[[int, int, str], None]
+"""(done, total, step) of a job, in page translations: total is fixed, done only grows."""
 
 _encoders: dict[tuple[str, str], Encoder] = {}
 _encoders_lock = threading.Lock()
@@ -61,7 +77,9 @@ _extensions_lock = threading.Lock()
 
 
 def models_dir(app: Flask) -> Path:
-    return Path(app.instance_path) / "models"
+    """MODELS_DIR, by default instance/models: where the default model is converted once."""
+    configured = app.config.get("MODELS_DIR")
+    return Path(configured) if configured else Path(app.instance_path) / "models"
 
 
 def get_encoder(app: Flask | None = None) -> Encoder:
@@ -95,6 +113,23 @@ def get_similarity_indexes(app: Flask | None = None) -> similarity.SimilarityInd
     return holder
 
 
+def get_semantic_memory(app: Flask | None = None):
+    """This app's sentence-vector indexes of the memory (built lazily on first query)."""
+    from memory.services.semantic import SemanticMemory
+
+    app = app or current_app
+    holder = app.extensions.get("tm_semantic")
+    if holder is None:
+        with _extensions_lock:
+            holder = app.extensions.get("tm_semantic")
+            if holder is None:
+                interval = float(app.config.get("INDEX_REFRESH_SECONDS", 2.0))
+                holder = app.extensions["tm_semantic"] = SemanticMemory(
+                    lambda: get_encoder(app).name, refresh_seconds=interval
+                )
+    return holder
+
+
 def _retry_intervals(app: Flask) -> list[int]:
     return [int(s) for s in app.config.get("JOB_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)]
 
@@ -111,7 +146,8 @@ def translations_changed(translation_ids: Sequence[int]) -> str | None:
     """Hook called after versions are stored in bulk (imports); returns the job id (or None).
 
     The same change (same translation ids with the same content hashes) enqueued twice gives
-    the same Job row and runs once; a job that failed for good is queued again.
+    the same Job row and runs once; a job that failed for good is queued again. With Redis
+    unreachable the row stays queued (no error: the version is stored) until the sweep.
     """
     ids = sorted(set(translation_ids))
     if not ids:
@@ -122,6 +158,39 @@ def translations_changed(translation_ids: Sequence[int]) -> str | None:
         return job.id
     _dispatch(app, job.id)
     return job.id
+
+
+def run_changes_here(
+    translation_ids: Sequence[int], on_progress: ProgressCallback | None = None
+) -> Job | None:
+    """Record the job of a change and run it now, in this thread (a CLI command without Redis).
+
+    Same retry policy as everywhere (the waits between attempts too, except under TESTING);
+    `on_progress` sees every progress update. Returns the Job row afterwards, `finished` or
+    `failed` (its `error` holds the exception's type and message); None if nothing changed.
+    A change that already finished is not run again.
+    """
+    ids = sorted(set(translation_ids))
+    if not ids:
+        return None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    job, _ = _job_row_for(ids)
+    job_id = job.id
+    if job.state != JobState.FINISHED:
+        _run_with_retries(
+            app,
+            job_id,
+            sleep=not app.config.get("TESTING"),
+            remove_session=False,
+            on_progress=on_progress,
+        )
+    return db.session.get(Job, job_id, populate_existing=True)
+
+
+def resume_pending_jobs(app: Flask) -> None:
+    """Start this process's job thread now: it runs the rows a previous run left queued."""
+    if not app.config.get("REDIS_URL"):
+        _in_process_runner(app)
 
 
 def idempotency_key(kind: str, translation_ids: Sequence[int]) -> str:
@@ -176,14 +245,18 @@ def _job_row_for(ids: list[int]) -> tuple[Job, bool]:
 
 def _dispatch(app: Flask, job_id: str) -> None:
     if app.config.get("REDIS_URL"):
-        rq_queue(app).enqueue(
-            run_job,
-            job_id,
-            job_id=job_id,
-            retry=Retry(max=MAX_RETRIES, interval=_retry_intervals(app)),
-            job_timeout=JOB_TIMEOUT_S,
-            description=f"{CONTENT_CHANGED} {job_id}",
-        )
+        from redis.exceptions import RedisError
+
+        try:
+            enqueue(app, job_id)
+        except RedisError as error:
+            # The version is stored and its row says queued: the workers' sweep enqueues it
+            # once Redis answers again. The caller (a push) must not fail for that.
+            log.warning("job %s stays queued, Redis is unreachable: %s", job_id, error)
+            row = db.session.get(Job, job_id)
+            if row is not None:
+                row.message = "queued; Redis unreachable, enqueued when it is back"
+                db.session.commit()
     elif app.config.get("TESTING"):
         # Same session as the caller (a request or a CLI command): don't remove it.
         _run_with_retries(app, job_id, sleep=False, remove_session=False)
@@ -191,61 +264,94 @@ def _dispatch(app: Flask, job_id: str) -> None:
         _in_process_runner(app).submit(job_id)
 
 
-def rq_queue(app: Flask | None = None):
+def enqueue(app: Flask, job_id: str) -> None:
+    """Put a job on the rq queue (rq job id = Job id) with the retry policy; RedisError if down."""
+    from rq import Retry
+
+    rq_queue(app).enqueue(
+        run_job,
+        job_id,
+        job_id=job_id,
+        retry=Retry(max=MAX_RETRIES, interval=_retry_intervals(app)),
+        job_timeout=JOB_TIMEOUT_S,
+        description=f"{CONTENT_CHANGED} {job_id}",
+    )
+
+
+def rq_queue(app: Flask | None = None) -> Queue:
     """The rq queue of this app (RQ_QUEUE on REDIS_URL)."""
     app = app or current_app
     found = app.extensions.get("tm_rq_queue")
     if found is None:
-        found = app.extensions["tm_rq_queue"] = Queue(
-            app.config["RQ_QUEUE"], connection=Redis.from_url(app.config["REDIS_URL"])
+        from redis import Redis
+        from rq import Queue
+
+        connection = Redis.from_url(
+            app.config["REDIS_URL"],
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+            # A worker raises this above its wait for work (rq sets it); web calls are short.
+            socket_timeout=REDIS_TIMEOUT_S,
         )
+        found = app.extensions["tm_rq_queue"] = Queue(app.config["RQ_QUEUE"], connection=connection)
     return found
 
 
-# ----------------------------------------------------------------------------- rq workers
+def redis_reachable(app: Flask | None = None) -> bool:
+    """Whether REDIS_URL answers a PING within a second (for /health)."""
+    app = app or current_app
+    client = app.extensions.get("tm_health_redis")
+    if client is None:
+        from redis import Redis
 
-
-class _ShortClaim:
-    """A worker whose claim on a running job (its StartedJobRegistry entry) is short-lived.
-
-    rq retries a job whose claim lapsed (StartedJobRegistry.cleanup, run by any worker when it
-    starts and every maintenance interval): the job of a killed worker is retried, or failed
-    once it has no retry left. A claim lasts HEARTBEAT_TTL_FACTOR heartbeats; rq's SimpleWorker
-    claims for the job timeout plus a minute (61 minutes here) and never renews.
-    """
-
-    job_monitoring_interval: int
-
-    def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-        return HEARTBEAT_TTL_FACTOR * self.job_monitoring_interval
-
-
-class HeartbeatSimpleWorker(_ShortClaim, SimpleWorker):
-    """rq's SimpleWorker (jobs in this process: the model stays loaded) that renews its claim
-    on the running job from a thread every `job_monitoring_interval` seconds."""
-
-    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-        done = threading.Event()
-        beat = threading.Thread(
-            target=self._renew_claim, args=(job, execution, done), name="rq-heartbeat", daemon=True
+        client = app.extensions["tm_health_redis"] = Redis.from_url(
+            app.config["REDIS_URL"],
+            socket_connect_timeout=HEALTH_REDIS_TIMEOUT_S,
+            socket_timeout=HEALTH_REDIS_TIMEOUT_S,
         )
-        beat.start()
-        try:
-            return super().perform_job(job, queue, execution)
-        finally:
-            done.set()
-            beat.join()
+    from redis.exceptions import RedisError
 
-    def _renew_claim(self, job: Any, execution: Any, done: threading.Event) -> None:
-        while not done.wait(self.job_monitoring_interval):
-            try:
-                self.maintain_heartbeats(job, execution)
-            except Exception:  # noqa: BLE001 — a missed beat is retried; the job goes on
-                log.warning("heartbeat of job %s failed", job.id, exc_info=True)
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
 
 
-class ShortClaimWorker(_ShortClaim, Worker):
-    """rq's forking Worker (its parent renews the claim) with the same claim length."""
+def enqueue_lost_jobs(app: Flask | None = None) -> list[str]:
+    """Enqueue again the queued or running rows whose rq job Redis does not hold; their ids.
+
+    Such a row's enqueue failed (Redis was down when the version was stored) or Redis lost the
+    job (restarted without its data). Rows younger than JOB_SWEEP_GRACE_SECONDS are left alone:
+    their enqueue may be under way. rq workers run this at start and at every maintenance.
+    """
+    from rq.job import Job as RqJob
+
+    app = app or current_app
+    grace = float(app.config.get("JOB_SWEEP_GRACE_SECONDS", DEFAULT_SWEEP_GRACE_S))
+    session = db.session
+    candidates = session.scalars(
+        select(Job.id)
+        .where(
+            Job.kind == CONTENT_CHANGED,
+            Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
+            Job.created_at <= utcnow() - timedelta(seconds=grace),
+        )
+        .order_by(Job.created_at)
+    ).all()
+    session.commit()  # end the read: the sweep must not hold a transaction open
+    connection = rq_queue(app).connection
+    lost: list[str] = []
+    for start in range(0, len(candidates), SWEEP_BATCH):
+        chunk = candidates[start : start + SWEEP_BATCH]
+        with connection.pipeline(transaction=False) as pipeline:
+            for job_id in chunk:
+                pipeline.exists(RqJob.key_for(job_id))
+            held = pipeline.execute()
+        lost.extend(job_id for job_id, there in zip(chunk, held, strict=True) if not there)
+    for job_id in lost:
+        enqueue(app, job_id)
+    if lost:
+        log.warning("enqueued %d job(s) again that Redis did not hold", len(lost))
+    return lost
 
 
 def heartbeat_seconds(app: Flask) -> int:
@@ -253,46 +359,81 @@ def heartbeat_seconds(app: Flask) -> int:
     return max(1, int(app.config.get("JOB_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT_S)))
 
 
-def rq_worker(app: Flask | None = None, *, fork: bool = False) -> SimpleWorker | Worker:
-    """An rq worker on this app's queue: short claims, and Job rows of dead workers' jobs kept.
+def rq_worker(app: Flask | None = None, *, fork: bool = False):
+    """An rq worker on this app's queue (see `tm_service.workers.rq_worker`)."""
+    from tm_service.workers import rq_worker as make_worker
 
-    A job whose worker died is found by rq's registry cleanup once its claim lapsed
-    (HEARTBEAT_TTL_FACTOR × JOB_HEARTBEAT_SECONDS, 90 s by default): retried if it has retries
-    left, else failed. `record_abandoned_job` writes that on the Job row, so a row never stays
-    'running' for a dead worker and a failed one is queued again by the next identical change.
+    return make_worker(app or current_app, fork=fork)
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class ProgressThrottle:
+    """When a progress line is worth writing where lines pile up (a log, redirected output):
+    at each `percent` of the total, at the end, and after `seconds` without a line."""
+
+    def __init__(
+        self, percent: int = 10, seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.percent = max(1, percent)
+        self.seconds = seconds
+        self.clock = clock
+        self._last: tuple[int, int, str] | None = None
+        self._bucket = -1
+        self._at = 0.0
+
+    def due(self, done: int, total: int, step: str = "") -> bool:
+        """Whether (done, total, step) deserves a line; if so, it counts as written."""
+        if (done, total, step) == self._last:
+            return False
+        bucket = (100 * done // total) // self.percent if total > 0 else 0
+        now = self.clock()
+        changed_step = self._last is None or self._last[2] != step
+        if (
+            changed_step
+            or bucket != self._bucket
+            or done >= total
+            or now - self._at >= self.seconds
+        ):
+            self._last, self._bucket, self._at = (done, total, step), bucket, now
+            return True
+        return False
+
+
+def eta_seconds(job: Job, now: Any = None) -> int | None:
+    """Seconds a running job still needs at its average rate so far; None if it can't tell.
+
+    elapsed × (total − done) / done, elapsed since this attempt started; None before the first
+    page translation is done, and once done reached total (the last steps run no count).
     """
-    app = app or current_app
-    queue = rq_queue(app)
-    worker_class = ShortClaimWorker if fork else HeartbeatSimpleWorker
-    worker = worker_class(
-        [queue], connection=queue.connection, job_monitoring_interval=heartbeat_seconds(app)
-    )
-    worker.push_exc_handler(record_abandoned_job)
-    return worker
+    if job.state != JobState.RUNNING or job.started_at is None:
+        return None
+    done, total = job.progress_done or 0, job.progress_total or 0
+    if done <= 0 or done >= total:
+        return None
+    elapsed = ((now or utcnow()) - job.started_at).total_seconds()
+    return max(0, round(elapsed * (total - done) / done))
 
 
-def record_abandoned_job(rq_job: Any, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-    """rq exception handler: the Job row of a job whose worker died is queued again or failed.
+def describe_eta(seconds: int | None) -> str:
+    """'about 4 min left' (or '' when unknown)."""
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"about {max(1, seconds)} s left"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60} min left"
 
-    rq calls it from the registry cleanup (in the worker's app context) before it retries the
-    job; other failures are recorded by `execute_job` itself.
-    """
-    if not (isinstance(exc_type, type) and issubclass(exc_type, AbandonedJobError)):
-        return
-    try:
-        row = db.session.get(Job, rq_job.id)
-        if row is None or row.state in (JobState.FINISHED, JobState.FAILED):
-            return
-        will_retry = bool(rq_job.retries_left)
-        row.error = "AbandonedJobError: the worker running this job died"
-        row.state = JobState.QUEUED if will_retry else JobState.FAILED
-        row.message = "worker died; will retry" if will_retry else "failed: worker died"
-        if not will_retry:
-            row.finished_at = utcnow()
-        db.session.commit()
-        log.warning("job %s: its worker died; %s", rq_job.id, row.message)
-    finally:
-        db.session.remove()
+
+def describe_progress(job: Job) -> str:
+    """'embedding pages 120/471 (25 %), about 4 min left' for logs and the CLI."""
+    done, total = job.progress_done or 0, job.progress_total or 0
+    percent = 100 * done // total if total else 100
+    eta = describe_eta(eta_seconds(job))
+    return f"{job.message} {done}/{total} ({percent} %)" + (f", {eta}" if eta else "")
 
 
 # ----------------------------------------------------------------------------- running a job
@@ -315,6 +456,8 @@ def run_job(job_id: str) -> dict[str, Any] | None:
 
 
 def _run_in_context(job_id: str) -> dict[str, Any] | None:
+    from rq import get_current_job
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # A forked rq worker must not share the parent's database connections.
     if _engine_pid.get(id(app)) != os.getpid():
@@ -328,29 +471,56 @@ def _run_in_context(job_id: str) -> dict[str, Any] | None:
         db.session.remove()
 
 
-def _run_with_retries(app: Flask, job_id: str, *, sleep: bool, remove_session: bool = True) -> None:
-    """In-process runs (thread or synchronous): the same retry policy as rq."""
+def _run_with_retries(
+    app: Flask,
+    job_id: str,
+    *,
+    sleep: bool,
+    remove_session: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """In-process runs (thread, CLI or synchronous): the same retry policy as rq."""
     intervals = _retry_intervals(app)
     for attempt in range(MAX_RETRIES + 1):
         will_retry = attempt < MAX_RETRIES
         try:
-            execute_job(app, job_id, will_retry=will_retry)
+            execute_job(app, job_id, will_retry=will_retry, on_progress=on_progress)
             return
-        except Exception:  # noqa: BLE001 — recorded on the Job row
-            log.exception("job %s failed (attempt %d)", job_id, attempt + 1)
+        except Exception as error:  # noqa: BLE001 — recorded on the Job row
+            wait = intervals[min(attempt, len(intervals) - 1)] if sleep else 0
+            log.warning(
+                "job %s failed (attempt %d of %d): %s: %s%s",
+                job_id,
+                attempt + 1,
+                MAX_RETRIES + 1,
+                type(error).__name__,
+                error,
+                f"; retrying in {wait} s" if will_retry else "",
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
             if not will_retry:
                 return
-            if sleep:
-                time.sleep(intervals[min(attempt, len(intervals) - 1)])
+            if wait:
+                time.sleep(wait)
         finally:
             if remove_session:
                 db.session.remove()
 
 
 def execute_job(
-    app: Flask, job_id: str, *, will_retry: bool = False, rq_job: Any = None
+    app: Flask,
+    job_id: str,
+    *,
+    will_retry: bool = False,
+    rq_job: Any = None,
+    on_progress: ProgressCallback | None = None,
 ) -> dict[str, Any] | None:
-    """Run a job by its row: state running → finished (or queued again / failed), progress."""
+    """Run a job by its row: state running → finished (or queued again / failed), progress.
+
+    Progress is in page translations: `progress_total` stays what it was when the job was
+    recorded and `progress_done` only grows during an attempt (each step's own count is scaled
+    to it); a line goes to the log at every 10 % and every 30 s, with the ETA.
+    """
     session = db.session
     job = session.get(Job, job_id)
     if job is None:
@@ -358,25 +528,44 @@ def execute_job(
         return None
     if job.state == JobState.FINISHED:
         return job.result  # already done (a duplicate delivery)
+    ids = [int(i) for i in job.params.get("translation_ids", [])]
     job.state = JobState.RUNNING
     job.attempts += 1
     job.started_at = utcnow()
     job.error = None
     job.message = "running"
+    job.progress_total = job.progress_total or len(ids)
+    job.progress_done = 0  # an attempt does its work again (cached vectors are quick)
     session.commit()
-    ids = [int(i) for i in job.params.get("translation_ids", [])]
+    total = job.progress_total
+    throttle = ProgressThrottle()
 
-    def progress(done: int, total: int, message: str | None = None) -> None:
+    def progress(step_done: int, step_total: int, message: str | None = None) -> None:
         row = session.get(Job, job_id)
         if row is None:
             return
-        row.progress_done, row.progress_total = done, total
+        # A step counts its own items (embedding skips drafts, say): scale it to the job's total.
+        scaled = total if step_total <= 0 else total * min(step_done, step_total) // step_total
+        done = max(row.progress_done or 0, scaled)
+        if done == row.progress_done and (not message or message == row.message):
+            return
+        row.progress_done = done
         if message:
             row.message = message
         session.commit()
+        step = row.message
+        if throttle.due(done, total, step):
+            log.info("job %s: %s", job_id, describe_progress(row))
         if rq_job is not None:
-            rq_job.meta["progress"] = {"done": done, "total": total, "message": row.message}
+            rq_job.meta["progress"] = {
+                "done": done,
+                "total": total,
+                "message": step,
+                "eta_seconds": eta_seconds(row),
+            }
             rq_job.save_meta()
+        if on_progress is not None:
+            on_progress(done, total, step)
 
     try:
         result = run_content_pipeline(app, ids, progress)
@@ -390,6 +579,8 @@ def execute_job(
             if not will_retry:
                 row.finished_at = utcnow()
             session.commit()
+            if on_progress is not None:
+                on_progress(row.progress_done, total, row.message)
         raise
     row = session.get(Job, job_id)
     assert row is not None
@@ -399,6 +590,9 @@ def execute_job(
     row.message = "finished"
     row.finished_at = utcnow()
     session.commit()
+    log.info("job %s finished: %d page translations", job_id, row.progress_total)
+    if on_progress is not None:
+        on_progress(row.progress_done, row.progress_total, row.message)
     return result
 
 
@@ -413,13 +607,25 @@ def run_content_pipeline(app: Flask, ids: Sequence[int], progress) -> dict[str, 
         log.info("translation-memory refresh skipped: %s", error)
         result["tm_units"] = "skipped"
     else:
-        result["tm_units"] = _json_safe(refresh_units(session, ids))
+        from memory.services.semantic import SentenceEmbedder
+
+        encoder = get_encoder(app)
+        # Pages whose block structure does not decide are aligned by meaning, with a
+        # multilingual model only (the test suite's fake encoder relates no languages).
+        embedder = SentenceEmbedder(session, encoder) if encoder.multilingual else None
+        result["tm_units"] = _json_safe(refresh_units(session, ids, embed=embedder))
         session.commit()
+        if embedder is not None:
+            result["alignment_vectors_encoded"] = embedder.store()
     progress(0, len(ids), "embedding pages")
     report = similarity.embed_pages(
         session, get_encoder(app), ids, lambda done, total: progress(done, total)
     )
     result["embedding"] = report.as_dict()
+    from memory.services.semantic import embed_segments
+
+    progress(report.translations, report.translations, "embedding sentences")
+    result["segment_embedding"] = embed_segments(session, get_encoder(app), ids).as_dict()
     holder = app.extensions.get("tm_similarity")
     if holder is not None:
         # Only a process that serves queries holds an index; make its next query see this.
@@ -447,7 +653,11 @@ def _json_safe(value: Any) -> Any:
 
 
 class InProcessRunner:
-    """One background thread working a queue of job ids (the embedded default)."""
+    """One background thread working a queue of job ids (`tm serve`, web requests, no Redis).
+
+    Nothing waits for it at exit: a job cut short keeps its row queued or running, and the
+    next start of the process runs it again (`_in_process_runner` picks such rows up).
+    """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -456,7 +666,6 @@ class InProcessRunner:
         self._waiting_lock = threading.Lock()
         self.thread = threading.Thread(target=self._work, name="tm-jobs", daemon=True)
         self.thread.start()
-        atexit.register(self.drain)
 
     def submit(self, job_id: str) -> None:
         with self._waiting_lock:
@@ -466,9 +675,7 @@ class InProcessRunner:
         self.queue.put(job_id)
 
     def drain(self, timeout: float | None = None) -> None:
-        """Wait for queued jobs (a CLI import exits only once its pages are processed)."""
-        if self.queue.unfinished_tasks:
-            log.warning("finishing %d queued job(s) before exit", self.queue.unfinished_tasks)
+        """Wait until the queued jobs are done (or `timeout` seconds passed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.queue.unfinished_tasks:
             if deadline is not None and time.monotonic() > deadline:

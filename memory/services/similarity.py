@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
@@ -20,13 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matchers.embeddings import Encoder
-from matchers.near_duplicates import NearDuplicateIndex, PageDoc, SimilarityReason
 from memory.errors import InvalidInput, NotFound
 from memory.models import Language, Page, PageTranslation, Region, TranslationStatus
 from memory.segmentation import html_to_text
 from memory.services.pages import get_page_or_404
 from memory.services.regions import get_language, get_region
 from memory.similarity_models import EmbeddingCache
+
+if TYPE_CHECKING:
+    # Imported where an index is built: its MinHash library loads scipy (about 0.5 s), which
+    # every process importing this module (the CLI, web workers) would pay at start-up.
+    from matchers.near_duplicates import Relation, SimilarityReason
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +283,8 @@ class SimilarityIndexes:
     """
 
     def __init__(self, model_name: Callable[[], str], *, refresh_interval: float = 2.0) -> None:
+        from matchers.near_duplicates import NearDuplicateIndex
+
         self._model_name = model_name
         self.refresh_interval = refresh_interval
         self.index = NearDuplicateIndex()
@@ -367,6 +374,8 @@ class SimilarityIndexes:
                     del self.languages_by_page[page.page_id]
 
     def _add(self, session: Session, model: str, ids, current, *, retry_only: bool) -> int:
+        from matchers.near_duplicates import PageDoc
+
         added = 0
         for chunk in _chunks(ids):
             if retry_only:
@@ -425,6 +434,8 @@ class SimilarityIndexes:
         return added
 
     def _reset(self) -> None:
+        from matchers.near_duplicates import NearDuplicateIndex
+
         self.index = NearDuplicateIndex()
         self.pages.clear()
         self.languages_by_page.clear()
@@ -500,6 +511,7 @@ def find_similar_translations(
     exclude_region: bool = True,
     cross_lingual: bool = True,
     languages: set[str] | None = None,
+    min_relation: Relation = "unrelated",
 ) -> list[tuple[IndexedPage, float, SimilarityReason]]:
     """Raw index matches of one indexed translation: (page, score 0–1, reason), best first.
 
@@ -518,6 +530,7 @@ def find_similar_translations(
             exclude_region=exclude_region,
             cross_lingual=cross_lingual,
             languages=languages,
+            min_relation=min_relation,
         )
         return [(indexes.pages[m.key], m.score, m.reason) for m in found if m.key in indexes.pages]
 
@@ -530,7 +543,8 @@ def find_similar_pages(
     *,
     language: str | None = None,
     limit: int = 10,
-    min_score: float = 0.5,
+    min_score: float = 0.0,
+    min_relation: Relation = "related",
     regions: Sequence[str] | None = None,
     cross_lingual: bool = True,
 ) -> SimilarPagesResult:
@@ -538,7 +552,9 @@ def find_similar_pages(
 
     Translations of one other page are folded into one result (its best-scoring translation;
     `matched_languages` lists all that matched). `language` defaults to the page's source
-    language; `regions` restricts the other regions.
+    language; `regions` restricts the other regions. By default every page at least `related`
+    is returned (`reason.relation`: same_text, same_topic, related), so pages of other regions
+    on the same topic in their own words are found, not only near-copies.
     """
     own_region = get_region(session, region)
     page = get_page_or_404(session, own_region, external_id)
@@ -559,6 +575,7 @@ def find_similar_pages(
         min_score=min_score,
         regions=set(regions) if regions else None,
         cross_lingual=cross_lingual,
+        min_relation=min_relation,
     )
     by_page: dict[int, list[tuple[IndexedPage, float, SimilarityReason]]] = {}
     for match in raw:

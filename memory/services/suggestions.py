@@ -32,6 +32,7 @@ from connectors.deepl_client import (
 )
 from matchers.local_details import Gazetteer, check_candidate
 from matchers.scoring import PenaltyPolicy
+from matchers.semantic_index import meaning_score
 from memory.authorization import Action, Actor, authorize
 from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unauthorized
 from memory.models import (
@@ -58,6 +59,7 @@ from memory.services.pages import (
     translation_source_language,
 )
 from memory.services.regions import get_language, get_region
+from memory.services.semantic import SemanticHit
 from memory.services.translation_memory import (
     LookupContext,
     LookupMatch,
@@ -84,6 +86,12 @@ logger = logging.getLogger(__name__)
 # A draft takes a memory match from this score up (the usual CAT-tool pre-translation
 # threshold); below it, machine translation where there is one, else the source text stays.
 DRAFT_MIN_SCORE = 75.0
+# Semantic candidates are asked for segments whose best memory match is below this score, and
+# enter the draft from SEMANTIC_DRAFT_MIN_SCORE (measured: docs/bench-reuse.md).
+SEMANTIC_ASKED_BELOW = 95.0
+# z ≥ 4 (matchers.semantic_index.meaning_score 75) after the usual −3 of an unreviewed unit of
+# another region.
+SEMANTIC_DRAFT_MIN_SCORE = 72.0
 MACHINE_PROVIDER = "DeepL"
 
 
@@ -99,6 +107,9 @@ class SimilarPage:
 
 # Finds near-duplicates of a page translation: (translation id) → pages of other regions.
 SimilarPagesFinder = Callable[[int], Sequence[SimilarPage]]
+# Finds units by meaning: (source language id, target language id, segment texts, page id to
+# leave out) → per segment, units whose source means the same (best first).
+SemanticFinder = Callable[[int, int, Sequence[str], int | None], list[list[SemanticHit]]]
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ class Candidate:
     """
 
     text: str
-    kind: str  # exact | context | fuzzy | machine
+    kind: str  # exact | context | fuzzy | semantic | machine
     source: str  # translation_memory | near_duplicate | machine_translation
     score: float | None = None
     base_score: float | None = None
@@ -123,6 +134,8 @@ class Candidate:
     placeholder_mismatches: tuple[dict[str, str], ...] = ()
     origin: dict[str, Any] = field(default_factory=dict)
     unit_id: int | None = None
+    # Semantic candidates: how near the match's source is to the query by meaning.
+    similarity: dict[str, float] | None = None
     # Another region's local details in the text: put in from the query, or to review.
     local_details: tuple[dict[str, Any], ...] = ()
 
@@ -140,6 +153,7 @@ class Candidate:
             "placeholder_mismatches": list(self.placeholder_mismatches),
             "origin": self.origin,
             "unit_id": self.unit_id,
+            "similarity": self.similarity,
             "local_details": list(self.local_details),
         }
 
@@ -236,6 +250,7 @@ def suggest_translations(
     limit: int = 3,
     policy: PenaltyPolicy | None = None,
     similar_pages: SimilarPagesFinder | None = None,
+    semantic: SemanticFinder | None = None,
     translator: Any | None = None,
     machine_translation: bool = True,
     queue: bool | None = None,
@@ -314,6 +329,8 @@ def suggest_translations(
     )
     near = _near_duplicate_units(session, similar_pages, source_translation, source, target)
     _memory_candidates(context, segments, near, limit)
+    if semantic is not None:
+        _semantic_candidates(context, segments, near, semantic, page_obj, limit)
     _check_local_details(session, region, source, target, segments, context.policy)
 
     queue = page_obj is not None if queue is None else queue
@@ -478,6 +495,93 @@ def _memory_candidate(match: LookupMatch, near: _NearDuplicates, from_near: bool
         origin=origin,
         unit_id=match.match.unit_id,
     )
+
+
+def _semantic_candidates(
+    context: LookupContext,
+    segments: list[SegmentSuggestion],
+    near: _NearDuplicates,
+    finder: SemanticFinder,
+    page: Page | None,
+    limit: int,
+) -> None:
+    """Units whose source means what a segment says (other wording), merged by score.
+
+    Asked only for segments without a memory match ≥ SEMANTIC_ASKED_BELOW; units of the
+    page's same-topic pages (near-duplicates) are preferred. The page's own units are left out
+    (they would suggest its current translation back).
+    """
+    wanted = [s for s in segments if _best_score(s) < SEMANTIC_ASKED_BELOW]
+    if not wanted:
+        return
+    hits = finder(
+        context.source.id,
+        context.target.id,
+        [s.source_text for s in wanted],
+        page.id if page is not None else None,
+    )
+    unit_ids = sorted({hit.unit_id for found in hits for hit in found})
+    units = {
+        unit.id: unit
+        for start in range(0, len(unit_ids), 500)
+        for unit in context.session.scalars(
+            select(TranslationUnit)
+            .options(selectinload(TranslationUnit.region), selectinload(TranslationUnit.page))
+            .where(TranslationUnit.id.in_(unit_ids[start : start + 500]))
+        )
+    }
+    same_topic = {p.page_id: p for p in near.pages}
+    for segment, found in zip(wanted, hits, strict=True):
+        query = context.query(segment.source_text)
+        texts = {c.text for c in segment.candidates}
+        added: list[Candidate] = []
+        for hit in found:
+            unit = units.get(hit.unit_id)
+            if unit is None:
+                continue
+            similar = same_topic.get(hit.page_id) if hit.page_id is not None else None
+            base = meaning_score(hit.neighbour, same_topic=similar is not None)
+            if base < context.min_score:
+                continue
+            match = context.score_as(query, unit, base)
+            if match.match.score < context.min_score or match.match.target_text in texts:
+                continue
+            texts.add(match.match.target_text)
+            origin = dict(match.match.origin)
+            if similar is not None:
+                origin["similar_page"] = {
+                    "region": similar.region,
+                    "page": similar.external_id,
+                    "score": round(similar.score, 4),
+                }
+            added.append(
+                Candidate(
+                    text=match.match.target_text,
+                    kind="semantic",
+                    source="near_duplicate" if similar is not None else "translation_memory",
+                    score=round(match.match.score, 2),
+                    base_score=round(base, 2),
+                    segment=match.target_segment,
+                    match_source_text=strip_markup(match.match.source_text),
+                    penalties=tuple(
+                        {"code": p.code, "amount": p.amount, "detail": p.detail}
+                        for p in match.match.penalties
+                    ),
+                    placeholder_mismatches=match.placeholder_mismatches,
+                    origin=origin,
+                    unit_id=unit.id,
+                    similarity={
+                        "cosine": round(hit.neighbour.cosine, 4),
+                        "z": round(hit.neighbour.z, 2),
+                        "percentile": round(hit.neighbour.percentile, 4),
+                    },
+                )
+            )
+        if added:
+            merged = segment.candidates + added
+            # Stable: memory matches keep their ranking among equal scores.
+            merged.sort(key=lambda c: -(c.score or 0.0))
+            segment.candidates = merged[:limit]
 
 
 def _best_score(segment: SegmentSuggestion) -> float:
@@ -675,9 +779,13 @@ def _machine_translate(
 
 
 def _choose(candidates: list[Candidate]) -> Candidate | None:
-    """The draft's pick: a memory match ≥ DRAFT_MIN_SCORE, else machine translation."""
+    """The draft's pick: a memory match ≥ DRAFT_MIN_SCORE (a semantic one ≥
+    SEMANTIC_DRAFT_MIN_SCORE), else machine translation."""
     for candidate in candidates:
-        if candidate.score is not None and candidate.score >= DRAFT_MIN_SCORE:
+        if candidate.score is None:
+            continue
+        needed = SEMANTIC_DRAFT_MIN_SCORE if candidate.kind == "semantic" else DRAFT_MIN_SCORE
+        if candidate.score >= needed:
             return candidate
     return next((c for c in candidates if c.is_machine), None)
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from matchers.fuzzy_index import FuzzyIndex
 from matchers.normalise import normalise_for_matching
 from matchers.placeholders import Placeholder, extract_placeholders, transfer_placeholders
 from matchers.scoring import Match, MatchFlags, PenaltyPolicy, score_match, similarity
-from memory.alignment import align_segments
+from memory.alignment import Embed, align_segments
 from memory.errors import InvalidInput
 from memory.models import (
     Language,
@@ -285,8 +285,13 @@ _MUTABLE_FIELDS = (
 )
 
 
-def refresh_units(session: Session, translation_ids: Sequence[int]) -> RefreshReport:
+def refresh_units(
+    session: Session, translation_ids: Sequence[int], *, embed: Embed | None = None
+) -> RefreshReport:
     """Rebuild the units of the pages these page translations belong to, and commit.
+
+    `embed` (plain sentence texts → L2-normalised vectors of a multilingual model) aligns the
+    pages whose block structure does not decide by meaning; without it, by length.
 
     For every language pair of each page (the region's language tree, else page source →
     language) the latest public source and target versions are segmented and aligned; units
@@ -315,7 +320,7 @@ def refresh_units(session: Session, translation_ids: Sequence[int]) -> RefreshRe
         ).all()
         hashes = _current_source_hashes(session, chunk)
         for page in pages:
-            report.add(_refresh_page(session, page, hashes, revision))
+            report.add(_refresh_page(session, page, hashes, revision, embed))
     session.commit()
     report.seconds = time.perf_counter() - started
     return report
@@ -327,6 +332,7 @@ def refresh_all_units(
     region_slug: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk_size: int = 50,
+    embed: Embed | None = None,
 ) -> RefreshReport:
     """`refresh_units` over every page with a public translation (of one region), in chunks."""
     # One public translation per page is enough: refresh_units works page by page.
@@ -343,7 +349,7 @@ def refresh_all_units(
     report = RefreshReport()
     started = time.perf_counter()
     for start in range(0, total, chunk_size):
-        report.add(refresh_units(session, representatives[start : start + chunk_size]))
+        report.add(refresh_units(session, representatives[start : start + chunk_size], embed=embed))
         if progress is not None:
             progress(min(start + chunk_size, total), total)
     report.seconds = time.perf_counter() - started
@@ -444,6 +450,7 @@ def _refresh_page(
     page: Page,
     hashes: Mapping[tuple[int, int], str],
     revision: Callable[[], int],
+    embed: Embed | None = None,
 ) -> RefreshReport:
     report = RefreshReport(pages=1)
     region = page.region
@@ -471,7 +478,7 @@ def _refresh_page(
             # Pair the translation with the source text it was made from: the current source
             # has sentences the translation does not translate.
             source = _made_from(page, target, source_language) or source
-        for new in _units_of_pair(region, page, source, target, outdated):
+        for new in _units_of_pair(region, page, source, target, outdated, embed):
             wanted.setdefault(new.key, new)
 
     for key, new in wanted.items():
@@ -522,6 +529,7 @@ def _units_of_pair(
     source: PageTranslation,
     target: PageTranslation,
     outdated: bool,
+    embed: Embed | None = None,
 ) -> list[_NewUnit]:
     """Aligned units of one source/target translation pair (title first, then the content)."""
     source_code = source.language.code
@@ -534,6 +542,7 @@ def _units_of_pair(
         segment_html(target.content or "", target_code),
         source_code,
         target_code,
+        embed=embed,
     )
     pairs.extend((pair.source_text, pair.target_text) for pair in aligned)
     keyed = [
@@ -1003,6 +1012,27 @@ class LookupContext:
         results = [m for m in results if m.match.score >= self.min_score]
         results.sort(key=lambda m: m.rank)
         return results
+
+    def score_as(self, query: _Query, unit: TranslationUnit, base: float) -> LookupMatch:
+        """Score one unit against a query at a given base similarity (0–99; e.g. by meaning),
+        with the query's placeholder values put in and the usual penalties."""
+        stored_values = extract_placeholders(strip_markup(unit.source_text)).values
+        segment, mismatches = transfer_placeholders(
+            stored_values, unit.target_text, query.key.values, self.target.code
+        )
+        # Meaning, not wording, matched: the neighbouring segments say nothing about context.
+        plain_query = replace(query, context_hash=None)
+        return _scored(
+            unit,
+            min(base, 99.0),
+            segment,
+            mismatches,
+            plain_query,
+            self.policy,
+            self.ranker,
+            self.source,
+            self.target,
+        )
 
 
 def _distinct(matches: list[LookupMatch]) -> list[LookupMatch]:

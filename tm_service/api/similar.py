@@ -19,7 +19,16 @@ class SimilarQuerySchema(StrictSchema):
         metadata={"description": "Translation to match (default: the page's source language)."},
     )
     limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
-    min_score = fields.Float(load_default=0.5, validate=validate.Range(0.0, 1.0))
+    min_score = fields.Float(load_default=0.0, validate=validate.Range(0.0, 1.0))
+    relation = fields.String(
+        load_default="related",
+        validate=validate.OneOf(["same_text", "same_topic", "related", "unrelated"]),
+        metadata={
+            "description": "The weakest relation to return: same_text (near-copies, "
+            "translations), same_topic (the same topic in other words), related (default), "
+            "unrelated (everything scored)."
+        },
+    )
     regions = fields.List(
         fields.String(validate=validate.Length(1, 2000)),
         metadata={"description": "Only these regions: a comma list, or the parameter repeated."},
@@ -55,6 +64,20 @@ class ReasonSchema(Schema):
     section_similarity = fields.Float(allow_none=True)
     title_similarity = fields.Float(allow_none=True)
     signals = fields.List(fields.String())
+    region_rank = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Rank of the page among its region's pages for the query (1 = nearest)."
+        },
+    )
+    reverse_rank = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Rank of the query among its region's pages for this page."},
+    )
+    rank_evidence = fields.Float(
+        metadata={"description": "1: mutual nearest pages, 0.5: nearest one way, 0: neither."}
+    )
+    relation = fields.String(metadata={"description": "same_text | same_topic | related"})
 
 
 class LanguageMatchSchema(Schema):
@@ -70,6 +93,13 @@ class SimilarPageSchema(Schema):
     title = fields.String()
     url = fields.String()
     score = fields.Float()
+    relation = fields.String(
+        attribute="reason.relation",
+        metadata={
+            "description": "same_text: a near-copy or its translation; same_topic: the same "
+            "topic in the region's own words; related: a nearby topic."
+        },
+    )
     reason = fields.Nested(ReasonSchema)
     matched_languages = fields.List(fields.Nested(LanguageMatchSchema))
     missing_languages = fields.List(
@@ -134,6 +164,7 @@ def similar_pages(query, region, external_id):
         language=query.get("language"),
         limit=query["limit"],
         min_score=query["min_score"],
+        min_relation=query["relation"],
         regions=query.get("regions"),
         cross_lingual=query["cross_lingual"],
     )

@@ -15,16 +15,18 @@ from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, license_of
 from tm_service.api.tm import PenaltySchema, penalty_policy, tm_index
 from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
-from tm_service.jobs import get_similarity_indexes
+from tm_service.jobs import get_semantic_memory, get_similarity_indexes
 
 blp = Blueprint(
     "suggestions", __name__, description="Suggestions, pre-translated drafts and their review"
 )
 
-# Near-duplicate pages whose aligned units are offered, and the page score they need (0–1).
+# Pages of other regions whose aligned units are offered (and preferred among semantic
+# candidates): near-copies and same-topic pages, at most this many.
 NEAR_DUPLICATE_PAGES = 5
-NEAR_DUPLICATE_MIN_SCORE = 0.5
 MAX_TEXT_LENGTH = 100_000
+# Units by meaning asked per segment (distinct source sentences).
+SEMANTIC_CANDIDATES = 3
 
 
 def similar_pages_finder(translation_id: int) -> list[suggestion_service.SimilarPage]:
@@ -36,7 +38,7 @@ def similar_pages_finder(translation_id: int) -> list[suggestion_service.Similar
         indexes,
         translation_id,
         limit=NEAR_DUPLICATE_PAGES * 8,
-        min_score=NEAR_DUPLICATE_MIN_SCORE,
+        min_relation="same_topic",
     )
     pages: dict[int, suggestion_service.SimilarPage] = {}
     for page, score, _reason in found:
@@ -45,6 +47,23 @@ def similar_pages_finder(translation_id: int) -> list[suggestion_service.Similar
                 page.page_id, page.region, page.external_id, score
             )
     return list(pages.values())[:NEAR_DUPLICATE_PAGES]
+
+
+def semantic_finder(
+    source_language_id: int,
+    target_language_id: int,
+    texts,
+    exclude_page_id: int | None,
+):
+    """Units whose source means what each text says (this process's semantic index)."""
+    return get_semantic_memory().neighbours(
+        db.session,
+        source_language_id,
+        target_language_id,
+        texts,
+        limit=SEMANTIC_CANDIDATES,
+        exclude_page_id=exclude_page_id,
+    )
 
 
 def machine_translator() -> DeepLTranslator | None:
@@ -73,6 +92,7 @@ def suggest_with_app_services(
             region,
             policy=penalty_policy(),
             similar_pages=similar_pages_finder,
+            semantic=semantic_finder,
             translator=translator,
             machine_translation=machine_translation,
             **options,
@@ -129,7 +149,9 @@ class SuggestionRequestSchema(StrictSchema):
 
 class CandidateSchema(Schema):
     text = fields.String(metadata={"description": "The suggestion, local specifics put in."})
-    kind = fields.String(metadata={"description": "exact | context | fuzzy | machine"})
+    kind = fields.String(
+        metadata={"description": "exact | context | fuzzy | semantic (same meaning) | machine"}
+    )
     source = fields.String(
         metadata={"description": "translation_memory | near_duplicate | machine_translation"}
     )
@@ -155,6 +177,14 @@ class CandidateSchema(Schema):
             "description": "Where it came from: region, page, url, date, human/machine/reused, "
             "reviewed, license and attribution to display."
         }
+    )
+    similarity = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Semantic candidates: cosine of the sentence vectors (−1–1), its "
+            "standard score z against random sentence pairs of the language, and its "
+            "percentile among them (0–1). Null for other kinds."
+        },
     )
 
 
