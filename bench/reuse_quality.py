@@ -30,7 +30,8 @@ model). No DeepL key is configured: no machine translation. Then, through the AP
   (casefolded, whitespace normalised); recall@1/@3 of `GET …/similar` at its defaults. Then the
   recipient's English pages of those pairs are imported (after all of the above) and the check
   repeats from the English page: `/similar?language=en` (any donor translation) and the index
-  restricted to the donor's German translations (min score 0.5, the API's default).
+  restricted to the donor's German translations at the API's defaults (min score 0.5 before
+  relations existed; relation ≥ related after).
 
 Recipient pages are split by a hash of region and page id into dev (70 %) and test (30 %);
 every figure is given for both. Page vectors are cached in `--cache-dir` by model and text hash
@@ -46,6 +47,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -854,15 +856,26 @@ def cross_lingual_check(
     result["rank_donor_german"] = result["rank_donor_german_min_score_0"] = None
     if translation_id is not None:
         indexes = jobs.get_similarity_indexes()
-        for key, min_score in (("rank_donor_german", 0.5), ("rank_donor_german_min_score_0", 0)):
+        # The defaults of GET /similar: a minimum relation where the code has relations (after
+        # f5a0042), else its min_score of 0.5.
+        has_relations = (
+            "min_relation" in inspect.signature(similarity.find_similar_translations).parameters
+        )
+        defaults: dict[str, Any] = (
+            {"min_score": 0.0, "min_relation": "related"} if has_relations else {"min_score": 0.5}
+        )
+        for key, options in (
+            ("rank_donor_german", defaults),
+            ("rank_donor_german_min_score_0", {"min_score": 0.0}),
+        ):
             found = similarity.find_similar_translations(
                 db.session,
                 indexes,
                 translation_id,
-                limit=10 if min_score else 100,
-                min_score=min_score,
+                limit=10 if options is defaults else 100,
                 regions={donor},
                 languages={"de"},
+                **options,
             )
             for position, (page, _score, _reason) in enumerate(found, start=1):
                 if page.external_id in pair.counterparts:
@@ -1190,7 +1203,7 @@ def direction_markdown(
         lambda s: _recall(s["cross_any"]),
     )
     row(
-        "cross-lingual: recipient English → donor German (index, min score 0.5) @1 / @3",
+        "cross-lingual: recipient English → donor German (index, API defaults) @1 / @3",
         lambda s: _recall(s["cross_german"]),
     )
     row(

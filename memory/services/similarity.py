@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 PAGE_KIND = "page"
+# The title alone: relates the titles of pages in two languages (no shared words to compare).
+TITLE_KIND = "title"
 EMBED_BATCH = 32
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's parameter limit
 
@@ -47,6 +49,11 @@ _CHUNK = 500  # ids per IN (...) query: well under SQLite's parameter limit
 def page_text(title: str, content: str) -> str:
     """What a page vector encodes: title, then the plain text (the encoder truncates)."""
     return f"{title}\n{html_to_text(content)}".strip()
+
+
+def title_text(title: str) -> str:
+    """What a title vector encodes: the title, whitespace folded."""
+    return " ".join(title.split())
 
 
 def text_hash(text: str) -> str:
@@ -225,6 +232,7 @@ def embed_pages(
     requested = sorted(set(page_translation_ids))
     ids = _only_latest_public(session, requested)
     texts: dict[str, str] = {}
+    titles: dict[str, str] = {}
     for chunk in _chunks(ids):
         for row in session.execute(
             select(PageTranslation.title, PageTranslation.content).where(
@@ -233,6 +241,14 @@ def embed_pages(
         ):
             text = page_text(row.title, row.content)
             texts.setdefault(text_hash(text), text)
+            if title_text(row.title):
+                titles.setdefault(text_hash(title_text(row.title)), title_text(row.title))
+    # Titles first (short, quick): an indexed page vector then always finds its title's.
+    have_titles = set(cached_vectors(session, encoder.name, titles, kind=TITLE_KIND))
+    missing_titles = [h for h in titles if h not in have_titles]
+    for batch in _chunks(missing_titles, batch_size * 4):
+        vectors = encoder.encode_queries([titles[h] for h in batch])
+        _store_vectors(session, encoder.name, TITLE_KIND, batch, vectors)
     total = len(ids)
     have = set(cached_vectors(session, encoder.name, texts))
     missing = [h for h in texts if h not in have]
@@ -394,6 +410,8 @@ class SimilarityIndexes:
             texts = {key: page_text(current[key].title, contents[key]) for key in chunk}
             hashes = {key: text_hash(text) for key, text in texts.items()}
             vectors = cached_vectors(session, model, hashes.values())
+            title_hashes = {key: text_hash(title_text(current[key].title)) for key in chunk}
+            title_vectors = cached_vectors(session, model, title_hashes.values(), kind=TITLE_KIND)
             docs = []
             for key in chunk:
                 row = current[key]
@@ -406,6 +424,7 @@ class SimilarityIndexes:
                         title=row.title,
                         text=texts[key],
                         vector=vector,
+                        title_vector=title_vectors.get(title_hashes[key]),
                     )
                 )
                 self.pages[key] = IndexedPage(
