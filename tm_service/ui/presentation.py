@@ -194,6 +194,13 @@ def candidate_view(record: Mapping[str, Any], index: int, segment_source: str) -
     ]
     if origin.get("outdated"):
         warnings.append("the memory's translation is outdated at its origin")
+    similarity = record.get("similarity") or {}
+    if record.get("kind") == "semantic" and similarity.get("z") is not None:
+        # The sentence matched by meaning: its wording (see the diff) may say more or less.
+        warnings.append(
+            f"matched by meaning, not wording (z {float(similarity['z']):.1f}): "
+            "check that it says what the source says"
+        )
     return CandidateView(
         number=index + 1,
         index=index,

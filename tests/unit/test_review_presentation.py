@@ -1,0 +1,30 @@
+"""How the review UI presents a candidate matched by meaning."""
+
+from __future__ import annotations
+
+from tm_service.ui.presentation import candidate_view
+
+SEMANTIC = {
+    "text": "You can bring your spouse and children to Germany.",
+    "kind": "semantic",
+    "source": "translation_memory",
+    "score": 78.0,
+    "match_source_text": "Sie können Ihren Ehepartner und Ihre Kinder nach Deutschland holen.",
+    "penalties": [],
+    "placeholder_mismatches": [],
+    "origin": {"region": "lkaugsburg"},
+    "similarity": {"cosine": 0.95, "z": 4.8, "percentile": 0.999},
+}
+
+
+def test_a_semantic_candidate_shows_the_diff_of_its_source_and_a_warning_to_check_it():
+    view = candidate_view(SEMANTIC, 0, "Ehepartner und Kinder dürfen nach Deutschland nachziehen.")
+    assert view.kind == "semantic"
+    assert view.diff is not None and "nachziehen" in str(view.diff)
+    assert any("matched by meaning" in warning and "4.8" in warning for warning in view.warnings)
+
+
+def test_a_fuzzy_candidate_gets_no_meaning_warning():
+    fuzzy = {**SEMANTIC, "kind": "fuzzy", "similarity": None}
+    view = candidate_view(fuzzy, 0, "Sie können Ihren Ehepartner nach Deutschland holen.")
+    assert not any("meaning" in warning for warning in view.warnings)
