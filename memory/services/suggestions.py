@@ -780,12 +780,18 @@ def _machine_translate(
 
 def _choose(candidates: list[Candidate]) -> Candidate | None:
     """The draft's pick: a memory match ≥ DRAFT_MIN_SCORE (a semantic one ≥
-    SEMANTIC_DRAFT_MIN_SCORE), else machine translation."""
+    SEMANTIC_DRAFT_MIN_SCORE whose local specifics all matched the query's), else machine
+    translation."""
     for candidate in candidates:
         if candidate.score is None:
             continue
-        needed = SEMANTIC_DRAFT_MIN_SCORE if candidate.kind == "semantic" else DRAFT_MIN_SCORE
-        if candidate.score >= needed:
+        if candidate.kind == "semantic":
+            # Another sentence with the same meaning: its numbers, times and phones are its own
+            # when they do not match the query's, so it waits for a translator.
+            if candidate.placeholder_mismatches or candidate.score < SEMANTIC_DRAFT_MIN_SCORE:
+                continue
+            return candidate
+        if candidate.score >= DRAFT_MIN_SCORE:
             return candidate
     return next((c for c in candidates if c.is_machine), None)
 
