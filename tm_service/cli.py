@@ -132,6 +132,15 @@ def log_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
+def ensure_schema() -> None:
+    """A fresh database (no tables at all, e.g. the embedded default's first use) gets the
+    schema now; an existing one is left to `flask --app wsgi db upgrade`."""
+    from sqlalchemy import inspect
+
+    if not inspect(db.engine).get_table_names():
+        upgrade_database()
+
+
 def upgrade_database() -> None:
     from flask_migrate import upgrade
 
@@ -174,6 +183,7 @@ def serve(host: str, port: int, demo: bool) -> None:
 @tm.command("load-demo")
 def load_demo_command() -> None:
     """Import the demo regions (idempotent) and process them before returning."""
+    ensure_schema()
     from tm_service.demo import load_demo
 
     for report in load_demo(db.session):
@@ -199,6 +209,7 @@ def import_integreat(
     The import's job (translation-memory units, embeddings) runs before the command returns,
     or on the rq workers with TM_REDIS_URL; a failed job fails the command.
     """
+    ensure_schema()
     from connectors.integreat import IntegreatClient, IntegreatFormatError, is_url, read_dumps
     from memory.services.imports import import_integreat_pages
 
@@ -237,6 +248,7 @@ def import_integreat(
 @click.option("--region", "regions", multiple=True, required=True)
 def import_fixture(path: Path, regions: tuple[str, ...]) -> None:
     """Import regions of an Integreat CMS fixture (every version of every translation)."""
+    ensure_schema()
     from connectors.cms_fixture import read_cms_fixture
     from connectors.integreat import IntegreatFormatError
     from memory.services.imports import import_cms_fixture
@@ -265,6 +277,7 @@ token = AppGroup("token", help="Create, list and revoke API tokens.")
 @click.option("--expires-days", type=click.IntRange(min=1), help="Expiry in days (default: none).")
 def create_token(role: str, region_slug: str | None, name: str, expires_days: int | None) -> None:
     """Issue a token; its secret is printed once and never stored."""
+    ensure_schema()
     try:
         issued = token_service.create_token(
             db.session,
@@ -288,6 +301,7 @@ def create_token(role: str, region_slug: str | None, name: str, expires_days: in
 @click.argument("prefix")
 def revoke_token(prefix: str) -> None:
     """Revoke a token by its prefix (the part after 'tm_')."""
+    ensure_schema()
     try:
         token_service.revoke_token(db.session, None, prefix)
     except DomainError as error:
@@ -298,6 +312,7 @@ def revoke_token(prefix: str) -> None:
 @token.command("list")
 def list_tokens() -> None:
     """List tokens (prefix, role, region, state); secrets are never shown."""
+    ensure_schema()
     for item in token_service.list_tokens(db.session):
         state = "revoked" if item.revoked_at else "active"
         region = item.region.slug if item.region else "*"
