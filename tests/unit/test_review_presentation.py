@@ -28,3 +28,32 @@ def test_a_fuzzy_candidate_gets_no_meaning_warning():
     fuzzy = {**SEMANTIC, "kind": "fuzzy", "similarity": None}
     view = candidate_view(fuzzy, 0, "Sie können Ihren Ehepartner nach Deutschland holen.")
     assert not any("meaning" in warning for warning in view.warnings)
+
+
+def test_a_donor_local_detail_left_for_review_is_named_in_the_warnings():
+    record = {
+        **SEMANTIC,
+        "text": "Please contact the Augsburg District Office.",
+        "local_details": [
+            {
+                "kind": "office",
+                "value": "Landratsamt Augsburg",
+                "span": "Augsburg District Office",
+                "status": "review",
+                "region": "lkaugsburg",
+            },
+            {
+                "kind": "postal_code",
+                "value": "86150",
+                "span": "86150",
+                "status": "replaced",
+                "replacement": "80331",
+                "region": "lkaugsburg",
+            },
+        ],
+    }
+    view = candidate_view(record, 0, "Wenden Sie sich an das Kreisverwaltungsreferat.")
+    named = [w for w in view.warnings if w.startswith("local detail")]
+    assert named == [
+        "local detail of lkaugsburg: 'Augsburg District Office' — replace it with this region's own"
+    ]

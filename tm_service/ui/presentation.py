@@ -194,6 +194,12 @@ def candidate_view(record: Mapping[str, Any], index: int, segment_source: str) -
     ]
     if origin.get("outdated"):
         warnings.append("the memory's translation is outdated at its origin")
+    for detail in record.get("local_details") or ():
+        if detail.get("status") == "review":
+            warnings.append(
+                f"local detail of {detail.get('region')}: '{detail.get('span')}' — replace it "
+                "with this region's own"
+            )
     similarity = record.get("similarity") or {}
     if record.get("kind") == "semantic" and similarity.get("z") is not None:
         # The sentence matched by meaning: its wording (see the diff) may say more or less.
