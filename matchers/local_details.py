@@ -717,8 +717,8 @@ def locate_counterpart(
                 return found
         return _search(rf"(?<!\d){code}(?!\d)", target, taken)
     if detail.kind == "address":
-        match = ADDRESS_RE.match(detail.value)
-        street = _street_pattern(match.group(1) if match else detail.value)
+        address = ADDRESS_RE.match(detail.value)
+        street = _street_pattern(address.group(1) if address else detail.value)
         return _search(rf"(?<![\w\-]){street}(?:{_SPACE}+{_HOUSE_NUMBER})?(?!\d)", target, taken)
     if detail.kind == "office":
         parts = split_office(detail.value)

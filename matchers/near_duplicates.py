@@ -907,9 +907,12 @@ class NearDuplicateIndex:
                     fuzz.token_set_ratio(title, other_title, processor=utils.default_process)
                     / 100.0
                 )
-        elif title_vector is not None and store.title_vectors[other_row] is not None:
+        elif (
+            title_vector is not None
+            and (other_title_vector := store.title_vectors[other_row]) is not None
+        ):
             title_similarity = self._title_similarity_across(
-                language, other_language, title_vector, store.title_vectors[other_row]
+                language, other_language, title_vector, other_title_vector
             )
         z = percentile = None
         embedding = 0.0

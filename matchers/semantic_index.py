@@ -105,7 +105,7 @@ class SegmentVectorIndex:
         with self._lock:
             replaced = [int(k) for k in ids if int(k) in self._vectors]
             if replaced:
-                self._flat.remove_ids(np.asarray(replaced, dtype=np.int64))
+                self._flat.remove_ids(np.asarray(replaced, dtype=np.int64))  # type: ignore[arg-type]
             self._flat.add_with_ids(vectors, ids)
             for key, vector in zip(ids.tolist(), vectors, strict=True):
                 self._vectors[key] = vector
@@ -116,7 +116,8 @@ class SegmentVectorIndex:
             present = [int(k) for k in keys if int(k) in self._vectors]
             if not present:
                 return
-            self._flat.remove_ids(np.asarray(present, dtype=np.int64))
+            # faiss takes an id array where its stubs say IDSelector.
+            self._flat.remove_ids(np.asarray(present, dtype=np.int64))  # type: ignore[arg-type]
             for key in present:
                 del self._vectors[key]
             self._hnsw = None

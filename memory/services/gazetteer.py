@@ -155,7 +155,8 @@ def gazetteer_for(session: Session, region: Region) -> Gazetteer:
             .where(Page.region_id == region.id)
         ).one()
         state = ("pages", count, last)
-    key = (str(session.get_bind().url), region.id, *state)
+    bind = session.get_bind()
+    key = (str(getattr(bind, "url", "")), region.id, *state)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:

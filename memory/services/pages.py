@@ -200,7 +200,7 @@ def store_translation(
     return PushResult(view=_view(session, region, page, translation, is_latest=True), created=True)
 
 
-EXTERNAL_ID_LENGTH = Page.__table__.c.external_id.type.length
+EXTERNAL_ID_LENGTH: int = Page.__table__.c.external_id.type.length  # type: ignore[attr-defined]
 
 
 def _check_external_id(external_id: str) -> None:

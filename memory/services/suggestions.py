@@ -609,7 +609,7 @@ def _check_local_details(
     if not donors:
         return
     home = gazetteer_for(session, region)
-    gazetteers = gazetteers_for(session, sorted(donors))
+    gazetteers = gazetteers_for(session, sorted(str(slug) for slug in donors))
     for segment in segments:
         checked = [
             _with_local_details(c, segment, gazetteers, home, source, target, policy)
