@@ -23,7 +23,7 @@ buffer is reused by every search).
 import math
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from rapidfuzz import process
@@ -218,57 +218,96 @@ class FuzzyIndex:
         """Return live slots worth rescoring for `form`, at most `rescore` of them."""
         word_lists = self._words.lists_for(_words(form))
         trigram_lists = self._trigrams.lists_for(_trigrams(form))
-        postings = sorted(word_lists + trigram_lists, key=len)
-        if not postings:
-            return np.empty(0, dtype=np.int64)
-        slots, weights, query_weight = self._weighted_overlap(postings)
-        lengths = np.frombuffer(self._lengths, dtype=np.int32)[slots].astype(np.float32)
-        alive = np.frombuffer(self._alive, dtype=np.uint8)[slots]
-        # fuzz.ratio = 200·LCS / (la + lb) ≤ 200·min(la, lb) / (la + lb).
-        query_length = np.float32(len(form))
-        total_length = lengths + query_length
-        bound = np.float32(200.0) * np.minimum(lengths, query_length) / total_length
-        # Estimated ratio: the share of the query's weight found, taken as characters, over
-        # the combined length; capped by the length bound. Dead slots get -1.
-        estimate = np.minimum(
-            np.float32(200.0 / query_weight) * weights * query_length / total_length, bound
-        )
-        estimate[(alive == 0) | (bound < min_score - 1e-3)] = -1.0
-        if slots.size > self.rescore:
-            top = np.argpartition(-estimate, self.rescore)[: self.rescore]
-            slots, estimate = slots[top], estimate[top]
-        return slots[estimate >= 0.0]
-
-    def _weighted_overlap(self, postings: list[array]) -> tuple[np.ndarray, np.ndarray, float]:
-        """Return (slots, summed idf of shared tokens, idf of all query tokens read).
-
-        Reads the rarest postings first, up to `postings_budget` postings in all.
-        """
+        postings = [np.frombuffer(plist, dtype=np.int32) for plist in word_lists + trigram_lists]
         total = len(self._keys)
         if self._scratch.size < total:
             self._scratch = np.zeros(max(total, 2 * self._scratch.size), dtype=np.float32)
-        scratch = self._scratch
-        selected: list[np.ndarray] = []
-        query_weight = 0.0
-        read = 0
-        for index, plist in enumerate(postings):
-            if index > 0 and read + len(plist) > self.postings_budget:
-                break
-            view = np.frombuffer(plist, dtype=np.int32)
-            weight = math.log(1.0 + total / len(plist))
-            # Each postings list holds a slot once, so fancy-index += adds correctly.
-            scratch[view] += weight
-            query_weight += weight
-            selected.append(view)
-            read += len(plist)
-        # Collect each touched slot once without sorting: a slot is taken from the first list
-        # that holds it, then zeroed, so later lists see 0 there (real weights are > 0).
-        slot_parts: list[np.ndarray] = []
-        weight_parts: list[np.ndarray] = []
-        for view in selected:
-            values = scratch[view]
-            fresh = values > 0.0
-            slot_parts.append(view[fresh])
-            weight_parts.append(values[fresh])
-            scratch[view] = 0.0
-        return np.concatenate(slot_parts), np.concatenate(weight_parts), query_weight
+        alive = np.frombuffer(self._alive, dtype=np.uint8)
+        return select_candidates(
+            postings,
+            total=total,
+            lengths=np.frombuffer(self._lengths, dtype=np.int32),
+            accept=lambda slots: alive[slots] != 0,
+            query_length=len(form),
+            min_score=min_score,
+            postings_budget=self.postings_budget,
+            rescore=self.rescore,
+            scratch=self._scratch,
+        )
+
+
+def select_candidates(
+    postings: list[np.ndarray],
+    *,
+    total: int,
+    lengths: np.ndarray,
+    accept: Callable[[np.ndarray], np.ndarray] | None,
+    query_length: int,
+    min_score: float,
+    postings_budget: int,
+    rescore: int,
+    scratch: np.ndarray,
+) -> np.ndarray:
+    """Return the slots worth rescoring exactly for a query, at most `rescore` of them.
+
+    `postings` are the query's tokens' slot lists (each sorted, a slot once per list) among
+    `total` slots of `lengths` characters; `accept(slots)` says which slots may be returned
+    (alive, of the asked language …). `scratch` is a zeroed float32 buffer of ≥ `total` slots,
+    zeroed again on return. Shared by `FuzzyIndex` and `matchers.form_index.FrozenFormIndex`,
+    so both pick candidates the same way.
+    """
+    postings = sorted((p for p in postings if len(p)), key=len)
+    if not postings:
+        return np.empty(0, dtype=np.int64)
+    slots, weights, query_weight = weighted_overlap(postings, total, postings_budget, scratch)
+    slot_lengths = lengths[slots].astype(np.float32)
+    # fuzz.ratio = 200·LCS / (la + lb) ≤ 200·min(la, lb) / (la + lb).
+    query_chars = np.float32(query_length)
+    total_length = slot_lengths + query_chars
+    bound = np.float32(200.0) * np.minimum(slot_lengths, query_chars) / total_length
+    # Estimated ratio: the share of the query's weight found, taken as characters, over
+    # the combined length; capped by the length bound. Refused slots get -1.
+    estimate = np.minimum(
+        np.float32(200.0 / query_weight) * weights * query_chars / total_length, bound
+    )
+    refused = bound < min_score - 1e-3
+    if accept is not None:
+        refused |= ~accept(slots)
+    estimate[refused] = -1.0
+    if slots.size > rescore:
+        top = np.argpartition(-estimate, rescore)[:rescore]
+        slots, estimate = slots[top], estimate[top]
+    return slots[estimate >= 0.0]
+
+
+def weighted_overlap(
+    postings: list[np.ndarray], total: int, postings_budget: int, scratch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Return (slots, summed idf of shared tokens, idf of all query tokens read).
+
+    Reads the shortest (rarest) postings first, up to `postings_budget` postings in all; idf
+    is ln(1 + total / postings of the token).
+    """
+    selected: list[np.ndarray] = []
+    query_weight = 0.0
+    read = 0
+    for index, view in enumerate(postings):
+        if index > 0 and read + len(view) > postings_budget:
+            break
+        weight = math.log(1.0 + total / len(view))
+        # Each postings list holds a slot once, so fancy-index += adds correctly.
+        scratch[view] += weight
+        query_weight += weight
+        selected.append(view)
+        read += len(view)
+    # Collect each touched slot once without sorting: a slot is taken from the first list
+    # that holds it, then zeroed, so later lists see 0 there (real weights are > 0).
+    slot_parts: list[np.ndarray] = []
+    weight_parts: list[np.ndarray] = []
+    for view in selected:
+        values = scratch[view]
+        fresh = values > 0.0
+        slot_parts.append(view[fresh])
+        weight_parts.append(values[fresh])
+        scratch[view] = 0.0
+    return np.concatenate(slot_parts), np.concatenate(weight_parts), query_weight

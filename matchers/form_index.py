@@ -1,0 +1,343 @@
+"""Immutable fuzzy index of distinct forms, storable as memory-mappable numpy arrays.
+
+One entry per distinct form (keyed by the caller's hash of it, e.g. the SHA-256 hex of a source
+form), shared by every target language: each entry lists the target languages it has units in
+and how many. A search for one target language only considers forms with units there, then
+picks candidates exactly as `matchers.fuzzy_index.FuzzyIndex` does (rarest word and trigram
+postings first, idf-weighted overlap, length bound) and rescores them with
+`scoring.similarity`, so scores are exact and recall matches the mutable index.
+
+Storage, one file per array in a directory (`save` / `load`; `load(mmap=True)` maps the files,
+so every process reading the same directory shares one copy in the page cache):
+
+- `forms.utf8` + `form_offsets.npy` (int64, n + 1): the forms, UTF-8, slot order = hash order;
+- `hashes.npy` (bytes, n, sorted): the caller's keys, found by binary search;
+- `lengths.npy` (int32, n): characters per form, for the length bound;
+- `tokens.npy` (uint64, sorted) + `posting_offsets.npy` (int64) + `postings.npy` (int32): CSR
+  postings of every word and trigram, tokens as 64-bit BLAKE2b hashes (a collision only merges
+  two tokens' candidates; scores stay exact);
+- `targets.npy` (int64): target language ids; `presence.npy` (uint8, targets × ⌈n / 8⌉): a bit
+  per form and target language; `target_offsets.npy` (int64, n + 1) + `target_rows.npy` (int32)
+  + `unit_counts.npy` (int32): per form, its target languages (rows of `targets`) and unit
+  counts.
+
+Not thread-safe: a search reuses a scratch buffer; callers hold a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+from array import array
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from rapidfuzz import process
+
+from matchers.fuzzy_index import (
+    POSTINGS_BUDGET,
+    RESCORE_CANDIDATES,
+    _trigrams,
+    _words,
+    select_candidates,
+)
+from matchers.scoring import SIMILARITY_SCORER
+
+FORMAT = 1
+_ARRAYS = (
+    "form_offsets",
+    "hashes",
+    "lengths",
+    "tokens",
+    "posting_offsets",
+    "postings",
+    "targets",
+    "presence",
+    "target_offsets",
+    "target_rows",
+    "unit_counts",
+)
+_FORMS_FILE = "forms.utf8"
+
+
+def token_hash(kind: str, token: str) -> int:
+    """Stable 64-bit hash of a word (`kind` "w") or trigram ("t"), the same in every process."""
+    digest = hashlib.blake2b(f"{kind}\x00{token}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _query_tokens(form: str) -> np.ndarray:
+    words = [token_hash("w", word) for word in _words(form)]
+    trigrams = [token_hash("t", trigram) for trigram in _trigrams(form)]
+    return np.array(words + trigrams, dtype=np.uint64)
+
+
+class FrozenFormIndex:
+    """Fuzzy search over distinct forms for one target language at a time; scores 0–100."""
+
+    def __init__(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        forms: bytes | mmap.mmap,
+        *,
+        postings_budget: int = POSTINGS_BUDGET,
+        rescore: int = RESCORE_CANDIDATES,
+    ) -> None:
+        self.postings_budget = postings_budget
+        self.rescore = rescore
+        self._forms = forms
+        self._form_offsets = arrays["form_offsets"]
+        self._hashes = arrays["hashes"]
+        self._lengths = arrays["lengths"]
+        self._tokens = arrays["tokens"]
+        self._posting_offsets = arrays["posting_offsets"]
+        self._postings = arrays["postings"]
+        self._targets = arrays["targets"]
+        self._presence = arrays["presence"]
+        self._target_offsets = arrays["target_offsets"]
+        self._target_rows = arrays["target_rows"]
+        self._unit_counts = arrays["unit_counts"]
+        self._row_of_target = {int(t): row for row, t in enumerate(self._targets.tolist())}
+        self._scratch = np.zeros(0, dtype=np.float32)
+
+    # ------------------------------------------------------------------ building and storing
+
+    @classmethod
+    def build(
+        cls,
+        entries: Iterable[tuple[str, str, Mapping[int, int]]],
+        *,
+        postings_budget: int = POSTINGS_BUDGET,
+        rescore: int = RESCORE_CANDIDATES,
+    ) -> FrozenFormIndex:
+        """Build from (hash, form, {target language id: units}) with distinct ASCII hashes."""
+        rows = sorted(
+            ((key, form, dict(targets)) for key, form, targets in entries if targets),
+            key=lambda row: row[0],
+        )
+        count = len(rows)
+        encoded = [form.encode() for _, form, _ in rows]
+        form_offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum([len(raw) for raw in encoded], out=form_offsets[1:])
+        width = max((len(key) for key, _, _ in rows), default=1)
+        hashes = np.array([key.encode("ascii") for key, _, _ in rows], dtype=f"S{width}")
+        lengths = np.array([len(form) for _, form, _ in rows], dtype=np.int32)
+
+        vocabulary: dict[tuple[str, str], int] = {}
+        token_ids = array("q")
+        token_slots = array("q")
+        for slot, (_, form, _) in enumerate(rows):
+            tokens = [("w", word) for word in _words(form)]
+            tokens += [("t", trigram) for trigram in _trigrams(form)]
+            token_ids.extend([vocabulary.setdefault(token, len(vocabulary)) for token in tokens])
+            token_slots.extend([slot] * len(tokens))
+        vocabulary_hashes = np.array(
+            [token_hash(kind, token) for kind, token in vocabulary], dtype=np.uint64
+        )
+        tokens_sorted, inverse = np.unique(vocabulary_hashes, return_inverse=True)
+        ids = np.frombuffer(token_ids, dtype=np.int64) if token_ids else np.empty(0, np.int64)
+        slots = np.frombuffer(token_slots, dtype=np.int64) if token_slots else np.empty(0, np.int64)
+        # One posting per (token, slot), sorted by token then slot: a collision merges lists.
+        combined = np.unique(inverse[ids].astype(np.int64) * max(count, 1) + slots)
+        posting_tokens = combined // max(count, 1)
+        postings = (combined % max(count, 1)).astype(np.int32)
+        posting_offsets = np.zeros(len(tokens_sorted) + 1, dtype=np.int64)
+        np.cumsum(
+            np.bincount(posting_tokens, minlength=len(tokens_sorted)), out=posting_offsets[1:]
+        )
+
+        targets = np.array(sorted({t for _, _, ts in rows for t in ts}), dtype=np.int64)
+        row_of = {int(t): row for row, t in enumerate(targets.tolist())}
+        target_offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum([len(ts) for _, _, ts in rows], out=target_offsets[1:])
+        target_rows = np.array([row_of[t] for _, _, ts in rows for t in sorted(ts)], dtype=np.int32)
+        unit_counts = np.array([ts[t] for _, _, ts in rows for t in sorted(ts)], dtype=np.int32)
+        present = np.zeros((len(targets), count), dtype=bool)
+        entry_slots = np.repeat(np.arange(count), np.diff(target_offsets))
+        present[target_rows, entry_slots] = True
+        presence = np.packbits(present, axis=1, bitorder="little")
+        arrays = {
+            "form_offsets": form_offsets,
+            "hashes": hashes,
+            "lengths": lengths,
+            "tokens": tokens_sorted,
+            "posting_offsets": posting_offsets,
+            "postings": postings,
+            "targets": targets,
+            "presence": presence,
+            "target_offsets": target_offsets,
+            "target_rows": target_rows,
+            "unit_counts": unit_counts,
+        }
+        return cls(arrays, b"".join(encoded), postings_budget=postings_budget, rescore=rescore)
+
+    def save(self, directory: Path) -> None:
+        """Write the arrays into `directory` (created) and fsync each file."""
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = self._arrays()
+        for name in _ARRAYS:
+            path = directory / f"{name}.npy"
+            with path.open("wb") as out:
+                np.save(out, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+                out.flush()
+                os.fsync(out.fileno())
+        with (directory / _FORMS_FILE).open("wb") as out:
+            out.write(self._forms[:])
+            out.flush()
+            os.fsync(out.fileno())
+
+    @classmethod
+    def load(
+        cls,
+        directory: Path,
+        *,
+        mmap_files: bool = True,
+        postings_budget: int = POSTINGS_BUDGET,
+        rescore: int = RESCORE_CANDIDATES,
+    ) -> FrozenFormIndex:
+        """Open an index `save` wrote; `mmap_files` maps the files instead of reading them."""
+        mode: Literal["r"] | None = "r" if mmap_files else None
+        arrays = {
+            name: np.load(directory / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
+            for name in _ARRAYS
+        }
+        path = directory / _FORMS_FILE
+        forms: bytes | mmap.mmap
+        if path.stat().st_size == 0 or not mmap_files:
+            forms = path.read_bytes()
+        else:
+            with path.open("rb") as handle:
+                forms = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls(arrays, forms, postings_budget=postings_budget, rescore=rescore)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "form_offsets": self._form_offsets,
+            "hashes": self._hashes,
+            "lengths": self._lengths,
+            "tokens": self._tokens,
+            "posting_offsets": self._posting_offsets,
+            "postings": self._postings,
+            "targets": self._targets,
+            "presence": self._presence,
+            "target_offsets": self._target_offsets,
+            "target_rows": self._target_rows,
+            "unit_counts": self._unit_counts,
+        }
+
+    # ------------------------------------------------------------------ reading
+
+    def __len__(self) -> int:
+        """Return the number of distinct forms."""
+        return len(self._lengths)
+
+    def nbytes(self) -> int:
+        """Return the bytes of all arrays and forms (the size on disk, headers aside)."""
+        return int(sum(a.nbytes for a in self._arrays().values())) + len(self._forms)
+
+    def slot_of(self, key: str) -> int | None:
+        """Return the slot of the form stored under `key`, or None."""
+        if not len(self._hashes):
+            return None
+        raw = key.encode("ascii")
+        position = int(np.searchsorted(self._hashes, raw))
+        if position < len(self._hashes) and self._hashes[position] == raw:
+            return position
+        return None
+
+    def key_of(self, slot: int) -> str:
+        """Return the key (hash) stored in `slot`."""
+        return bytes(self._hashes[slot]).decode("ascii")
+
+    def form_of(self, slot: int) -> str:
+        """Return the form stored in `slot`."""
+        start, end = int(self._form_offsets[slot]), int(self._form_offsets[slot + 1])
+        return self._forms[start:end].decode()
+
+    def units(self, slot: int, target: int) -> int:
+        """Return how many units the form of `slot` has in target language `target`."""
+        row = self._row_of_target.get(target)
+        if row is None:
+            return 0
+        start, end = int(self._target_offsets[slot]), int(self._target_offsets[slot + 1])
+        rows = self._target_rows[start:end]
+        found = np.nonzero(rows == row)[0]
+        return int(self._unit_counts[start + int(found[0])]) if found.size else 0
+
+    def target_units(self) -> dict[int, int]:
+        """Return units per target language id."""
+        totals = np.bincount(
+            self._target_rows, weights=self._unit_counts, minlength=len(self._targets)
+        )
+        return {
+            int(t): int(n) for t, n in zip(self._targets.tolist(), totals.tolist(), strict=True)
+        }
+
+    def search(
+        self,
+        form: str,
+        target: int,
+        limit: int = 5,
+        min_score: float = 50.0,
+        exclude: np.ndarray | None = None,
+    ) -> list[tuple[str, float]]:
+        """Return up to `limit` (key, score) pairs of forms with units in `target`, score ≥
+        min_score (0–100), best first, ties by key. `exclude`: slots to leave out (sorted)."""
+        row = self._row_of_target.get(target)
+        if row is None or limit <= 0 or not len(self):
+            return []
+        candidates = self._candidates(form, row, min_score, exclude)
+        if candidates.size == 0:
+            return []
+        offsets = self._form_offsets
+        starts = offsets[candidates].tolist()
+        ends = offsets[candidates + 1].tolist()
+        forms = self._forms
+        choices = [forms[start:end].decode() for start, end in zip(starts, ends, strict=True)]
+        scored = process.extract(
+            form, choices, scorer=SIMILARITY_SCORER, limit=None, score_cutoff=min_score
+        )
+        results = [(self.key_of(int(candidates[index])), score) for _, score, index in scored]
+        results.sort(key=lambda pair: (-pair[1], pair[0]))
+        return results[:limit]
+
+    def _candidates(
+        self, form: str, row: int, min_score: float, exclude: np.ndarray | None
+    ) -> np.ndarray:
+        query = _query_tokens(form)
+        if not len(self._tokens) or not query.size:
+            return np.empty(0, dtype=np.int64)
+        positions = np.searchsorted(self._tokens, query)
+        inside = positions < len(self._tokens)
+        positions, query = positions[inside], query[inside]
+        known = positions[self._tokens[positions] == query]
+        offsets = self._posting_offsets
+        postings = [
+            np.asarray(self._postings[int(offsets[p]) : int(offsets[p + 1])])
+            for p in np.unique(known).tolist()
+        ]
+        total = len(self)
+        if self._scratch.size < total:
+            self._scratch = np.zeros(total, dtype=np.float32)
+        presence = self._presence[row]
+
+        def accept(slots: np.ndarray) -> np.ndarray:
+            ok = ((presence[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).astype(bool)
+            if exclude is not None and exclude.size:
+                ok &= ~np.isin(slots, exclude)
+            return ok
+
+        return select_candidates(
+            postings,
+            total=total,
+            lengths=self._lengths,
+            accept=accept,
+            query_length=len(form),
+            min_score=min_score,
+            postings_budget=self.postings_budget,
+            rescore=self.rescore,
+            scratch=self._scratch,
+        )

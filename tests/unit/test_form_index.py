@@ -1,0 +1,139 @@
+"""The frozen index of distinct forms finds what the mutable index finds, also from its files."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from matchers.form_index import FrozenFormIndex
+from matchers.fuzzy_index import FuzzyIndex
+from memory.tm_snapshot import current_name, open_snapshot, read_manifest, write_snapshot
+
+WORDS = (
+    "anmeldung wohnsitz bürgerbüro termin montag dienstag sprechstunde kurs deutsch wohnung "
+    "arzt schule kita bus ticket {NUM} {PHONE} öffnungszeiten integrationskurs"
+).split()
+EN, AR, FA = 2, 3, 4
+
+
+def generated_forms(count: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    forms = {" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 9))) for _ in range(count)}
+    return sorted(forms)
+
+
+def queries(forms: list[str], seed: int = 8) -> list[str]:
+    rng = random.Random(seed)
+    edited = []
+    for form in rng.sample(forms, 120):
+        words = form.split()
+        words[rng.randrange(len(words))] = rng.choice(WORDS)
+        edited.append(" ".join(words) + rng.choice(("", " kurs", " termin")))
+    return edited
+
+
+@pytest.fixture(scope="module")
+def forms() -> list[str]:
+    return generated_forms(4000)
+
+
+def test_frozen_index_scores_like_the_mutable_index(forms):
+    mutable = FuzzyIndex()
+    mutable.add_many(enumerate(forms))
+    frozen = FrozenFormIndex.build((f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms))
+    for query in queries(forms):
+        expected = [(forms[key], score) for key, score in mutable.search(query, 5, 50)]
+        found = [
+            (frozen.form_of(frozen.slot_of(key)), score)
+            for key, score in frozen.search(query, EN, 5, 50)
+        ]
+        assert [score for _, score in found] == [score for _, score in expected], query
+
+
+def test_a_search_sees_only_forms_with_units_in_the_asked_language():
+    frozen = FrozenFormIndex.build(
+        [
+            ("a", "die sprechstunde ist am montag", {EN: 2, AR: 1}),
+            ("b", "die sprechstunde ist am dienstag", {FA: 1}),
+        ]
+    )
+    assert [key for key, _ in frozen.search("die sprechstunde ist am mittwoch", EN)] == ["a"]
+    assert [key for key, _ in frozen.search("die sprechstunde ist am mittwoch", FA)] == ["b"]
+    assert frozen.search("die sprechstunde ist am mittwoch", 99) == []
+    assert frozen.units(frozen.slot_of("a"), EN) == 2
+    assert frozen.units(frozen.slot_of("a"), FA) == 0
+    assert frozen.target_units() == {EN: 2, AR: 1, FA: 1}
+    # A tombstoned slot is left out.
+    gone = frozen.search("die sprechstunde ist am mittwoch", EN, exclude=_slots(frozen, "a"))
+    assert gone == []
+
+
+def _slots(frozen: FrozenFormIndex, *keys: str):
+    import numpy as np
+
+    return np.array(sorted(frozen.slot_of(key) for key in keys), dtype=np.int64)
+
+
+def test_snapshot_round_trip_maps_the_same_results(tmp_path, forms):
+    built = {
+        1: FrozenFormIndex.build(
+            (f"{i:08d}", form, {EN: 1 + i % 3, AR: 1} if i % 2 else {EN: 1})
+            for i, form in enumerate(forms)
+        )
+    }
+    manifest = write_snapshot(tmp_path, built, revision=42, epoch=3)
+    assert (manifest.revision, manifest.epoch, manifest.forms) == (42, 3, len(forms))
+    name = current_name(tmp_path)
+    assert name is not None and read_manifest(tmp_path, name) == manifest
+    mapped = open_snapshot(tmp_path, name)
+    assert mapped is not None
+    index = mapped.indexes[1]
+    assert len(index) == len(forms)
+    assert index.target_units() == built[1].target_units()
+    for query in queries(forms):
+        for target in (EN, AR):
+            assert index.search(query, target, 5, 50) == built[1].search(query, target, 5, 50)
+
+
+def test_an_older_build_never_replaces_a_newer_snapshot(tmp_path):
+    newer = {1: FrozenFormIndex.build([("a", "kurs", {EN: 1})])}
+    older = {1: FrozenFormIndex.build([("b", "termin", {EN: 1})])}
+    write_snapshot(tmp_path, newer, revision=10, epoch=0)
+    published = current_name(tmp_path)
+    write_snapshot(tmp_path, older, revision=9, epoch=0)  # a slower job finishing later
+    assert current_name(tmp_path) == published
+    write_snapshot(tmp_path, older, revision=11, epoch=0)
+    assert current_name(tmp_path) != published
+    # Only the newest snapshots stay on disk.
+    assert len(list(tmp_path.glob("snapshot-*"))) <= 3
+
+
+def test_a_build_that_fails_midway_publishes_nothing(tmp_path, monkeypatch):
+    write_snapshot(
+        tmp_path, {1: FrozenFormIndex.build([("a", "kurs", {EN: 1})])}, revision=1, epoch=0
+    )
+    published = current_name(tmp_path)
+
+    def broken_save(self, directory):
+        directory.mkdir(parents=True)
+        (directory / "forms.utf8").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(FrozenFormIndex, "save", broken_save)
+    with pytest.raises(OSError):
+        write_snapshot(
+            tmp_path, {1: FrozenFormIndex.build([("b", "termin", {EN: 1})])}, revision=2, epoch=0
+        )
+    assert current_name(tmp_path) == published
+    assert not list(tmp_path.glob(".tmp-*"))
+    manifest = json.loads((tmp_path / published / "manifest.json").read_text())
+    assert manifest["revision"] == 1
+
+
+def test_an_empty_index_round_trips(tmp_path):
+    write_snapshot(tmp_path, {1: FrozenFormIndex.build([])}, revision=0, epoch=0)
+    mapped = open_snapshot(tmp_path, current_name(tmp_path))
+    assert mapped is not None and len(mapped.indexes[1]) == 0
+    assert mapped.indexes[1].search("kurs", EN) == []
