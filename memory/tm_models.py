@@ -90,13 +90,20 @@ class TranslationUnit(Base):
 
 
 class TranslationUnitDeletion(Base):
-    """A deleted unit id and the revision that deleted it, for other processes' indexes."""
+    """A deleted unit id and the revision that deleted it, for other processes' indexes.
+
+    The unit's languages and source form hash tell an index of distinct forms which form lost a
+    unit (NULL in rows logged before migration 0008).
+    """
 
     __tablename__ = "translation_unit_deletion"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer, index=True)
+    source_language_id: Mapped[int | None] = mapped_column(Integer)
+    target_language_id: Mapped[int | None] = mapped_column(Integer)
+    source_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class TmRevision(Base):

@@ -15,19 +15,23 @@ an in-process `TranslationMemoryIndex` (matchers.fuzzy_index), rescored exactly 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from matchers.form_index import FrozenFormIndex
 from matchers.fuzzy_index import FuzzyIndex
 from matchers.normalise import normalise_for_matching
 from matchers.placeholders import Placeholder, extract_placeholders, transfer_placeholders
@@ -58,9 +62,21 @@ from memory.tm_models import (
     TranslationUnit,
     TranslationUnitDeletion,
 )
+from memory.tm_snapshot import (
+    IndexSnapshot,
+    SnapshotManifest,
+    current_name,
+    open_snapshot,
+    read_manifest,
+    write_snapshot,
+)
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_PIVOT_LANGUAGE",
+    "FUZZY_READY",
+    "FUZZY_WARMING_UP",
     "LookupContext",
     "LookupMatch",
     "RefreshReport",
@@ -74,6 +90,9 @@ __all__ = [
     "rekey_units",
     "reserve_revision",
     "add_reviewed_unit",
+    "build_frozen_indexes",
+    "build_index_snapshot",
+    "index_from",
     "segment_key",
     "unit_key",
     "units_written_since",
@@ -81,6 +100,13 @@ __all__ = [
 
 DEFAULT_PIVOT_LANGUAGE = "en"
 DEFAULT_REFRESH_SECONDS = 2.0
+# Units written since the snapshot (or forms in the delta) beyond which a process asks for a
+# new snapshot instead of catching up itself.
+DEFAULT_DELTA_LIMIT = 50_000
+# A process without a usable snapshot asks for one at most this often.
+SNAPSHOT_REQUEST_INTERVAL_S = 30.0
+FUZZY_READY = "ready"
+FUZZY_WARMING_UP = "warming_up"
 # Fuzzy candidates fetched per requested match: penalties and de-duplication reorder them.
 CANDIDATE_FACTOR = 4
 MAX_EXACT_CANDIDATES = 50
@@ -516,11 +542,31 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _delete_units(session: Session, unit_ids: Sequence[int], revision: int) -> None:
-    session.execute(delete(TranslationUnit).where(TranslationUnit.id.in_(unit_ids)))
-    session.execute(
-        insert(TranslationUnitDeletion),
-        [{"unit_id": unit_id, "revision": revision} for unit_id in unit_ids],
-    )
+    # The log names each unit's languages and source form: an index of distinct forms counts
+    # that form's units again (memory.services.translation_memory.TranslationMemoryIndex).
+    logged = []
+    for start in range(0, len(unit_ids), 500):
+        chunk = unit_ids[start : start + 500]
+        logged += [
+            {
+                "unit_id": row.id,
+                "revision": revision,
+                "source_language_id": row.source_language_id,
+                "target_language_id": row.target_language_id,
+                "source_hash": row.source_hash,
+            }
+            for row in session.execute(
+                select(
+                    TranslationUnit.id,
+                    TranslationUnit.source_language_id,
+                    TranslationUnit.target_language_id,
+                    TranslationUnit.source_hash,
+                ).where(TranslationUnit.id.in_(chunk))
+            )
+        ]
+        session.execute(delete(TranslationUnit).where(TranslationUnit.id.in_(chunk)))
+    if logged:
+        session.execute(insert(TranslationUnitDeletion), logged)
 
 
 def _units_of_pair(
@@ -676,29 +722,76 @@ def add_reviewed_unit(
 
 
 class TranslationMemoryIndex:
-    """In-process fuzzy indexes, one `FuzzyIndex` per (source, target) language id pair.
+    """Fuzzy candidates over distinct source forms, per source language, for every target.
 
-    Keys are unit ids, forms the units' `source_form`. Built lazily from the database and kept
-    in step with other processes' writes: `ensure_fresh` reads the `tm_revision` counter at most
-    every `refresh_seconds` and then loads only units written, and forgets units deleted, since
-    the revision it last saw (a changed epoch rebuilds everything). So a write elsewhere shows
-    up in fuzzy results after at most `refresh_seconds` (exact matches come from the database
-    and are never stale). Thread-safe.
+    One entry per distinct normalised source form (a German sentence with units in 15 target
+    languages is indexed once), with the target languages it has units in; a search asks for
+    one target language and returns (source hash, similarity) pairs, and the units come from
+    the database by source hash (`ix_translation_unit_lookup`).
+
+    The bulk of the index is frozen (`matchers.form_index.FrozenFormIndex`): mapped from a
+    persisted snapshot in `snapshot_dir` (built by a job, `build_index_snapshot`), or — without
+    a `snapshot_dir` (tests, benchmarks, a CLI process) — built in memory from the database at
+    the first `ensure_fresh`. On top of it a small delta: `ensure_fresh` reads the `tm_revision`
+    counter at most every `refresh_seconds`, and for the units written or deleted since the
+    revision it holds counts each touched (source language, source hash, target language)
+    again in the database — a form that lost its last unit in a language is hidden there (a
+    tombstone), a form new to a language goes into a per-pair `FuzzyIndex`. So a write elsewhere
+    shows up in fuzzy results after at most `refresh_seconds` (exact matches come from the
+    database and are never stale).
+
+    With a `snapshot_dir`, a process never builds the whole index itself: until a snapshot
+    exists it answers without fuzzy candidates (`fuzzy_status` "warming_up") and calls
+    `request_snapshot` (at most every `SNAPSHOT_REQUEST_INTERVAL_S`); it loads each newer
+    snapshot CURRENT names, and asks for one when the delta outgrows `delta_limit` units.
+    Thread-safe.
     """
 
-    def __init__(self, *, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+        snapshot_dir: str | Path | None = None,
+        request_snapshot: Callable[[], object] | None = None,
+        delta_limit: int = DEFAULT_DELTA_LIMIT,
+    ) -> None:
         self.refresh_seconds = refresh_seconds
+        self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else None
+        self.request_snapshot = request_snapshot
+        self.delta_limit = delta_limit
         self._lock = threading.RLock()
-        self._indexes: dict[tuple[int, int], FuzzyIndex] = {}
-        self._pair_of_unit: dict[int, tuple[int, int]] = {}
+        self._snapshot: IndexSnapshot | None = None
+        self._frozen: dict[int, FrozenFormIndex] | None = None
+        self._counts: dict[tuple[int, int, str], int] = {}
+        self._dead: dict[tuple[int, int], set[int]] = {}
+        self._dead_arrays: dict[tuple[int, int], np.ndarray] = {}
+        self._delta: dict[tuple[int, int], FuzzyIndex] = {}
+        self._delta_ids: dict[str, int] = {}
+        self._delta_keys: list[str] = []
+        self._pair_units: dict[tuple[int, int], int] = {}
         self._revision: int | None = None
         self._epoch: int | None = None
         self._checked_at = -math.inf
+        self._requested_at = -math.inf
 
     @property
     def revision(self) -> int | None:
         """The last revision loaded (None: not built yet)."""
         return self._revision
+
+    @property
+    def ready(self) -> bool:
+        """Whether fuzzy candidates are available (a snapshot is mapped or the index built)."""
+        return self._frozen is not None
+
+    @property
+    def fuzzy_status(self) -> str:
+        """ "ready", or "warming_up" while no snapshot is there yet (exact matches only)."""
+        return FUZZY_READY if self.ready else FUZZY_WARMING_UP
+
+    def mark_stale(self) -> None:
+        """Make the next `ensure_fresh` look at the database and the snapshot directory."""
+        self._checked_at = -math.inf
 
     def ensure_fresh(self, session: Session, *, force: bool = False) -> None:
         """Catch up with the database if `refresh_seconds` passed since the last check."""
@@ -709,17 +802,24 @@ class TranslationMemoryIndex:
             if not force and now - self._checked_at < self.refresh_seconds:
                 return
             revision, epoch = current_revision(session)
-            if self._revision is None or epoch != self._epoch or revision < self._revision:
-                self._rebuild(session, revision, epoch)
-            elif revision > self._revision:
-                self._catch_up(session, self._revision, revision)
+            if self.snapshot_dir is None:
+                if self._revision is None or epoch != self._epoch or revision < self._revision:
+                    self._build_in_memory(session)
+                elif revision > self._revision:
+                    self._catch_up(session, self._revision, revision)
+            else:
+                self._follow_snapshots(session, revision, epoch)
             self._checked_at = time.monotonic()
 
     def rebuild(self, session: Session) -> dict[str, Any]:
-        """Build every language pair's index from the database now; returns stats."""
+        """Build the index from the database now (or map the newest snapshot); returns stats."""
         with self._lock:
-            revision, epoch = current_revision(session)
-            self._rebuild(session, revision, epoch)
+            if self.snapshot_dir is None:
+                self._build_in_memory(session)
+            else:
+                self._snapshot = None
+                revision, epoch = current_revision(session)
+                self._follow_snapshots(session, revision, epoch)
             self._checked_at = time.monotonic()
             return self.stats()
 
@@ -730,83 +830,319 @@ class TranslationMemoryIndex:
         form: str,
         limit: int,
         min_score: float,
-    ) -> list[tuple[int, float]]:
-        """(unit id, similarity 0–100) pairs for a form, best first."""
+    ) -> list[tuple[str, float]]:
+        """(source hash, similarity 0–100) of forms with units in the target language, best
+        first (ties by hash); empty while warming up."""
+        pair = (source_language_id, target_language_id)
         with self._lock:
-            index = self._indexes.get((source_language_id, target_language_id))
-            if index is None:
-                return []
-            return index.search(form, limit=limit, min_score=min_score)
+            results: list[tuple[str, float]] = []
+            frozen = (self._frozen or {}).get(source_language_id)
+            if frozen is not None:
+                results += frozen.search(
+                    form, target_language_id, limit, min_score, exclude=self._dead_array(pair)
+                )
+            delta = self._delta.get(pair)
+            if delta is not None and len(delta):
+                keys = self._delta_keys
+                results += [
+                    (keys[key], score) for key, score in delta.search(form, limit, min_score)
+                ]
+        results.sort(key=lambda found: (-found[1], found[0]))
+        return results[:limit]
 
     def language_pairs(self) -> set[tuple[int, int]]:
         """(source, target) language ids that have units (as of the last refresh)."""
         with self._lock:
-            return {pair for pair, index in self._indexes.items() if len(index)}
+            return {pair for pair, units in self._pair_units.items() if units > 0}
 
     def stats(self) -> dict[str, Any]:
-        """Units per language pair and the revision loaded."""
+        """Units and forms per language pair, the revision loaded, the snapshot mapped."""
         with self._lock:
+            frozen_forms = sum(len(index) for index in (self._frozen or {}).values())
+            delta_forms = sum(len(index) for index in self._delta.values())
             return {
                 "revision": self._revision,
-                "units": len(self._pair_of_unit),
-                "pairs": {f"{s}->{t}": len(index) for (s, t), index in self._indexes.items()},
+                "fuzzy": self.fuzzy_status,
+                "units": sum(self._pair_units.values()),
+                "forms": frozen_forms,
+                "delta_forms": delta_forms,
+                "snapshot": asdict(self._snapshot.manifest) if self._snapshot else None,
+                "snapshot_name": self._snapshot.name if self._snapshot else None,
+                "pairs": {f"{s}->{t}": n for (s, t), n in sorted(self._pair_units.items())},
             }
 
-    def _rebuild(self, session: Session, revision: int, epoch: int) -> None:
-        self._indexes = {}
-        self._pair_of_unit = {}
-        rows = session.execute(
-            select(
-                TranslationUnit.id,
-                TranslationUnit.source_language_id,
-                TranslationUnit.target_language_id,
-                TranslationUnit.source_form,
-            ).execution_options(yield_per=10_000)
+    # ---------------------------------------------------------------- building and following
+
+    def _build_in_memory(self, session: Session) -> None:
+        indexes, revision, epoch = build_frozen_indexes(session)
+        self._install(indexes, revision, epoch)
+
+    def _follow_snapshots(self, session: Session, revision: int, epoch: int) -> None:
+        assert self.snapshot_dir is not None
+        if self._revision is not None and revision < self._revision:
+            self._reset()  # the database went back (restored): nothing loaded still holds
+        self._load_newer_snapshot(revision)
+        if self._snapshot is None:
+            self._ask_for_snapshot("no snapshot yet")
+            self._load_newer_snapshot(revision)  # a synchronous build (CLI, tests) is there now
+            if self._snapshot is None:
+                return
+            revision, epoch = current_revision(session)
+        if self._snapshot.manifest.epoch != epoch:
+            self._ask_for_snapshot("the memory was rebuilt (epoch changed)")
+        seen = self._revision or 0
+        if revision > seen:
+            pending = _written_count(session, seen)
+            if pending > self.delta_limit:
+                # Catching up would build most of an index on a request path: a job does it.
+                self._ask_for_snapshot(f"{pending} units written since the snapshot")
+                return
+            self._catch_up(session, seen, revision)
+        if self._delta_units() > self.delta_limit:
+            self._ask_for_snapshot("the delta outgrew its limit")
+
+    def _load_newer_snapshot(self, revision: int) -> None:
+        assert self.snapshot_dir is not None
+        name = current_name(self.snapshot_dir)
+        if name is None or (self._snapshot is not None and self._snapshot.name == name):
+            return
+        manifest = read_manifest(self.snapshot_dir, name)
+        if manifest is None or manifest.revision > revision:
+            return  # gone meanwhile, or not of this database's history
+        opened = open_snapshot(self.snapshot_dir, name)
+        if opened is None:
+            return
+        started = time.perf_counter()
+        self._install(opened.indexes, manifest.revision, manifest.epoch)
+        self._snapshot = opened
+        log.info(
+            "fuzzy index snapshot %s mapped in %.2f s: %d forms, %d units, revision %d",
+            name,
+            time.perf_counter() - started,
+            manifest.forms,
+            manifest.units,
+            manifest.revision,
         )
-        for row in rows:
-            self._add(row.id, (row.source_language_id, row.target_language_id), row.source_form)
+
+    def _ask_for_snapshot(self, why: str) -> None:
+        if self.request_snapshot is None:
+            return
+        now = time.monotonic()
+        if now - self._requested_at < SNAPSHOT_REQUEST_INTERVAL_S:
+            return
+        self._requested_at = now
+        log.info("asking for a fuzzy index snapshot: %s", why)
+        try:
+            self.request_snapshot()
+        except Exception as error:  # noqa: BLE001 — lookups go on without the snapshot
+            log.warning("could not ask for a fuzzy index snapshot: %s", error)
+
+    def _reset(self) -> None:
+        self._snapshot = None
+        self._frozen = None
+        self._counts, self._dead, self._dead_arrays, self._delta = {}, {}, {}, {}
+        self._delta_ids, self._delta_keys, self._pair_units = {}, [], {}
+        self._revision = self._epoch = None
+
+    def _install(self, indexes: dict[int, FrozenFormIndex], revision: int, epoch: int) -> None:
+        self._reset()
+        self._frozen = indexes
+        for source_id, index in indexes.items():
+            for target_id, units in index.target_units().items():
+                self._pair_units[(source_id, target_id)] = units
         self._revision, self._epoch = revision, epoch
 
     def _catch_up(self, session: Session, seen: int, revision: int) -> None:
-        for unit_id in session.scalars(
-            select(TranslationUnitDeletion.unit_id).where(TranslationUnitDeletion.revision > seen)
-        ):
-            self._discard(unit_id)
-        rows = session.execute(
+        """Count again the forms of units written or deleted after `seen`."""
+        touched: dict[tuple[int, int], dict[str, str | None]] = defaultdict(dict)
+        for gone in session.execute(
             select(
-                TranslationUnit.id,
+                TranslationUnitDeletion.source_language_id,
+                TranslationUnitDeletion.target_language_id,
+                TranslationUnitDeletion.source_hash,
+            ).where(
+                TranslationUnitDeletion.revision > seen,
+                TranslationUnitDeletion.source_hash.is_not(None),
+            )
+        ):
+            if gone.source_language_id is None or gone.target_language_id is None:
+                continue
+            touched[(gone.source_language_id, gone.target_language_id)].setdefault(
+                str(gone.source_hash), None
+            )
+        for row in session.execute(
+            select(
                 TranslationUnit.source_language_id,
                 TranslationUnit.target_language_id,
+                TranslationUnit.source_hash,
                 TranslationUnit.source_form,
             )
             .where(units_written_since(seen))
             .execution_options(yield_per=10_000)
-        )
-        for row in rows:
-            self._add(row.id, (row.source_language_id, row.target_language_id), row.source_form)
+        ):
+            touched[(row.source_language_id, row.target_language_id)][row.source_hash] = (
+                row.source_form
+            )
+        for (source_id, target_id), forms in touched.items():
+            hashes = sorted(forms)
+            for start in range(0, len(hashes), 500):
+                chunk = hashes[start : start + 500]
+                counted = {
+                    row.source_hash: (int(row.units), row.form)
+                    for row in session.execute(
+                        select(
+                            TranslationUnit.source_hash,
+                            func.count().label("units"),
+                            func.min(TranslationUnit.source_form).label("form"),
+                        )
+                        .where(
+                            TranslationUnit.source_language_id == source_id,
+                            TranslationUnit.target_language_id == target_id,
+                            TranslationUnit.source_hash.in_(chunk),
+                        )
+                        .group_by(TranslationUnit.source_hash)
+                    )
+                }
+                for key in chunk:
+                    units, form = counted.get(key, (0, forms[key]))
+                    self._set_units(source_id, target_id, key, form, units)
         self._revision = revision
 
-    def _add(self, unit_id: int, pair: tuple[int, int], form: str) -> None:
-        index = self._indexes.get(pair)
-        if index is None:
-            index = self._indexes[pair] = FuzzyIndex()
-        if unit_id in index and index.form_of(unit_id) == form:
+    def _set_units(
+        self, source_id: int, target_id: int, key: str, form: str | None, units: int
+    ) -> None:
+        """Record that form `key` has `units` units in (source_id, target_id) now."""
+        frozen = (self._frozen or {}).get(source_id)
+        slot = frozen.slot_of(key) if frozen is not None else None
+        base = frozen.units(slot, target_id) if frozen is not None and slot is not None else 0
+        pair = (source_id, target_id)
+        previous = self._counts.get((source_id, target_id, key), base)
+        self._counts[(source_id, target_id, key)] = units
+        self._pair_units[pair] = self._pair_units.get(pair, 0) + units - previous
+        if base > 0:
+            assert slot is not None
+            dead = self._dead.setdefault(pair, set())
+            if units == 0:
+                dead.add(slot)
+            else:
+                dead.discard(slot)
+            self._dead_arrays.pop(pair, None)
             return
-        index.add(unit_id, form)
-        self._pair_of_unit[unit_id] = pair
+        delta_id = self._delta_ids.get(key)
+        if delta_id is None:
+            if units == 0 or form is None:
+                return
+            delta_id = self._delta_ids[key] = len(self._delta_keys)
+            self._delta_keys.append(key)
+        delta = self._delta.get(pair)
+        if delta is None:
+            delta = self._delta[pair] = FuzzyIndex()
+        if units > 0 and form is not None:
+            if delta.form_of(delta_id) != form:
+                delta.add(delta_id, form)
+        else:
+            delta.discard(delta_id)
 
-    def _discard(self, unit_id: int) -> None:
-        pair = self._pair_of_unit.pop(unit_id, None)
-        if pair is not None:
-            self._indexes[pair].discard(unit_id)
+    def _dead_array(self, pair: tuple[int, int]) -> np.ndarray | None:
+        dead = self._dead.get(pair)
+        if not dead:
+            return None
+        array_ = self._dead_arrays.get(pair)
+        if array_ is None:
+            array_ = self._dead_arrays[pair] = np.array(sorted(dead), dtype=np.int64)
+        return array_
+
+    def _delta_units(self) -> int:
+        return sum(len(index) for index in self._delta.values()) + sum(
+            len(dead) for dead in self._dead.values()
+        )
 
 
-def index_from(cache: dict[str, Any], *, refresh_seconds: float = DEFAULT_REFRESH_SECONDS):
+def _written_count(session: Session, seen: int) -> int:
+    """Units written after revision `seen` (what a catch-up would load)."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(TranslationUnit).where(units_written_since(seen))
+        )
+        or 0
+    )
+
+
+def build_frozen_indexes(
+    session: Session,
+) -> tuple[dict[int, FrozenFormIndex], int, int]:
+    """Frozen fuzzy indexes of every unit's distinct source forms, per source language id;
+    with the (revision, epoch) read before the units, so a catch-up from it misses nothing."""
+    revision, epoch = current_revision(session)
+    per_language: dict[int, dict[str, tuple[str, dict[int, int]]]] = defaultdict(dict)
+    rows = session.execute(
+        select(
+            TranslationUnit.source_language_id,
+            TranslationUnit.target_language_id,
+            TranslationUnit.source_hash,
+            TranslationUnit.source_form,
+        ).execution_options(yield_per=20_000)
+    )
+    for source_id, target_id, key, form in rows:
+        forms = per_language[source_id]
+        entry = forms.get(key)
+        if entry is None:
+            entry = forms[key] = (form, {})
+        targets = entry[1]
+        targets[target_id] = targets.get(target_id, 0) + 1
+    indexes = {
+        source_id: FrozenFormIndex.build(
+            (key, form, targets) for key, (form, targets) in forms.items()
+        )
+        for source_id, forms in per_language.items()
+    }
+    return indexes, revision, epoch
+
+
+def build_index_snapshot(
+    session: Session, directory: str | Path, *, force: bool = False
+) -> SnapshotManifest:
+    """Build the fuzzy index from the database and publish it as a snapshot in `directory`.
+
+    Without `force`, a published snapshot of the current revision and epoch is kept as it is.
+    Returns the manifest of the snapshot in use afterwards.
+    """
+    root = Path(directory)
+    if not force:
+        name = current_name(root)
+        manifest = read_manifest(root, name) if name else None
+        if manifest is not None and (manifest.revision, manifest.epoch) == current_revision(
+            session
+        ):
+            return manifest
+    started = time.perf_counter()
+    indexes, revision, epoch = build_frozen_indexes(session)
+    return write_snapshot(
+        root,
+        indexes,
+        revision=revision,
+        epoch=epoch,
+        build_seconds=time.perf_counter() - started,
+    )
+
+
+def index_from(
+    cache: dict[str, Any],
+    *,
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    snapshot_dir: str | Path | None = None,
+    request_snapshot: Callable[[], object] | None = None,
+) -> TranslationMemoryIndex:
     """The `TranslationMemoryIndex` kept in `cache` (e.g. `app.extensions`), created once."""
     index = cache.get("tm_index")
     if index is None:
         index = cache.setdefault(
-            "tm_index", TranslationMemoryIndex(refresh_seconds=refresh_seconds)
+            "tm_index",
+            TranslationMemoryIndex(
+                refresh_seconds=refresh_seconds,
+                snapshot_dir=snapshot_dir,
+                request_snapshot=request_snapshot,
+            ),
         )
     return index
 
@@ -1081,20 +1417,32 @@ def _candidates(
         # one; a flawed exact match may not, so the fuzzy index is still asked then.
         return list(found.values())
     fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
-    missing = [unit_id for unit_id, _ in fuzzy if unit_id not in found]
-    if missing:
-        units = {
-            unit.id: unit
-            for unit in session.scalars(
-                select(TranslationUnit)
-                .options(*_WITH_ORIGIN)
-                .where(TranslationUnit.id.in_(missing))
+    # The index finds source forms; their units in this language pair come from the database
+    # (ix_translation_unit_lookup), at most MAX_EXACT_CANDIDATES per form, as exact ones do.
+    scores = {key: score for key, score in fuzzy if key != form_hash}
+    if scores:
+        ranked = (
+            select(
+                TranslationUnit.id,
+                func.row_number()
+                .over(partition_by=TranslationUnit.source_hash, order_by=TranslationUnit.id)
+                .label("rank"),
             )
-        }
-        for unit_id in missing:
-            unit = units.get(unit_id)
-            if unit is not None:  # deleted since the index last caught up
-                found[unit_id] = (unit, similarity(form, unit.source_form))
+            .where(
+                TranslationUnit.source_language_id == source.id,
+                TranslationUnit.target_language_id == target.id,
+                TranslationUnit.source_hash.in_(sorted(scores)),
+            )
+            .subquery()
+        )
+        for unit in session.scalars(
+            select(TranslationUnit)
+            .options(*_WITH_ORIGIN)
+            .join(ranked, ranked.c.id == TranslationUnit.id)
+            .where(ranked.c.rank <= MAX_EXACT_CANDIDATES)
+        ):
+            if unit.id not in found:
+                found[unit.id] = (unit, scores[unit.source_hash])
     return list(found.values())
 
 
@@ -1201,20 +1549,45 @@ def _pivot_languages(
     The language pairs come from the in-process index (a DISTINCT over the unit table is a full
     scan: 200 ms at 100 000 units on PostgreSQL).
     """
-    pairs = index.language_pairs()
-    from_source = {t for s, t in pairs if s == source.id}
-    to_target = {s for s, t in pairs if t == target.id}
-    usable = (from_source & to_target) - {source.id, target.id}
+    order = list(preferred or (DEFAULT_PIVOT_LANGUAGE,))
+    if index.ready:
+        pairs = index.language_pairs()
+        from_source = {t for s, t in pairs if s == source.id}
+        to_target = {s for s, t in pairs if t == target.id}
+        usable = (from_source & to_target) - {source.id, target.id}
+    else:
+        # Warming up (no index yet): only the preferred pivots, each leg checked by one
+        # indexed EXISTS each.
+        usable = {
+            language.id
+            for language in session.scalars(select(Language).where(Language.code.in_(order)))
+            if language.id not in (source.id, target.id)
+            and _has_units(session, source.id, language.id)
+            and _has_units(session, language.id, target.id)
+        }
     if not usable:
         return []
     languages = {
         language.id: language
         for language in session.scalars(select(Language).where(Language.id.in_(usable)))
     }
-    order = list(preferred or (DEFAULT_PIVOT_LANGUAGE,))
     return sorted(
         languages.values(),
         key=lambda lang: (order.index(lang.code) if lang.code in order else len(order), lang.code),
+    )
+
+
+def _has_units(session: Session, source_id: int, target_id: int) -> bool:
+    return (
+        session.scalar(
+            select(TranslationUnit.id)
+            .where(
+                TranslationUnit.source_language_id == source_id,
+                TranslationUnit.target_language_id == target_id,
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 

@@ -12,6 +12,7 @@ from memory.services.pages import push_translation
 from memory.services.tmx_io import import_tmx
 from memory.services.translation_memory import (
     TranslationMemoryIndex,
+    build_index_snapshot,
     lookup,
     refresh_units,
     segment_key,
@@ -102,3 +103,147 @@ def test_segment_key_ignores_markup_case_and_local_values():
     assert one.form == two.form == "rufen sie uns an: {PHONE}"
     assert one.hash == two.hash
     assert [v.value for v in two.values] == ["07151 501-0"]
+
+
+# --- one index of distinct source forms, snapshots, warming up -----------------------------
+
+SHARED_TMX = """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header srclang="de" creationtool="t" segtype="sentence" o-tmf="t"
+ adminlang="en" datatype="plaintext" creationtoolversion="1"/>
+<body>
+<tu><tuv xml:lang="de"><seg>Die Sprechstunde ist am Montag.</seg></tuv>
+<tuv xml:lang="en"><seg>Consultation hours are on Monday.</seg></tuv>
+<tuv xml:lang="ar"><seg>ساعات الاستشارة يوم الاثنين.</seg></tuv>
+<tuv xml:lang="fa"><seg>ساعات مشاوره روز دوشنبه است.</seg></tuv></tu>
+</body></tmx>""".encode()
+TARGETS = {
+    "en": "Consultation hours are on Monday.",
+    "ar": "ساعات الاستشارة يوم الاثنين.",
+    "fa": "ساعات مشاوره روز دوشنبه است.",
+}
+QUERIES = (
+    "Die Sprechstunde ist am Dienstag.",
+    "Erster Satz!",
+    "Anderer Satz!",
+    "Die Sprechstunde ist am Montag.",
+    "Sprechstunde",
+)
+
+
+def push_page(session, de: str, en: str) -> None:
+    actor = Actor(role=Role.CMS, region_slug="alpha")
+    for language, content in (("de", de), ("en", en)):
+        push_translation(
+            session, actor, "alpha", "1", language, {"title": "Sprechstunde", "content": content}
+        )
+    refresh_units(session, session.scalars(select(PageTranslation.id)).all())
+
+
+def language_ids(session) -> dict[str, int]:
+    return {language.code: language.id for language in session.scalars(select(Language))}
+
+
+def test_one_source_form_is_indexed_once_for_three_target_languages(app, tmp_path):
+    with app.app_context():
+        session = db.session
+        import_tmx(session, None, io.BytesIO(SHARED_TMX), batch_name="shared", **LICENSED)
+        index = TranslationMemoryIndex(refresh_seconds=0)
+        index.ensure_fresh(session)
+        stats = index.stats()
+        assert (stats["forms"], stats["delta_forms"], stats["units"]) == (1, 0, 3)
+        for code, translation in TARGETS.items():
+            matches = lookup(
+                session,
+                index,
+                text="Die Sprechstunde ist am Dienstag.",
+                source_language="de",
+                target_language=code,
+            )
+            assert [(m.match.kind, m.match.target_text) for m in matches] == [
+                ("fuzzy", translation)
+            ]
+        manifest = build_index_snapshot(session, tmp_path)
+        assert (manifest.forms, manifest.units) == (1, 3)
+
+
+def test_snapshot_plus_delta_and_tombstones_answer_like_an_index_built_now(app, tmp_path):
+    with app.app_context():
+        session = db.session
+        import_tmx(session, None, io.BytesIO(SHARED_TMX), batch_name="shared", **LICENSED)
+        push_page(
+            session,
+            "<p>Die Sprechstunde ist am Montag.</p><p>Erster Satz.</p>",
+            "<p>Office hours: Monday.</p><p>First one.</p>",
+        )
+        snapshot = build_index_snapshot(session, tmp_path)
+        mapped = TranslationMemoryIndex(refresh_seconds=0, snapshot_dir=tmp_path)
+        mapped.ensure_fresh(session)
+        assert mapped.fuzzy_status == "ready"
+        assert mapped.stats()["snapshot"]["revision"] == snapshot.revision
+        before = mapped.stats()["units"]
+
+        # After the snapshot: the page's German Monday sentence and "Erster Satz." go (the
+        # form of the first keeps its TMX units, the second has none left: a tombstone),
+        # "Anderer Satz." comes (the delta).
+        push_page(session, "<p>Anderer Satz.</p>", "<p>Other one.</p>")
+        mapped.ensure_fresh(session)
+        built_now = TranslationMemoryIndex(refresh_seconds=0)
+        built_now.ensure_fresh(session)
+        assert mapped.stats()["units"] == built_now.stats()["units"] == before - 1
+        assert mapped.stats()["delta_forms"] == 1
+        assert mapped.language_pairs() == built_now.language_pairs()
+        ids = language_ids(session)
+        for code in TARGETS:
+            for text in QUERIES:
+                form = segment_key(text, "de").form
+                found = mapped.search(ids["de"], ids[code], form, 5, 50)
+                assert found == built_now.search(ids["de"], ids[code], form, 5, 50), (code, text)
+        erster = segment_key("Erster Satz.", "de").form
+        assert not mapped.search(ids["de"], ids["en"], erster, 5, 90)
+        assert mapped.search(ids["de"], ids["en"], segment_key("Anderer Satz.", "de").form, 5, 90)
+
+        # A newer snapshot replaces snapshot and delta; results stay the same.
+        build_index_snapshot(session, tmp_path)
+        mapped.ensure_fresh(session)
+        assert mapped.stats()["delta_forms"] == 0
+        assert mapped.stats()["units"] == built_now.stats()["units"]
+
+
+def test_without_a_snapshot_lookups_answer_exact_matches_and_say_warming_up(app, tmp_path):
+    with app.app_context():
+        session = db.session
+        import_tmx(session, None, io.BytesIO(SHARED_TMX), batch_name="shared", **LICENSED)
+        asked = []
+        index = TranslationMemoryIndex(
+            refresh_seconds=0, snapshot_dir=tmp_path, request_snapshot=lambda: asked.append(1)
+        )
+        exact = lookup(
+            session,
+            index,
+            text="Die Sprechstunde ist am Montag.",
+            source_language="de",
+            target_language="en",
+        )
+        assert [m.match.kind for m in exact] == ["exact"]
+        assert index.fuzzy_status == "warming_up"
+        fuzzy = lookup(
+            session,
+            index,
+            text="Die Sprechstunde ist am Dienstag.",
+            source_language="de",
+            target_language="en",
+        )
+        assert fuzzy == []
+        assert asked == [1]  # asked once, not at every lookup
+
+        build_index_snapshot(session, tmp_path)  # what the job does
+        index.ensure_fresh(session)
+        assert index.fuzzy_status == "ready"
+        fuzzy = lookup(
+            session,
+            index,
+            text="Die Sprechstunde ist am Dienstag.",
+            source_language="de",
+            target_language="en",
+        )
+        assert [m.match.target_text for m in fuzzy] == [TARGETS["en"]]
