@@ -164,6 +164,11 @@ def serve(host: str, port: int, demo: bool) -> None:
     upgrade_database()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     jobs.resume_pending_jobs(app)
+    # The fuzzy index snapshot is built by this process's job thread while it serves: lookups
+    # answer exact matches (fuzzy "warming_up") until it is there.
+    directory = jobs.index_dir(app)
+    if directory is not None and not (directory / "CURRENT").exists():
+        jobs.request_index_snapshot(app, here=False)
     if demo and not demo_loaded(db.session):
         click.echo("Loading demo data (Landkreis Augsburg, Augsburg, Nürnberg) …")
         for report in load_demo(db.session):

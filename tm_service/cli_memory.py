@@ -109,13 +109,34 @@ def register_memory_commands(group: AppGroup) -> None:
         click.echo(json.dumps({**report.as_dict(), "imported_units_rekeyed": rekeyed}))
 
     @group.command("rebuild-index")
-    def rebuild_index() -> None:
-        """Make every process rebuild its fuzzy index from scratch; builds this one and reports."""
+    @click.option(
+        "--enqueue",
+        is_flag=True,
+        help="Record a job for the workers (rq, or the server's job thread) instead of "
+        "building here.",
+    )
+    def rebuild_index(enqueue: bool) -> None:
+        """Build the fuzzy index snapshot from scratch (in INDEX_DIR) and report it.
+
+        Every process maps the new snapshot within its refresh interval; with INDEX_DIR
+        "memory" every process rebuilds its own index instead.
+        """
+        from tm_service import jobs
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if enqueue:
+            job_id = jobs.request_index_snapshot(app, here=False)
+            click.echo(json.dumps({"job": job_id}))
+            return
         tm_service.bump_epoch(db.session)
-        index = tm_service.index_from(current_app.extensions)
         started = time.perf_counter()
-        stats = index.rebuild(db.session)
+        directory = jobs.index_dir(app)
+        if directory is not None:
+            tm_service.build_index_snapshot(db.session, directory, force=True)
+            db.session.commit()
+        stats = jobs.get_tm_index(app).rebuild(db.session)
         stats["seconds"] = round(time.perf_counter() - started, 3)
+        stats["index_dir"] = str(directory) if directory is not None else None
         stats["counts"] = tm_service.unit_counts(db.session)
         click.echo(json.dumps(stats))
 

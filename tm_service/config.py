@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between checks of the TM change counter by each process's fuzzy index: the
     # longest a unit written by another process stays invisible to fuzzy lookups.
     "INDEX_REFRESH_SECONDS": 2.0,
+    # Where the fuzzy TM index snapshot lives (memory-mapped by every process); unset:
+    # <instance>/tm-index/<database>; "memory": every process builds its own in memory.
+    "INDEX_DIR": None,
     # The same bound for the near-duplicate index.
     "SIMILARITY_REFRESH_INTERVAL": 2.0,
     # rq retries of a failed job, seconds between attempts.

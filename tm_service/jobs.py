@@ -15,6 +15,11 @@ error. Ways to run it, same job function:
 - otherwise (`tm serve`, web requests): one background thread per process with a queue, so the
   server answers at once; rows still queued when the process stops run at its next start.
 
+A second kind, "tm_index_snapshot", builds the fuzzy translation-memory index from the
+database and publishes it as a snapshot in INDEX_DIR (`request_index_snapshot`): a web worker
+without a snapshot asks for one and answers without fuzzy candidates meanwhile; a CLI command
+or a job builds it there and then.
+
 Every CLI command and web worker imports this module: rq, redis and the embedding model are
 imported only where they are used.
 """
@@ -34,7 +39,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -50,6 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTENT_CHANGED = "content_changed"
+INDEX_SNAPSHOT = "tm_index_snapshot"
+JOB_KINDS = (CONTENT_CHANGED, INDEX_SNAPSHOT)
+# A queued or running snapshot job older than this is taken for lost: a new one is recorded.
+INDEX_SNAPSHOT_STALE_S = 1800
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 MAX_RETRIES = 3
 JOB_TIMEOUT_S = 3600
@@ -130,6 +139,40 @@ def get_semantic_memory(app: Flask | None = None):
     return holder
 
 
+def index_dir(app: Flask | None = None) -> Path | None:
+    """Where fuzzy-index snapshots live: INDEX_DIR, by default <instance>/tm-index/<database>.
+
+    None (the index is built in memory by each process) for INDEX_DIR "memory", and under
+    TESTING unless INDEX_DIR is set: each test has its own database.
+    """
+    app = app or current_app
+    configured = app.config.get("INDEX_DIR")
+    if configured == "memory" or (not configured and app.config.get("TESTING")):
+        return None
+    if configured:
+        return Path(configured)
+    # One folder per database, so switching TM_DATABASE_URL never maps another memory's index.
+    url = db.engine.url.render_as_string(hide_password=True)
+    return Path(app.instance_path) / "tm-index" / hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+def get_tm_index(app: Flask | None = None):
+    """This process's fuzzy translation-memory index (snapshot-backed unless index_dir is None)."""
+    from memory.services.translation_memory import index_from
+
+    app = app or current_app
+    found = app.extensions.get("tm_index")
+    if found is not None:
+        return found
+    with _extensions_lock:
+        return index_from(
+            app.extensions,
+            refresh_seconds=float(app.config.get("INDEX_REFRESH_SECONDS", 2.0)),
+            snapshot_dir=index_dir(app),
+            request_snapshot=request_index_snapshot,
+        )
+
+
 def _retry_intervals(app: Flask) -> list[int]:
     return [int(s) for s in app.config.get("JOB_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)]
 
@@ -185,6 +228,60 @@ def run_changes_here(
             on_progress=on_progress,
         )
     return db.session.get(Job, job_id, populate_existing=True)
+
+
+def request_index_snapshot(app: Flask | None = None, *, here: bool | None = None) -> str | None:
+    """Have a fuzzy-index snapshot built; returns the job id when a job does it.
+
+    `here` (default: outside a web request — a CLI command, a job) builds it in this process
+    now. Otherwise records a "tm_index_snapshot" job (one at a time: a queued or running one is
+    reused) for the rq workers, or this process's job thread in the embedded mode.
+    """
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    directory = index_dir(app)
+    if directory is None:
+        return None
+    if here is None:
+        here = not has_request_context()
+    if here:
+        from memory.services.translation_memory import build_index_snapshot
+
+        build_index_snapshot(db.session, directory)
+        db.session.commit()
+        return None
+    job, fresh = _index_snapshot_row()
+    if fresh:
+        _dispatch(app, job.id)
+    return job.id
+
+
+def _index_snapshot_row() -> tuple[Job, bool]:
+    session = db.session
+    pending = session.scalar(
+        select(Job)
+        .where(
+            Job.kind == INDEX_SNAPSHOT,
+            Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
+            Job.created_at >= utcnow() - timedelta(seconds=INDEX_SNAPSHOT_STALE_S),
+        )
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )
+    if pending is not None:
+        return pending, False
+    job_id = str(uuid.uuid4())
+    job = Job(
+        id=job_id,
+        kind=INDEX_SNAPSHOT,
+        state=JobState.QUEUED,
+        params={},
+        idempotency_key=hashlib.sha256(f"{INDEX_SNAPSHOT}|{job_id}".encode()).hexdigest(),
+        progress_total=1,
+        message="queued",
+    )
+    session.add(job)
+    session.commit()
+    return job, True
 
 
 def resume_pending_jobs(app: Flask) -> None:
@@ -274,7 +371,7 @@ def enqueue(app: Flask, job_id: str) -> None:
         job_id=job_id,
         retry=Retry(max=MAX_RETRIES, interval=_retry_intervals(app)),
         job_timeout=JOB_TIMEOUT_S,
-        description=f"{CONTENT_CHANGED} {job_id}",
+        description=f"tm job {job_id}",
     )
 
 
@@ -331,7 +428,7 @@ def enqueue_lost_jobs(app: Flask | None = None) -> list[str]:
     candidates = session.scalars(
         select(Job.id)
         .where(
-            Job.kind == CONTENT_CHANGED,
+            Job.kind.in_(JOB_KINDS),
             Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
             Job.created_at <= utcnow() - timedelta(seconds=grace),
         )
@@ -568,7 +665,10 @@ def execute_job(
             on_progress(done, total, step)
 
     try:
-        result = run_content_pipeline(app, ids, progress)
+        if job.kind == INDEX_SNAPSHOT:
+            result = run_index_snapshot(app, progress)
+        else:
+            result = run_content_pipeline(app, ids, progress)
     except Exception as error:
         session.rollback()
         row = session.get(Job, job_id)
@@ -633,6 +733,31 @@ def run_content_pipeline(app: Flask, ids: Sequence[int], progress) -> dict[str, 
         progress(report.translations, report.translations, "updating similarity index")
         holder.ensure_fresh(session)
     return result
+
+
+def run_index_snapshot(app: Flask, progress) -> dict[str, Any]:
+    """Build the fuzzy index from the database and publish it in INDEX_DIR."""
+    from memory.services.translation_memory import build_index_snapshot
+
+    directory = index_dir(app)
+    if directory is None:
+        return {"skipped": "INDEX_DIR is memory: each process builds its own index"}
+    progress(0, 1, "building the fuzzy index snapshot")
+    started = time.perf_counter()
+    manifest = build_index_snapshot(db.session, directory)
+    db.session.commit()
+    holder = app.extensions.get("tm_index")
+    if holder is not None:
+        holder.mark_stale()  # this process serves queries: map the snapshot at the next one
+    log.info(
+        "fuzzy index snapshot of revision %d: %d forms, %d units, %.1f MB, %.1f s",
+        manifest.revision,
+        manifest.forms,
+        manifest.units,
+        manifest.bytes / 1e6,
+        time.perf_counter() - started,
+    )
+    return dataclasses.asdict(manifest)
 
 
 def _json_safe(value: Any) -> Any:

@@ -28,11 +28,11 @@ EXPORT_SPOOL_BYTES = 8 * 1024 * 1024
 
 
 def tm_index() -> tm_service.TranslationMemoryIndex:
-    """This app's in-process fuzzy index (one per process, in `app.extensions`)."""
-    return tm_service.index_from(
-        current_app.extensions,
-        refresh_seconds=float(current_app.config.get("INDEX_REFRESH_SECONDS", 2.0)),
-    )
+    """This app's fuzzy index (one per process, in `app.extensions`): the snapshot in
+    INDEX_DIR mapped, plus what was written since (`tm_service.jobs.get_tm_index`)."""
+    from tm_service.jobs import get_tm_index
+
+    return get_tm_index(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def penalty_policy() -> PenaltyPolicy:
@@ -119,6 +119,14 @@ class MatchSchema(Schema):
 class LookupResultSchema(Schema):
     source_language = fields.String()
     target_language = fields.String()
+    fuzzy = fields.String(
+        validate=validate.OneOf([tm_service.FUZZY_READY, tm_service.FUZZY_WARMING_UP]),
+        metadata={
+            "description": "ready: fuzzy matches were looked for. warming_up: this server has "
+            "no index snapshot yet (it is being built): only exact and context matches, ask "
+            "again in a moment."
+        },
+    )
     matches = fields.List(fields.Nested(MatchSchema))
 
 
@@ -207,9 +215,10 @@ def lookup(data):
     Scores are 0–100 (101 for a context match) after penalties, each penalty listed with its
     amount. The suggested text carries the query's own numbers, dates, URLs …
     """
+    index = tm_index()
     matches = tm_service.lookup(
         db.session,
-        tm_index(),
+        index,
         text=data["text"],
         source_language=data["source_language"],
         target_language=data["target_language"],
@@ -223,6 +232,7 @@ def lookup(data):
     return {
         "source_language": data["source_language"],
         "target_language": data["target_language"],
+        "fuzzy": index.fuzzy_status,
         "matches": matches,
     }
 
