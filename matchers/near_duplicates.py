@@ -74,6 +74,10 @@ RANK_WEIGHT = 0.3
 TITLE_Z_NONE = 2.0
 TITLE_Z_FULL = 5.0
 TITLE_RELATED_ACROSS = 0.45
+# Pages whose titles are nearest the query's title (title vectors) are candidates too, this many
+# per language: a page on the query's topic can sit far down the page-vector ranking (a long
+# page of the other region covering more), yet carry the translated title.
+TITLE_CANDIDATES = 8
 # Relations (classify_relation): the z a mutual-nearest (or top-ranked, same-titled) pair
 # needs to be the same topic, the z of a related page, and of a translation across languages.
 Z_SAME_TOPIC_MUTUAL = 2.0
@@ -142,6 +146,9 @@ class SimilarityReason:
     region_rank: int | None = None
     reverse_rank: int | None = None
     rank_evidence: float = 0.0  # 1 mutual nearest, 0.5 nearest one way, else 0
+    # Rank of the other page's title among its region's titles of its language for the query's
+    # title (title vectors; 1 = the nearest title of that region).
+    title_rank: int | None = None
     relation: Relation = "related"
 
 
@@ -237,8 +244,12 @@ def classify_relation(reason: SimilarityReason, same_language: bool) -> Relation
     titled = (reason.title_similarity or 0.0) >= TITLE_FIRES_AT
     if z >= Z_MIDPOINT or (z >= Z_SAME_TOPIC_MUTUAL and mutual) or (titled and (top or mutual)):
         return "same_topic"
-    # Across languages a title vector this near is already rarer than 1 in 1 000 random pairs.
-    titled_across = not same_language and (reason.title_similarity or 0.0) >= TITLE_RELATED_ACROSS
+    # Across languages a title vector this near is already rarer than 1 in 1 000 random pairs;
+    # so is the title nearest to the query's among the other region's titles, above chance.
+    titled_across = not same_language and (
+        (reason.title_similarity or 0.0) >= TITLE_RELATED_ACROSS
+        or (reason.title_rank == 1 and (reason.title_similarity or 0.0) > 0.0)
+    )
     if z >= Z_RELATED or titled or titled_across or (top and z >= Z_RELATED_TOP):
         return "related"
     return "unrelated"
@@ -270,6 +281,7 @@ class _Candidate:
     row: int
     cosine: float | None = None
     rank: int | None = None
+    title_cosine: float | None = None
 
 
 class _LanguageStore:
@@ -290,7 +302,10 @@ class _LanguageStore:
         self.words: list[np.ndarray] = []
         self.shingles: list[np.ndarray] = []
         self.sections: list[np.ndarray | None] = []
-        self.title_vectors: list[np.ndarray | None] = []
+        # Title vectors as rows of one matrix (like `vectors`), so a query's title meets every
+        # title of a language in one product.
+        self.title_matrix: np.ndarray | None = None
+        self.has_title = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         # Band table: sorted (band key, row) arrays plus an unsorted tail merged in batches, so an
         # add costs a dict insert and a query one searchsorted over all bands at once.
         self.band_keys = np.zeros(0, dtype=np.uint64)
@@ -304,15 +319,22 @@ class _LanguageStore:
 
     def _grow(self, dim: int | None) -> None:
         new_capacity = self.capacity * 2
-        for name in ("keys", "region_codes", "alive", "has_vector", "signatures"):
+        for name in ("keys", "region_codes", "alive", "has_vector", "has_title", "signatures"):
             old = getattr(self, name)
             grown = np.zeros((new_capacity, *old.shape[1:]), dtype=old.dtype)
             grown[: self.size] = old[: self.size]
             setattr(self, name, grown)
-        if self.vectors is not None:
-            grown_vectors = np.zeros((new_capacity, self.vectors.shape[1]), dtype=np.float32)
-            grown_vectors[: self.size] = self.vectors[: self.size]
-            self.vectors = grown_vectors
+        for name in ("vectors", "title_matrix"):
+            matrix = getattr(self, name)
+            if matrix is not None:
+                grown_matrix = np.zeros((new_capacity, matrix.shape[1]), dtype=np.float32)
+                grown_matrix[: self.size] = matrix[: self.size]
+                setattr(self, name, grown_matrix)
+
+    def title_vector(self, row: int) -> np.ndarray | None:
+        if not self.has_title[row] or self.title_matrix is None:
+            return None
+        return self.title_matrix[row]
 
     def append(
         self, doc: PageDoc, region_code: int, features: _TextFeatures, dim: int | None
@@ -336,9 +358,14 @@ class _LanguageStore:
         self.words.append(features.words)
         self.shingles.append(features.shingles)
         self.sections.append(doc.section_vectors)
-        self.title_vectors.append(
-            None if doc.title_vector is None else np.asarray(doc.title_vector, dtype=np.float32)
-        )
+        if doc.title_vector is not None:
+            title_vector = np.asarray(doc.title_vector, dtype=np.float32).reshape(-1)
+            if self.title_matrix is None:
+                self.title_matrix = np.zeros(
+                    (self.capacity, title_vector.shape[0]), dtype=np.float32
+                )
+            self.title_matrix[row] = title_vector
+            self.has_title[row] = True
         for band_key in features.band_keys.tolist():
             self.tail.setdefault(band_key, []).append(row)
         if features.band_keys.size:
@@ -456,17 +483,19 @@ class NearDuplicateIndex:
         n = live.size
         fresh.size = fresh.n_alive = n
         fresh.mutations = store.mutations
-        for name in ("keys", "region_codes", "alive", "has_vector", "signatures"):
+        for name in ("keys", "region_codes", "alive", "has_vector", "has_title", "signatures"):
             getattr(fresh, name)[:n] = getattr(store, name)[live]
-        if store.vectors is not None:
-            fresh.vectors = np.zeros((fresh.capacity, store.vectors.shape[1]), dtype=np.float32)
-            fresh.vectors[:n] = store.vectors[live]
+        for name in ("vectors", "title_matrix"):
+            matrix = getattr(store, name)
+            if matrix is not None:
+                compacted = np.zeros((fresh.capacity, matrix.shape[1]), dtype=np.float32)
+                compacted[:n] = matrix[live]
+                setattr(fresh, name, compacted)
         live_rows = live.tolist()
         fresh.titles = [store.titles[r] for r in live_rows]
         fresh.words = [store.words[r] for r in live_rows]
         fresh.shingles = [store.shingles[r] for r in live_rows]
         fresh.sections = [store.sections[r] for r in live_rows]
-        fresh.title_vectors = [store.title_vectors[r] for r in live_rows]
         for new_row, features_row in enumerate(live_rows):
             for band_key in self._band_keys(
                 store.signatures[features_row], store.words[features_row]
@@ -554,30 +583,22 @@ class NearDuplicateIndex:
         cached = self._title_calibrations.get(pair)
         if cached is not None and not self._is_stale(cached, mutations):
             return cached
-        rows_a = [
-            r
-            for r in range(store_a.size)
-            if store_a.alive[r] and store_a.title_vectors[r] is not None
-        ]
-        rows_b = [
-            r
-            for r in range(store_b.size)
-            if store_b.alive[r] and store_b.title_vectors[r] is not None
-        ]
+        rows_a = np.flatnonzero(store_a.alive[: store_a.size] & store_a.has_title[: store_a.size])
+        rows_b = np.flatnonzero(store_b.alive[: store_b.size] & store_b.has_title[: store_b.size])
         if len(rows_a) * len(rows_b) < CALIBRATION_MIN_PAIRS:
             return None
         rng = np.random.default_rng(zlib.crc32(f"title|{pair}|{mutations}".encode()))
         n = min(CALIBRATION_SAMPLE, len(rows_a) * len(rows_b))
         pick_a = rng.integers(0, len(rows_a), size=n)
         pick_b = rng.integers(0, len(rows_b), size=n)
-        keep = [
-            (rows_a[i], rows_b[j])
-            for i, j in zip(pick_a.tolist(), pick_b.tolist(), strict=True)
-            if pair[0] != pair[1] or rows_a[i] != rows_b[j]
-        ]
-        vectors_a = np.stack([store_a.title_vectors[a] for a, _ in keep])
-        vectors_b = np.stack([store_b.title_vectors[b] for _, b in keep])
-        cosines = np.einsum("ij,ij->i", vectors_a, vectors_b)
+        chosen_a, chosen_b = rows_a[pick_a], rows_b[pick_b]
+        keep = (chosen_a != chosen_b) if pair[0] == pair[1] else np.ones(n, dtype=bool)
+        assert store_a.title_matrix is not None and store_b.title_matrix is not None
+        cosines = np.einsum(
+            "ij,ij->i",
+            store_a.title_matrix[chosen_a[keep]],
+            store_b.title_matrix[chosen_b[keep]],
+        )
         sizes = (len(rows_a), len(rows_b))
         fresh = CosineCalibration(
             pair[0],
@@ -680,7 +701,7 @@ class NearDuplicateIndex:
                 store.vectors[row] if store.has_vector[row] and store.vectors is not None else None
             )
             sections = store.sections[row]
-            title_vector = store.title_vectors[row]
+            title_vector = store.title_vector(row)
             self_key = query
 
         target_languages = [
@@ -740,6 +761,28 @@ class NearDuplicateIndex:
                     candidate.cosine = float(cosines[row])
                     candidate.rank = rank
 
+        title_cosines: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if title_vector is not None:
+            query_title = np.asarray(title_vector, dtype=np.float32).reshape(-1)
+            for lang in target_languages:
+                store = self._stores[lang]
+                if store.title_matrix is None or store.size == 0:
+                    continue
+                rows = np.arange(store.size)
+                valid = allowed(store, rows) & store.has_title[: store.size]
+                n_valid = int(valid.sum())
+                if n_valid == 0:
+                    continue
+                cosines = np.einsum("ij,j->i", store.title_matrix[: store.size], query_title)
+                cosines = np.where(valid, cosines, -np.inf)
+                title_cosines[lang] = (cosines, valid)
+                take = min(TITLE_CANDIDATES, n_valid)
+                for row in np.argpartition(-cosines, take - 1)[:take].tolist():
+                    candidates.setdefault((lang, row), _Candidate(lang, row))
+            for (lang, row), candidate in candidates.items():
+                if lang in title_cosines and title_cosines[lang][1][row]:
+                    candidate.title_cosine = float(title_cosines[lang][0][row])
+
         results: list[SimilarPage] = []
         needed = RELATION_ORDER[min_relation]
         for candidate in candidates.values():
@@ -768,6 +811,15 @@ class NearDuplicateIndex:
                     reverse_rank=reverse_rank,
                     rank_evidence=1.0 if mutual else 0.5 if region_rank == 1 else 0.0,
                 )
+            if candidate.title_cosine is not None:
+                cosines, valid = title_cosines[candidate.language]
+                size = store.size
+                code = store.region_codes[candidate.row]
+                same_region = valid & (store.region_codes[:size] == code)
+                title_rank = int(
+                    np.count_nonzero(cosines[:size][same_region] > candidate.title_cosine)
+                )
+                reason = replace(reason, title_rank=title_rank + 1)
             reason = replace(
                 reason, relation=classify_relation(reason, candidate.language == doc_language)
             )
@@ -863,7 +915,7 @@ class NearDuplicateIndex:
             row_b,
             cosine,
             rank,
-            store_a.title_vectors[row_a],
+            store_a.title_vector(row_a),
         )
 
     def explain(self, key_a: int, key_b: int) -> SimilarPage:
@@ -909,7 +961,7 @@ class NearDuplicateIndex:
                 )
         elif (
             title_vector is not None
-            and (other_title_vector := store.title_vectors[other_row]) is not None
+            and (other_title_vector := store.title_vector(other_row)) is not None
         ):
             title_similarity = self._title_similarity_across(
                 language, other_language, title_vector, other_title_vector

@@ -317,3 +317,47 @@ def test_titles_across_languages_are_compared_by_their_vectors():
     assert found[90].reason.title_similarity == 1.0
     assert max(p.reason.title_similarity or 0.0 for k, p in found.items() if k != 90) < 0.5
     assert found[90].reason.relation in ("related", "same_topic")
+
+
+def test_across_languages_the_page_with_the_nearest_title_is_found_though_its_text_is_far():
+    """An English page against 300 German pages of another region: the German page on its topic
+    covers more than it (its page vector is the farthest of all), but carries the nearest title:
+    it is a candidate by its title and returned as related, with title rank 1."""
+    rng = np.random.default_rng(23)
+    dim = 48
+    index = NearDuplicateIndex()
+    for i in range(300):
+        index.add(
+            PageDoc(
+                i,
+                "kreis",
+                "de",
+                f"Titel {i}",
+                "",
+                _unit(rng.standard_normal(dim)),
+                title_vector=_unit(rng.standard_normal(dim)),
+            )
+        )
+    for i in range(300, 340):  # the query's own region, so ranks both ways exist
+        vector = _unit(rng.standard_normal(dim))
+        index.add(PageDoc(i, "stadt", "en", f"Title {i}", "", vector, title_vector=vector))
+    query_vector = _unit(rng.standard_normal(dim))
+    german_title = index._stores["de"].title_vector(7)
+    assert german_title is not None
+    index._stores["de"].vectors[7] = -query_vector  # its text: the farthest from the query's
+    title = _unit(german_title + 0.6 * _unit(rng.standard_normal(dim)))
+    index.add(PageDoc(900, "stadt", "en", "Naturalisation", "", query_vector, title_vector=title))
+
+    found = {page.key: page for page in index.find_similar(900, limit=10, min_relation="related")}
+
+    assert 7 in found
+    assert found[7].reason.title_rank == 1
+    assert found[7].reason.relation == "related"
+    assert found[7].reason.embedding_rank == 300  # not among the page-vector candidates
+    # Without a title vector the same page is not found: no evidence for it but the title.
+    plain = index.find_similar(
+        PageDoc(901, "stadt", "en", "Naturalisation", "", query_vector),
+        limit=10,
+        min_relation="related",
+    )
+    assert 7 not in {page.key for page in plain}

@@ -77,6 +77,13 @@ class ReasonSchema(Schema):
     rank_evidence = fields.Float(
         metadata={"description": "1: mutual nearest pages, 0.5: nearest one way, 0: neither."}
     )
+    title_rank = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Rank of the page's title among its region's titles in its language "
+            "for the query's title (title vectors; 1 = nearest)."
+        },
+    )
     relation = fields.String(metadata={"description": "same_text | same_topic | related"})
 
 
