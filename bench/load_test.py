@@ -297,6 +297,7 @@ def main() -> None:
             **os.environ,
             "TM_DATABASE_URL": postgres.url,
             "TM_EMBEDDING_MODEL": args.embedding_model,
+            "TM_INDEX_DIR": str(base_dir / "tm-index"),
         }
         env.pop("TM_REDIS_URL", None)
         flask_cli(env, "db", "upgrade")
@@ -314,6 +315,8 @@ def main() -> None:
                 f"{args.units} units imported in {time.perf_counter() - started:.1f} s",
                 file=sys.stderr,
             )
+        # The fuzzy index snapshot every web worker maps (what a deployment's job builds).
+        print(flask_cli(env, "tm", "rebuild-index").strip()[:300], file=sys.stderr)
         if args.redis:
             redis = start_redis(base_dir / "redis")
             if redis is None:
@@ -374,8 +377,8 @@ def main() -> None:
         assert probe.status_code in (200, 201), probe.text
 
         LOOKUP_TEXTS.extend(corpus_sentences())
-        # Warm-up, not measured: each web worker builds its fuzzy and similarity indexes on its
-        # first query (seconds at 100 000 units); production workers do that once at start.
+        # Warm-up, not measured: each web worker maps the fuzzy index snapshot and builds its
+        # similarity index on its first query (seconds at 100 000 units).
         warm_deadline = time.monotonic() + args.warmup
         warmers = [
             threading.Thread(
