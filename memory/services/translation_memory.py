@@ -103,6 +103,10 @@ DEFAULT_REFRESH_SECONDS = 2.0
 # Units written since the snapshot (or forms in the delta) beyond which a process asks for a
 # new snapshot instead of catching up itself.
 DEFAULT_DELTA_LIMIT = 50_000
+# A delta of more than this many forms and this share of the snapshot's asks for a new one:
+# the bulk of the index stays shared between processes.
+DELTA_REBUILD_MINIMUM = 1_000
+DELTA_REBUILD_SHARE = 0.1
 # A process without a usable snapshot asks for one at most this often.
 SNAPSHOT_REQUEST_INTERVAL_S = 30.0
 FUZZY_READY = "ready"
@@ -743,8 +747,8 @@ class TranslationMemoryIndex:
     With a `snapshot_dir`, a process never builds the whole index itself: until a snapshot
     exists it answers without fuzzy candidates (`fuzzy_status` "warming_up") and calls
     `request_snapshot` (at most every `SNAPSHOT_REQUEST_INTERVAL_S`); it loads each newer
-    snapshot CURRENT names, and asks for one when the delta outgrows `delta_limit` units.
-    Thread-safe.
+    snapshot CURRENT names, and asks for a new one when the delta outgrows `delta_limit` or a
+    tenth of the snapshot (at least `DELTA_REBUILD_MINIMUM` forms). Thread-safe.
     """
 
     def __init__(
@@ -859,13 +863,13 @@ class TranslationMemoryIndex:
         """Units and forms per language pair, the revision loaded, the snapshot mapped."""
         with self._lock:
             frozen_forms = sum(len(index) for index in (self._frozen or {}).values())
-            delta_forms = sum(len(index) for index in self._delta.values())
+            delta_entries = sum(len(index) for index in self._delta.values())
             return {
                 "revision": self._revision,
                 "fuzzy": self.fuzzy_status,
                 "units": sum(self._pair_units.values()),
                 "forms": frozen_forms,
-                "delta_forms": delta_forms,
+                "delta_entries": delta_entries,
                 "snapshot": asdict(self._snapshot.manifest) if self._snapshot else None,
                 "snapshot_name": self._snapshot.name if self._snapshot else None,
                 "pairs": {f"{s}->{t}": n for (s, t), n in sorted(self._pair_units.items())},
@@ -898,8 +902,12 @@ class TranslationMemoryIndex:
                 self._ask_for_snapshot(f"{pending} units written since the snapshot")
                 return
             self._catch_up(session, seen, revision)
-        if self._delta_units() > self.delta_limit:
-            self._ask_for_snapshot("the delta outgrew its limit")
+        delta = self._delta_units()
+        frozen = sum(len(index) for index in (self._frozen or {}).values())
+        if delta > self.delta_limit or (
+            delta > DELTA_REBUILD_MINIMUM and delta > DELTA_REBUILD_SHARE * frozen
+        ):
+            self._ask_for_snapshot(f"the delta holds {delta} entries, the snapshot {frozen} forms")
 
     def _load_newer_snapshot(self, revision: int) -> None:
         assert self.snapshot_dir is not None
@@ -1488,11 +1496,18 @@ def _direct(
     return results
 
 
+def approved(unit: TranslationUnit) -> bool:
+    """A region's published human translation: a page unit (units come from public versions
+    only) that no machine made. Approved content, not "unreviewed"."""
+    return unit.import_batch is None and unit.page_id is not None and unit.origin != Origin.MACHINE
+
+
 def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool) -> MatchFlags:
     machine = unit.origin == Origin.MACHINE and not unit.reviewed
     return MatchFlags(
         machine_translated=machine,
-        unreviewed=not unit.reviewed and not machine,
+        unreviewed=not unit.reviewed and not machine and not approved(unit),
+        reviewed=unit.reviewed,
         outdated=unit.outdated,
         placeholder_mismatches=mismatches,
         other_region=query.region is not None and unit.region_id != query.region.id,
@@ -1533,7 +1548,7 @@ def _scored(
         placeholder_mismatches=tuple(
             {"kind": m.kind, "reason": m.reason, "value": m.value} for m in mismatches
         ),
-        rank=(-match.score, *ranker.rank(unit.region_id), unit.id),
+        rank=(-match.score, -match.trust.score, *ranker.rank(unit.region_id), unit.id),
     )
 
 
@@ -1652,6 +1667,7 @@ def _pivot_match(
         machine_translated=one.machine_translated or two.machine_translated,
         unreviewed=(one.unreviewed or two.unreviewed)
         and not (one.machine_translated or two.machine_translated),
+        reviewed=one.reviewed and two.reviewed,
         outdated=one.outdated or two.outdated,
         placeholder_mismatches=len(mismatches),
         other_region=one.other_region,
@@ -1684,7 +1700,7 @@ def _pivot_match(
         placeholder_mismatches=tuple(
             {"kind": m.kind, "reason": m.reason, "value": m.value} for m in mismatches
         ),
-        rank=(-match.score, *ranker.rank(first.region_id), first.id, second.id),
+        rank=(-match.score, -match.trust.score, *ranker.rank(first.region_id), first.id, second.id),
     )
 
 

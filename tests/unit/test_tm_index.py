@@ -150,7 +150,7 @@ def test_one_source_form_is_indexed_once_for_three_target_languages(app, tmp_pat
         index = TranslationMemoryIndex(refresh_seconds=0)
         index.ensure_fresh(session)
         stats = index.stats()
-        assert (stats["forms"], stats["delta_forms"], stats["units"]) == (1, 0, 3)
+        assert (stats["forms"], stats["delta_entries"], stats["units"]) == (1, 0, 3)
         for code, translation in TARGETS.items():
             matches = lookup(
                 session,
@@ -190,7 +190,7 @@ def test_snapshot_plus_delta_and_tombstones_answer_like_an_index_built_now(app, 
         built_now = TranslationMemoryIndex(refresh_seconds=0)
         built_now.ensure_fresh(session)
         assert mapped.stats()["units"] == built_now.stats()["units"] == before - 1
-        assert mapped.stats()["delta_forms"] == 1
+        assert mapped.stats()["delta_entries"] == 1
         assert mapped.language_pairs() == built_now.language_pairs()
         ids = language_ids(session)
         for code in TARGETS:
@@ -205,7 +205,7 @@ def test_snapshot_plus_delta_and_tombstones_answer_like_an_index_built_now(app, 
         # A newer snapshot replaces snapshot and delta; results stay the same.
         build_index_snapshot(session, tmp_path)
         mapped.ensure_fresh(session)
-        assert mapped.stats()["delta_forms"] == 0
+        assert mapped.stats()["delta_entries"] == 0
         assert mapped.stats()["units"] == built_now.stats()["units"]
 
 
@@ -247,3 +247,24 @@ def test_without_a_snapshot_lookups_answer_exact_matches_and_say_warming_up(app,
             target_language="en",
         )
         assert [m.match.target_text for m in fuzzy] == [TARGETS["en"]]
+
+
+def test_a_delta_that_outgrows_a_tenth_of_the_snapshot_asks_for_a_new_one(
+    app, tmp_path, monkeypatch
+):
+    from memory.services import translation_memory
+
+    monkeypatch.setattr(translation_memory, "DELTA_REBUILD_MINIMUM", 0)
+    with app.app_context():
+        session = db.session
+        build_index_snapshot(session, tmp_path)  # empty: taken before any unit
+        asked = []
+        index = TranslationMemoryIndex(
+            refresh_seconds=0, snapshot_dir=tmp_path, request_snapshot=lambda: asked.append(1)
+        )
+        index.ensure_fresh(session)
+        assert index.fuzzy_status == "ready" and asked == []
+        import_tmx(session, None, io.BytesIO(SHARED_TMX), batch_name="shared", **LICENSED)
+        index.ensure_fresh(session)
+        assert asked == [1]
+        assert index.stats()["delta_entries"] == 3  # one form in three language pairs
