@@ -594,6 +594,130 @@ def run_snapshot(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def run_postgres(args: argparse.Namespace) -> str:
+    """The snapshot job on PostgreSQL: units generated into a temporary server, then
+    `build_index_snapshot` (database read, build, write), mapping it, and `lookup()`."""
+    import psycopg
+
+    from memory.services import translation_memory as tm
+    from memory.services.regions import ensure_language
+    from tests.integration.servers import start_postgres
+    from tm_service import create_app
+    from tm_service.extensions import db
+
+    rng = random.Random(args.seed)
+    variator = SegmentVariator(corpus_segments(CORPUS), rng)
+    base = Path(tempfile.mkdtemp(prefix="tm-snapshot-pg-"))
+    server = start_postgres(base / "pg")
+    if server is None:
+        sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
+    languages = ["de", "en", "ar", "fa", "uk", "tr", "ru", "fr", "es", "it", "pl", "ro", "bg"]
+    languages += ["el", "ku", "ti"]
+    try:
+        app = create_app(
+            {"DATABASE_URL": server.url, "EMBEDDING_MODEL": "fake", "INDEX_DIR": str(base / "i")}
+        )
+        url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg", "postgresql")
+        with app.app_context():
+            db.create_all()
+            for code in languages:
+                ensure_language(db.session, code)
+            db.session.commit()
+        started = time.perf_counter()
+        sources: dict[str, tuple[str, str]] = {}
+        while len(sources) < max(1, args.units // args.units_per_source):
+            text = variator.stored_unit()
+            key = tm.segment_key(text, "de")
+            sources.setdefault(key.hash, (text, key.form))
+        sample = [text for text, _ in list(sources.values())[:: max(1, len(sources) // 500)]]
+        with psycopg.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE source (n int, text text, form text, h text)")
+            with cursor.copy("COPY source FROM STDIN") as copy:
+                for number, (key, (text, form)) in enumerate(sources.items()):
+                    copy.write_row((number, text, form, key))
+            # 4–12 of the 15 target languages per source (8 on average), one unit each.
+            cursor.execute(
+                """
+                INSERT INTO translation_unit (
+                    unit_key, source_language_id, target_language_id, source_text,
+                    target_text, source_form, target_form, source_hash, target_hash,
+                    position, origin, reviewed, rejections, outdated, license, attribution,
+                    url, import_batch, revision, created_at, updated_at)
+                SELECT md5(s.n || ':' || t.code) || md5(t.code || ':' || s.n), de.id, t.id,
+                       s.text, '[' || t.code || '] ' || s.text, s.form, lower(s.text), s.h,
+                       md5(t.code || s.text), 0, 'human', true, 0, false, 'CC BY 4.0',
+                       'generated', '', 'bench', 1, now(), now()
+                FROM source s
+                CROSS JOIN (SELECT id FROM language WHERE code = 'de') de
+                JOIN (SELECT id, code, row_number() OVER (ORDER BY id) - 1 AS j
+                      FROM language WHERE code <> 'de') t
+                  ON ((t.j - s.n) % 15 + 15) % 15 < 4 + (s.n * 7) % 9
+                """
+            )
+            cursor.execute("INSERT INTO tm_revision (id, revision, epoch) VALUES (1, 1, 0)")
+            connection.commit()
+            connection.execute("ANALYZE translation_unit")
+        generate_seconds = time.perf_counter() - started
+        with app.app_context():
+            units = int(
+                db.session.execute(db.text("SELECT count(*) FROM translation_unit")).scalar_one()
+            )
+            started = time.perf_counter()
+            manifest = tm.build_index_snapshot(db.session, base / "i")
+            db.session.commit()
+            job_seconds = time.perf_counter() - started
+            disk = sum(path.stat().st_size for path in (base / "i").rglob("*") if path.is_file())
+            index = tm.TranslationMemoryIndex(snapshot_dir=base / "i")
+            started = time.perf_counter()
+            index.ensure_fresh(db.session)
+            map_seconds = time.perf_counter() - started
+            queries = [variator.query_from_stored(text) for text in sample]
+            latencies = []
+            for number, query in enumerate(queries):
+                target = languages[1 + number % (len(languages) - 1)]
+                started = time.perf_counter()
+                tm.lookup(
+                    db.session,
+                    index,
+                    text=query,
+                    source_language="de",
+                    target_language=target,
+                    min_score=args.min_score,
+                    limit=args.limit,
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                db.session.rollback()
+        machine = machine_description()
+        return "\n".join(
+            [
+                f"{SNAPSHOT_MARKER}: bench/tm_lookup.py --snapshot --postgres -->",
+                f"## The snapshot job on PostgreSQL, {units:,} units over {len(sources):,} sources",
+                "",
+                f"Command: `.venv/bin/python bench/tm_lookup.py {' '.join(sys.argv[1:])}`",
+                f"Machine: {machine['nproc']} cores (`nproc`), {machine['cpu']}, Python "
+                f"{machine['python']}, PostgreSQL 15 on the same cores (fsync off); shared with "
+                "another long benchmark during the run.",
+                "",
+                "| measure | value |",
+                "|---|---|",
+                f"| generate (COPY of the sources, INSERT … SELECT of the units, ANALYZE) | "
+                f"{generate_seconds:.1f} s |",
+                f"| `build_index_snapshot` (read {units:,} rows, build, write) | "
+                f"{job_seconds:.1f} s |",
+                f"| snapshot | {manifest.forms:,} forms, {manifest.units:,} units, "
+                f"{disk / 1e6:.1f} MB on disk |",
+                f"| a new process: map it (`ensure_fresh`) | {map_seconds * 1000:.0f} ms |",
+                f"| `lookup()` in process ({len(latencies)} queries: a stored source with one "
+                f"edit, target languages in turn; index + units from PostgreSQL + scoring), "
+                f"p50 / p95 | {percentile(latencies, 0.5):.1f} / "
+                f"{percentile(latencies, 0.95):.1f} ms |",
+                "",
+            ]
+        )
+    finally:
+        server.stop()
+
+
 def write_snapshot_section(path: Path, section: str) -> None:
     """Put `section` at the end of the report, replacing the snapshot section of the same
     min_score (sections of other min_scores stay)."""
@@ -630,9 +754,14 @@ def main() -> None:
         help="measure the snapshot index of distinct sources (issue #12) instead",
     )
     parser.add_argument("--units-per-source", type=int, default=8)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="with --snapshot: time the snapshot job and lookups on a temporary PostgreSQL",
+    )
     args = parser.parse_args()
     if args.snapshot:
-        section = run_snapshot(args)
+        section = run_postgres(args) if args.postgres else run_snapshot(args)
         print(section)
         write_snapshot_section(args.output, section)
         return
