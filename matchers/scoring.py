@@ -17,15 +17,28 @@ substitution counts as one deletion plus one insertion. Why this one:
 
 Penalties are subtracted points (Trados style), not factors (Weblate multiplies by 0.7 for
 pending and 0.95 for another context), so every listed penalty reads as "−N" in the UI and sums.
+
+A match is read as two numbers, as CAT tools show them: `match` (how much of the source
+matches: the similarity, 100 for an identical source whatever its origin, 101 in context) and
+`trust` (what is known of the translation: reviewed, approved, unreviewed or machine, outdated,
+another region's, rejected, values that could not be carried over), 100 minus the trust
+penalties. `score` = match minus every listed penalty ranks the candidates; it is kept for
+callers that read one number.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
 MatchKind = Literal["exact", "context", "fuzzy"]
+# What is known of a translation: reviewed by a translator here (or marked so), approved (a
+# region published it: a human translation the region stands behind), unreviewed (a human
+# translation of unknown standing, e.g. from a TMX file), machine (not reviewed by a person).
+TrustStatus = Literal["reviewed", "approved", "unreviewed", "machine"]
+TRUST_STATUSES: tuple[TrustStatus, ...] = ("reviewed", "approved", "unreviewed", "machine")
+FULL_TRUST = 100.0
 
 EXACT_SCORE = 100.0
 # An exact match whose neighbouring segments also match (Trados/memoQ "101 %" / ICE match).
@@ -62,6 +75,15 @@ class MatchFlags:
     pivot: bool = False
     context_mismatch: bool = False
     rejections: int = 0
+    reviewed: bool = False
+
+    @property
+    def status(self) -> TrustStatus:
+        if self.machine_translated:
+            return "machine"
+        if self.unreviewed:
+            return "unreviewed"
+        return "reviewed" if self.reviewed else "approved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +95,8 @@ class PenaltyPolicy:
     - outdated 5: the unit's source changed after it was translated.
     - placeholder_mismatch 3 per mismatch: a value could not be carried over; the translator
       must fix a number, so it must not look like a clean exact match.
-    - unreviewed 2: a human translation nobody has reviewed yet.
+    - unreviewed 2: a human translation of unknown standing (a TMX unit not marked reviewed);
+      a region's published human translation is approved content and carries none.
     - context_mismatch 1: same text, different neighbouring segments or page.
     - other_region 1: another county's wording; small, because sharing is the point.
     - rejected 4 per rejection: reviewers turned this unit down as a suggestion before; two
@@ -110,12 +133,61 @@ class PenaltyPolicy:
         return cls(**amounts)
 
 
+# Penalties that say something about the translation (trust), not about how much of the source
+# matches. The one other, context_mismatch, is about the source's neighbours: it lowers the
+# ranking score only (the match is 100, a context match would be 101).
+TRUST_PENALTIES = frozenset(
+    {
+        "machine_translated",
+        "pivot",
+        "outdated",
+        "unreviewed",
+        "other_region",
+        "placeholder_mismatch",
+        "rejected",
+        "foreign_local_detail",
+        "local_detail_replaced",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """What is known of a match's translation: score 0–100 (100 minus its trust penalties),
+    status, and the parts (outdated, another region's, pivot, rejections) the penalties name."""
+
+    score: float
+    status: TrustStatus
+    penalties: tuple[Penalty, ...] = ()
+    outdated: bool = False
+    other_region: bool = False
+    pivot: bool = False
+    rejections: int = 0
+
+
+def trust_of(penalties: Sequence[Penalty], flags: MatchFlags) -> Trust:
+    """The trust of a translation from all of a match's penalties (match-side ones left out)."""
+    kept = tuple(p for p in penalties if p.code in TRUST_PENALTIES)
+    score = max(FULL_TRUST - sum(p.amount for p in kept), 0.0)
+    return Trust(
+        score=score,
+        status=flags.status,
+        penalties=kept,
+        outdated=flags.outdated,
+        other_region=flags.other_region,
+        pivot=flags.pivot,
+        rejections=flags.rejections,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A translation-memory suggestion; score = base_score minus penalties, 0–100 (101: context).
+    """A translation-memory suggestion, read as match and trust; score ranks.
 
-    origin is opaque to matchers: whatever the caller needs to show where the unit came from
-    (region, document, author, ...).
+    base_score is the match: 0–100 (100: identical source form, whatever its origin; 101:
+    context). score = base_score minus every penalty, 0–100 (101: context); trust = 100 minus
+    the trust penalties. origin is opaque to matchers: whatever the caller needs to show where
+    the unit came from (region, document, author, ...).
     """
 
     unit_id: int
@@ -126,6 +198,16 @@ class Match:
     kind: MatchKind
     penalties: tuple[Penalty, ...] = ()
     origin: Mapping[str, Any] = field(default_factory=dict)
+    flags: MatchFlags = field(default_factory=lambda: MatchFlags())
+
+    @property
+    def match(self) -> float:
+        """How much of the source matches, 0–100 (101: context), penalties not taken off."""
+        return self.base_score
+
+    @property
+    def trust(self) -> Trust:
+        return trust_of(self.penalties, self.flags)
 
 
 _BOOLEAN_PENALTIES: tuple[tuple[str, str], ...] = (
@@ -210,4 +292,5 @@ def score_match(
         kind=kind,
         penalties=penalties,
         origin=dict(origin or {}),
+        flags=flags,
     )

@@ -89,9 +89,9 @@ DRAFT_MIN_SCORE = 75.0
 # Semantic candidates are asked for segments whose best memory match is below this score, and
 # enter the draft from SEMANTIC_DRAFT_MIN_SCORE (measured: docs/bench-reuse.md).
 SEMANTIC_ASKED_BELOW = 95.0
-# z ≥ 4 (matchers.semantic_index.meaning_score 75) after the usual −3 of an unreviewed unit of
-# another region.
-SEMANTIC_DRAFT_MIN_SCORE = 72.0
+# z ≥ 4 (matchers.semantic_index.meaning_score 75) after the usual −1 of another region's
+# published (approved) unit.
+SEMANTIC_DRAFT_MIN_SCORE = 74.0
 MACHINE_PROVIDER = "DeepL"
 
 

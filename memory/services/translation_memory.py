@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
@@ -1243,9 +1243,14 @@ class LookupContext:
         policy: PenaltyPolicy | None = None,
         pivot_languages: Sequence[str] | None = None,
         fuzzy_after_exact: bool = True,
+        own_page_id: int | None = None,
+        threshold: Literal["score", "match"] = "score",
     ) -> None:
         """`fuzzy_after_exact=False` skips the fuzzy index for a segment with a clean exact
-        match (pre-translation of whole pages: that match wins anyway)."""
+        match (pre-translation of whole pages: that match wins anyway). `own_page_id`: the page
+        being translated, whose own published units are its current translation, not a match
+        that makes the fuzzy search needless. `threshold`: what `min_score` is compared with,
+        the ranking score (default) or the match (a CAT analysis counts by match)."""
         if not 0 <= min_score <= 101:
             raise InvalidInput("min_score is 0–101.", errors={"min_score": ["Between 0 and 101."]})
         self.session = session
@@ -1255,6 +1260,8 @@ class LookupContext:
         self.limit = limit
         self.pivot_languages = pivot_languages
         self.fuzzy_after_exact = fuzzy_after_exact
+        self.own_page_id = own_page_id
+        self.threshold = threshold
         # Exact candidates by source hash, fetched for many segments at once (prefetch_exact).
         self._exact: dict[str, list[TranslationUnit]] = {}
         self._pivots: list[Language] | None = None
@@ -1313,8 +1320,9 @@ class LookupContext:
             *args,
             self.fuzzy_after_exact,
             self._exact.get(query.key.hash),
+            self.own_page_id,
         )
-        if not any(m.match.score >= self.min_score for m in direct):
+        if not any(self._passes(m) for m in direct):
             if self._pivots is None:  # the same for every segment of this language pair
                 self._pivots = _pivot_languages(
                     self.session, self.index, self.source, self.target, self.pivot_languages
@@ -1322,9 +1330,13 @@ class LookupContext:
             direct = direct + _pivoted(
                 self.session, self.index, query, *args, self.pivot_languages, self._pivots
             )
-        results = [m for m in direct if m.match.score >= self.min_score]
+        results = [m for m in direct if self._passes(m)]
         results.sort(key=lambda m: m.rank)
         return _distinct(results)[: self.limit]
+
+    def _passes(self, found: LookupMatch) -> bool:
+        value = found.match.match if self.threshold == "match" else found.match.score
+        return value >= self.min_score
 
     def score_units(self, query: _Query, units: Iterable[TranslationUnit]) -> list[LookupMatch]:
         """Score chosen units (e.g. a near-duplicate page's) against a query, ≥ min_score."""
@@ -1406,6 +1418,7 @@ def _candidates(
     limit: int,
     fuzzy_after_exact: bool = True,
     exact_units: Sequence[TranslationUnit] | None = None,
+    own_page_id: int | None = None,
 ) -> list[tuple[TranslationUnit, float]]:
     exact = exact_units
     if exact is None:
@@ -1420,7 +1433,9 @@ def _candidates(
             .limit(MAX_EXACT_CANDIDATES)
         ).all()
     found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
-    if not fuzzy_after_exact and any(_clean(unit) for unit in exact):
+    if not fuzzy_after_exact and any(
+        _clean(unit) and not own_unit(unit, own_page_id) for unit in exact
+    ):
         # A clean exact unit (human or reviewed, current, never rejected) outranks every fuzzy
         # one; a flawed exact match may not, so the fuzzy index is still asked then.
         return list(found.values())
@@ -1454,6 +1469,11 @@ def _candidates(
     return list(found.values())
 
 
+def own_unit(unit: TranslationUnit, page_id: int | None) -> bool:
+    """A unit of the page's own published translation (not a review decision, not an import)."""
+    return page_id is not None and unit.page_id == page_id and unit.import_batch is None
+
+
 def _clean(unit: TranslationUnit) -> bool:
     machine = unit.origin == Origin.MACHINE and not unit.reviewed
     return not machine and not unit.outdated and not unit.rejections
@@ -1471,6 +1491,7 @@ def _direct(
     ranker: _RegionRanker,
     fuzzy_after_exact: bool = True,
     exact_units: Sequence[TranslationUnit] | None = None,
+    own_page_id: int | None = None,
 ) -> list[LookupMatch]:
     results = []
     candidates = _candidates(
@@ -1484,6 +1505,7 @@ def _direct(
         limit,
         fuzzy_after_exact,
         exact_units,
+        own_page_id,
     )
     for unit, base in candidates:
         stored_values = extract_placeholders(strip_markup(unit.source_text)).values
@@ -1708,6 +1730,7 @@ def _origin(unit: TranslationUnit, source: Language, target: Language) -> dict[s
     """Where a unit came from, as shown next to a suggestion."""
     return {
         "region": unit.region.slug if unit.region else None,
+        "region_name": unit.region.name if unit.region else None,
         "page": unit.page.external_id if unit.page else None,
         "url": unit.url or None,
         "source_language": source.code,

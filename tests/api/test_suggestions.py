@@ -91,7 +91,9 @@ def test_page_suggestions_reuse_other_regions_translation_with_local_numbers(
     assert "other_region" in [p["code"] for p in phone[0]["penalties"]]
     passport = segment(result, "Bringen Sie")["candidates"][0]
     assert passport["text"] == "Bring your passport."
-    assert passport["score"] == 100 - 2 - 1 - 1  # unreviewed, other region, other context
+    # Beta's published human translation is approved: only "other region" and "other context"
+    # are taken off the ranking score.
+    assert passport["score"] == 100 - 1 - 1
     # Alpha's own sentence has no match; without DeepL it stays untranslated in the draft.
     assert segment(result, "Parkplätze")["candidates"] == []
     assert result["machine_translation"]["status"] == "not_configured"
@@ -343,7 +345,7 @@ def test_rejected_unit_is_demoted_in_later_lookups(app, client, make_token, shar
     assert {"code": "rejected", "amount": 4.0} in [
         {"code": p["code"], "amount": p["amount"]} for p in match["penalties"]
     ]
-    assert match["score"] == 100 - 2 - 1 - 4
+    assert match["score"] == 100 - 1 - 4  # other region, rejected once
 
 
 def test_a_suggestion_is_decided_once(client, make_token, shared_pages):

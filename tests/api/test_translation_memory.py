@@ -60,11 +60,14 @@ def test_german_sentence_of_the_corpus_returns_its_english_translation_exactly(c
     assert best["origin"]["region"] == "lkaugsburg"
     assert best["origin"]["license"] == "CC BY 4.0"
     assert best["origin"]["url"].startswith("https://")
-    # An unreviewed human translation: listed, with its amount.
-    assert {"code": "unreviewed", "amount": 2.0} in [
-        {"code": p["code"], "amount": p["amount"]} for p in best["penalties"]
-    ]
-    assert best["score"] == 98
+    # The county's published human translation: an identical source is a 100 % match, and
+    # the translation is approved content (no "unreviewed" penalty), so nothing is taken off.
+    assert best["match"] == 100
+    assert best["trust"]["status"] == "approved"
+    assert best["trust"]["score"] == 100
+    assert best["trust"]["penalties"] == []
+    assert best["penalties"] == []
+    assert best["score"] == 100
 
 
 def test_edited_variant_is_a_fuzzy_match_carrying_the_new_phone_number(corpus_app):
@@ -160,7 +163,7 @@ def test_pivot_from_german_through_english_to_arabic(app, client):
     assert best["origin"]["pivot"]["text"] == "Please register your residence within two weeks."
 
 
-def test_outdated_and_machine_translated_units_are_penalised(app, client):
+def test_outdated_and_machine_translated_units_lose_trust_not_match(app, client):
     push(app, "alpha", "1", "de", "Anmeldung", GERMAN + "<p>Das ist kostenlos.</p>")
     push(app, "alpha", "1", "en", "Registration", ENGLISH + "<p>It is free.</p>", origin="machine")
     refresh_everything(app)
@@ -169,6 +172,10 @@ def test_outdated_and_machine_translated_units_are_penalised(app, client):
     codes = [p["code"] for p in machine["matches"][0]["penalties"]]
     assert codes == ["machine_translated"]
     assert machine["matches"][0]["score"] == 90
+    # An identical source is a 100 % match whoever translated it; the machine shows as trust.
+    assert machine["matches"][0]["match"] == 100
+    assert machine["matches"][0]["trust"]["status"] == "machine"
+    assert machine["matches"][0]["trust"]["score"] == 90
 
     # The German source changes: the English translation (and its units) become outdated.
     push(app, "alpha", "1", "de", "Anmeldung", GERMAN + "<p>Das kostet nichts.</p>")
@@ -178,6 +185,8 @@ def test_outdated_and_machine_translated_units_are_penalised(app, client):
     assert sorted(p["code"] for p in best["penalties"]) == ["machine_translated", "outdated"]
     assert best["score"] == 85
     assert best["origin"]["outdated"] is True
+    assert best["match"] == 100
+    assert best["trust"]["outdated"] is True and best["trust"]["score"] == 85
 
 
 def test_drafts_never_appear_in_lookup_concordance_or_export(app, client):
@@ -248,9 +257,22 @@ def test_context_match_scores_101_when_neighbouring_segments_match(app, client):
     }
     context = lookup(client, **body, context_before="Anmeldung").json["matches"][0]
     assert context["kind"] == "context" and context["score"] == 101
+    assert context["match"] == 101 and context["trust"]["status"] == "reviewed"
     other = lookup(client, **body, context_before="Etwas anderes").json["matches"][0]
     assert other["kind"] == "exact"
     assert [p["code"] for p in other["penalties"]] == ["context_mismatch"]
+    # Another context: a 100 % match (not 101), the translation as trusted as before; the
+    # context point lowers the ranking score only.
+    assert other["match"] == 100 and other["score"] == 99
+    assert other["trust"] == {
+        "score": 100.0,
+        "status": "reviewed",
+        "outdated": False,
+        "other_region": False,
+        "pivot": False,
+        "rejections": 0,
+        "penalties": [],
+    }
 
 
 def test_penalty_amounts_come_from_configuration(app, client):

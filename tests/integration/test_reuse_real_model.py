@@ -134,7 +134,7 @@ def test_sentences_of_the_other_region_that_mean_the_same_become_semantic_candid
         assert candidate["match_source_text"] != segment["source_text"]
         assert candidate["similarity"]["z"] > 0
         assert candidate["score"] < 95  # wording differs: never shown as an exact match
-    drafted = [c for _, c in semantic if c["score"] >= 72 and c["similarity"]["z"] >= 4]
+    drafted = [c for _, c in semantic if c["score"] >= 74 and c["similarity"]["z"] >= 4]
     assert drafted, "no semantic candidate strong enough for the draft"
     # The draft is nearer the region's own human English than the untouched German is.
     assert chrf.corpus_score(drafts, [refs]).score > chrf.corpus_score(untouched, [refs]).score

@@ -89,3 +89,36 @@ def test_policy_from_configuration_overrides_defaults():
 def test_policy_rejects_unknown_names_and_negative_amounts(config: dict[str, float]):
     with pytest.raises(ValueError, match="machine_translatd|pivot"):
         PenaltyPolicy.from_mapping(config)
+
+
+def test_identical_source_is_match_100_whatever_the_translation_and_trust_says_the_rest():
+    machine = score_match(
+        1, "a", "b", 100.0, MatchFlags(machine_translated=True, outdated=True), PenaltyPolicy()
+    )
+    assert machine.match == 100.0 and machine.kind == "exact"
+    assert machine.trust.status == "machine"
+    assert machine.trust.outdated is True
+    assert machine.trust.score == 85.0
+    assert machine.score == 85.0
+
+
+def test_context_mismatch_lowers_the_ranking_score_but_not_trust():
+    other_context = score_match(
+        1, "a", "b", 100.0, MatchFlags(context_mismatch=True), PenaltyPolicy()
+    )
+    assert other_context.match == 100.0
+    assert other_context.score == 99.0
+    assert other_context.trust.score == 100.0 and other_context.trust.penalties == ()
+
+
+@pytest.mark.parametrize(
+    ("flags", "status"),
+    [
+        (MatchFlags(), "approved"),
+        (MatchFlags(reviewed=True), "reviewed"),
+        (MatchFlags(unreviewed=True), "unreviewed"),
+        (MatchFlags(machine_translated=True), "machine"),
+    ],
+)
+def test_trust_status_names_what_is_known_of_the_translation(flags: MatchFlags, status: str):
+    assert score_match(1, "a", "b", 90.0, flags, PenaltyPolicy()).trust.status == status

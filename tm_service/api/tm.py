@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from matchers.scoring import PenaltyPolicy
+from matchers.scoring import TRUST_STATUSES, PenaltyPolicy
 from memory.errors import InvalidInput, Unauthorized
 from memory.services import tmx_io
 from memory.services import translation_memory as tm_service
@@ -71,6 +71,24 @@ class PenaltySchema(Schema):
     detail = fields.String()
 
 
+class TrustSchema(Schema):
+    score = fields.Float(
+        metadata={"description": "0–100: 100 minus the trust penalties (the `penalties` here)."}
+    )
+    status = fields.String(
+        validate=validate.OneOf(TRUST_STATUSES),
+        metadata={
+            "description": "reviewed (by a translator) | approved (a region's published human "
+            "translation) | unreviewed (human, standing unknown: e.g. TMX) | machine"
+        },
+    )
+    outdated = fields.Boolean(metadata={"description": "Its source changed since."})
+    other_region = fields.Boolean(metadata={"description": "Another region's translation."})
+    pivot = fields.Boolean(metadata={"description": "Made through a third language."})
+    rejections = fields.Integer(metadata={"description": "Times reviewers rejected it."})
+    penalties = fields.List(fields.Nested(PenaltySchema))
+
+
 class PivotSchema(Schema):
     language = fields.String()
     text = fields.String()
@@ -106,8 +124,23 @@ class MatchSchema(Schema):
         metadata={"description": "The same with inline-markup placeholders (<g1>…</g1>, <x2/>)."},
     )
     source_text = fields.String(attribute="match.source_text")
-    score = fields.Float(attribute="match.score")
-    base_score = fields.Float(attribute="match.base_score")
+    match = fields.Float(
+        attribute="match.match",
+        metadata={
+            "description": "How much of the source matches: 0–100, 100 for an identical source "
+            "whatever its origin, 101 when its neighbours match too. No penalty taken off."
+        },
+    )
+    trust = fields.Nested(
+        TrustSchema,
+        attribute="match.trust",
+        metadata={"description": "What is known of the translation (origin, review, age)."},
+    )
+    score = fields.Float(
+        attribute="match.score",
+        metadata={"description": "Ranks the matches: match minus every listed penalty."},
+    )
+    base_score = fields.Float(attribute="match.base_score", metadata={"description": "= match."})
     kind = fields.String(attribute="match.kind")
     pivot = fields.Boolean()
     pivot_language = fields.String(allow_none=True)
@@ -212,8 +245,11 @@ class ExportQuerySchema(StrictSchema):
 def lookup(data):
     """Translation-memory matches for one segment: exact, context (101), fuzzy, pivot.
 
-    Scores are 0–100 (101 for a context match) after penalties, each penalty listed with its
-    amount. The suggested text carries the query's own numbers, dates, URLs …
+    Each match says how much of the source matches (`match`, 0–100, 101 for a context match:
+    an identical source is 100 whatever its origin) and what is known of the translation
+    (`trust`: reviewed, approved, unreviewed or machine, outdated, other region, rejections);
+    `score`, match minus the listed penalties, ranks them. The suggested text carries the
+    query's own numbers, dates, URLs …
     """
     index = tm_index()
     matches = tm_service.lookup(
