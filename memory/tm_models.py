@@ -110,7 +110,8 @@ class TmRevision(Base):
     """The one change counter of the translation memory (row id 1).
 
     `revision` grows with every committed write; `epoch` grows on `tm rebuild-index` and makes
-    every process rebuild its index from scratch.
+    every process rebuild its index from scratch. `memory_id` is a random id set when the row is
+    made: an index snapshot names it, so a snapshot of another database is never mapped.
     """
 
     __tablename__ = "tm_revision"
@@ -118,6 +119,7 @@ class TmRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
+    memory_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class TmDeferredRevision(Base):

@@ -43,8 +43,8 @@ STALE_TEMPORARY_S = 3600
 @dataclass(frozen=True)
 class SnapshotManifest:
     """What a snapshot holds: every unit of revision ≤ `revision` (and deferred revisions
-    published by then) as of `epoch`; `languages` maps a source language id to its forms and
-    units."""
+    published by then) as of `epoch` of the memory `memory_id` (`tm_revision.memory_id`);
+    `languages` maps a source language id to its forms and units."""
 
     revision: int
     epoch: int
@@ -54,6 +54,7 @@ class SnapshotManifest:
     built_at: float = 0.0
     build_seconds: float = 0.0
     bytes: int = 0
+    memory_id: str | None = None
     format: int = FORMAT
 
     @classmethod
@@ -78,6 +79,7 @@ def write_snapshot(
     *,
     revision: int,
     epoch: int,
+    memory_id: str | None = None,
     build_seconds: float = 0.0,
 ) -> SnapshotManifest:
     """Store `indexes` (source language id → index) as a new snapshot and publish it."""
@@ -101,6 +103,7 @@ def write_snapshot(
             built_at=time.time(),
             build_seconds=round(build_seconds, 3),
             bytes=sum(index.nbytes() for index in indexes.values()),
+            memory_id=memory_id,
         )
         _write_file(temporary / MANIFEST, json.dumps(asdict(manifest), indent=1).encode())
         _fsync_directory(temporary)

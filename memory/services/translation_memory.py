@@ -20,6 +20,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -199,7 +200,7 @@ def next_revision(session: Session) -> int:
         update(TmRevision).where(TmRevision.id == 1).values(revision=TmRevision.revision + 1)
     )
     if getattr(bumped, "rowcount", 0) == 0:
-        session.add(TmRevision(id=1, revision=1, epoch=0))
+        session.add(TmRevision(id=1, revision=1, epoch=0, memory_id=uuid.uuid4().hex))
         session.flush()
     return int(session.scalar(select(TmRevision.revision).where(TmRevision.id == 1)) or 0)
 
@@ -241,6 +242,11 @@ def current_revision(session: Session) -> tuple[int, int]:
         select(TmRevision.revision, TmRevision.epoch).where(TmRevision.id == 1)
     ).first()
     return (int(row.revision), int(row.epoch)) if row else (0, 0)
+
+
+def memory_id(session: Session) -> str | None:
+    """The random id of this database's memory (None before the first write)."""
+    return session.scalar(select(TmRevision.memory_id).where(TmRevision.id == 1))
 
 
 def bump_epoch(session: Session) -> int:
@@ -885,10 +891,11 @@ class TranslationMemoryIndex:
         assert self.snapshot_dir is not None
         if self._revision is not None and revision < self._revision:
             self._reset()  # the database went back (restored): nothing loaded still holds
-        self._load_newer_snapshot(revision)
+        self._load_newer_snapshot(session, revision)
         if self._snapshot is None:
             self._ask_for_snapshot("no snapshot yet")
-            self._load_newer_snapshot(revision)  # a synchronous build (CLI, tests) is there now
+            # A synchronous build (a CLI command, tests) is there now.
+            self._load_newer_snapshot(session, revision)
             if self._snapshot is None:
                 return
             revision, epoch = current_revision(session)
@@ -909,7 +916,7 @@ class TranslationMemoryIndex:
         ):
             self._ask_for_snapshot(f"the delta holds {delta} entries, the snapshot {frozen} forms")
 
-    def _load_newer_snapshot(self, revision: int) -> None:
+    def _load_newer_snapshot(self, session: Session, revision: int) -> None:
         assert self.snapshot_dir is not None
         name = current_name(self.snapshot_dir)
         if name is None or (self._snapshot is not None and self._snapshot.name == name):
@@ -917,6 +924,9 @@ class TranslationMemoryIndex:
         manifest = read_manifest(self.snapshot_dir, name)
         if manifest is None or manifest.revision > revision:
             return  # gone meanwhile, or not of this database's history
+        if manifest.memory_id != memory_id(session):
+            log.warning("snapshot %s is of another memory (database); not used", name)
+            return
         opened = open_snapshot(self.snapshot_dir, name)
         if opened is None:
             return
@@ -1119,17 +1129,21 @@ def build_index_snapshot(
     if not force:
         name = current_name(root)
         manifest = read_manifest(root, name) if name else None
-        if manifest is not None and (manifest.revision, manifest.epoch) == current_revision(
-            session
+        if (
+            manifest is not None
+            and (manifest.revision, manifest.epoch) == current_revision(session)
+            and manifest.memory_id == memory_id(session)
         ):
             return manifest
     started = time.perf_counter()
+    identity = memory_id(session)
     indexes, revision, epoch = build_frozen_indexes(session)
     return write_snapshot(
         root,
         indexes,
         revision=revision,
         epoch=epoch,
+        memory_id=identity,
         build_seconds=time.perf_counter() - started,
     )
 

@@ -268,3 +268,24 @@ def test_a_delta_that_outgrows_a_tenth_of_the_snapshot_asks_for_a_new_one(
         index.ensure_fresh(session)
         assert asked == [1]
         assert index.stats()["delta_entries"] == 3  # one form in three language pairs
+
+
+def test_a_snapshot_of_another_memory_is_never_mapped(app, tmp_path):
+    from sqlalchemy import update
+
+    from memory.tm_models import TmRevision
+
+    with app.app_context():
+        session = db.session
+        import_tmx(session, None, io.BytesIO(SHARED_TMX), batch_name="shared", **LICENSED)
+        build_index_snapshot(session, tmp_path)
+        # Another database in the same folder: same revision, another memory.
+        session.execute(update(TmRevision).values(memory_id="another database"))
+        session.commit()
+        index = TranslationMemoryIndex(refresh_seconds=0, snapshot_dir=tmp_path)
+        index.ensure_fresh(session)
+        assert index.fuzzy_status == "warming_up"
+        build_index_snapshot(session, tmp_path)  # its own snapshot: not the one kept
+        index.ensure_fresh(session)
+        assert index.fuzzy_status == "ready"
+        assert index.stats()["snapshot"]["memory_id"] == "another database"
