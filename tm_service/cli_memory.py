@@ -88,6 +88,7 @@ def register_memory_commands(group: AppGroup) -> None:
         """Rebuild translation units from every page's latest public translations, and
         recompute the matching keys of imported and reviewed units."""
         from memory.services.semantic import SentenceEmbedder
+        from tm_service import jobs
         from tm_service.cli import ProgressBar
         from tm_service.jobs import get_encoder
 
@@ -106,7 +107,15 @@ def register_memory_commands(group: AppGroup) -> None:
             _fail(error)
         finally:
             bar.close()
-        click.echo(json.dumps({**report.as_dict(), "imported_units_rekeyed": rekeyed}))
+        result = {**report.as_dict(), "imported_units_rekeyed": rekeyed}
+        directory = jobs.index_dir(current_app._get_current_object())  # type: ignore[attr-defined]
+        if directory is not None and report.created + report.updated + report.deleted + rekeyed:
+            # Forms may have changed in place (after an upgrade): a snapshot of them now, so no
+            # process keeps finding the old ones until its delta outgrows the snapshot.
+            manifest = tm_service.build_index_snapshot(db.session, directory)
+            db.session.commit()
+            result["index_snapshot_revision"] = manifest.revision
+        click.echo(json.dumps(result))
 
     @group.command("rebuild-index")
     @click.option(

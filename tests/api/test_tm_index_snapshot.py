@@ -112,3 +112,24 @@ def test_rebuild_index_command_writes_a_snapshot_every_process_maps(snapshot_app
     name = (tmp_path / "index" / "CURRENT").read_text().strip()
     assert report["snapshot_name"] == name
     assert (tmp_path / "index" / name / "manifest.json").exists()
+
+
+def test_rebuild_units_leaves_a_snapshot_of_the_forms_it_wrote(snapshot_app, tmp_path):
+    from memory.services.translation_memory import current_revision
+
+    snapshot_app.test_cli_runner().invoke(args=["tm", "rebuild-index"])
+    with snapshot_app.app_context():
+        from sqlalchemy import update
+
+        from memory.tm_models import TranslationUnit
+
+        # As an older version stored it: another form than today's code computes.
+        db.session.execute(update(TranslationUnit).values(source_form="alt", source_hash="0" * 64))
+        db.session.commit()
+    result = snapshot_app.test_cli_runner().invoke(args=["tm", "rebuild-units"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["imported_units_rekeyed"] == 1
+    with snapshot_app.app_context():
+        assert report["index_snapshot_revision"] == current_revision(db.session)[0]
+    assert lookup(snapshot_app.test_client(), FUZZY)["matches"]
