@@ -31,7 +31,7 @@ from connectors.deepl_client import (
     check_budget,
 )
 from matchers.local_details import Gazetteer, check_candidate
-from matchers.scoring import PenaltyPolicy
+from matchers.scoring import MatchFlags, PenaltyPolicy, Trust, listed_penalties, trust_of
 from matchers.semantic_index import meaning_score
 from memory.authorization import Action, Actor, authorize
 from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unauthorized
@@ -116,10 +116,12 @@ SemanticFinder = Callable[[int, int, Sequence[str], int | None], list[list[Seman
 class Candidate:
     """One suggested translation of a segment.
 
-    score: 0–100 (101: context match) after the listed penalties; None for machine
-    translation, which has no match to score. `text` is plain text with the query's local
-    specifics put in; `segment` the same with inline-markup placeholders (memory matches),
-    `html` the machine translation as HTML.
+    match: how much of the source matches, 0–100 (100: identical source, whatever its origin;
+    101: context), None for machine translation, which has no match. trust: what is known of
+    the translation (`trust_record`: score 0–100, status, parts, penalties). score: the
+    ranking, match minus the listed penalties (None for machine translation). `text` is plain
+    text with the query's local specifics put in; `segment` the same with inline-markup
+    placeholders (memory matches), `html` the machine translation as HTML.
     """
 
     text: str
@@ -138,12 +140,16 @@ class Candidate:
     similarity: dict[str, float] | None = None
     # Another region's local details in the text: put in from the query, or to review.
     local_details: tuple[dict[str, Any], ...] = ()
+    match: float | None = None
+    trust: dict[str, Any] | None = None
 
     def as_record(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "kind": self.kind,
             "source": self.source,
+            "match": self.match,
+            "trust": self.trust,
             "score": self.score,
             "base_score": self.base_score,
             "segment": self.segment,
@@ -183,6 +189,8 @@ class SegmentSuggestion:
     candidates: list[Candidate] = field(default_factory=list)
     suggestion: Suggestion | None = None
     chosen: Candidate | None = None  # what the draft uses
+    # The page's own published translation of this segment (never offered as a candidate).
+    current: Candidate | None = None
 
     @property
     def plain_source(self) -> str:
@@ -322,21 +330,32 @@ def suggest_translations(
         target_language=target.code,
         region=region.slug,
         min_score=min_score,
-        limit=limit,
+        # One more for a page: its own current translation may be among the best.
+        limit=limit + 1 if page_obj is not None else limit,
         policy=policy,
         # A page's segments with an exact match need no fuzzy search: it would rank lower.
         fuzzy_after_exact=False,
+        own_page_id=page_obj.id if page_obj is not None else None,
     )
     near = _near_duplicate_units(session, similar_pages, source_translation, source, target)
-    _memory_candidates(context, segments, near, limit)
+    _memory_candidates(context, segments, near, limit, page_obj)
     if semantic is not None:
         _semantic_candidates(context, segments, near, semantic, page_obj, limit)
     _check_local_details(session, region, source, target, segments, context.policy)
+    _name_donors(session, region, segments)
 
     queue = page_obj is not None if queue is None else queue
     stored = _stored_suggestions(session, segments) if queue else {}
     report = _machine_translate(
-        session, region, source, target, segments, stored, translator, machine_translation
+        session,
+        region,
+        source,
+        target,
+        segments,
+        stored,
+        translator,
+        machine_translation,
+        context.policy,
     )
     for segment in segments:
         segment.chosen = _choose(segment.candidates)
@@ -438,8 +457,13 @@ def _memory_candidates(
     segments: list[SegmentSuggestion],
     near: _NearDuplicates,
     limit: int,
+    page: Page | None = None,
 ) -> None:
-    """Translation-memory and near-duplicate candidates for every segment, best first."""
+    """Translation-memory and near-duplicate candidates for every segment, best first.
+
+    The page's own published translation of a segment is its `current` translation, not a
+    candidate: offering it back would be circular.
+    """
     by_part: dict[str, list[SegmentSuggestion]] = {}
     for segment in segments:
         by_part.setdefault(segment.part, []).append(segment)
@@ -463,6 +487,10 @@ def _memory_candidates(
         ranked = sorted(matches + extra, key=lambda m: m.rank)
         texts: set[str] = set()
         for match in ranked:
+            if page is not None and _is_own(match, page):
+                if segment.current is None:
+                    segment.current = _memory_candidate(match, near, False, relation="own")
+                continue
             if match.match.target_text in texts:
                 continue
             texts.add(match.match.target_text)
@@ -471,8 +499,41 @@ def _memory_candidates(
                 break
 
 
-def _memory_candidate(match: LookupMatch, near: _NearDuplicates, from_near: bool) -> Candidate:
+def _is_own(match: LookupMatch, page: Page) -> bool:
+    """A unit of the page's own published translation (a review decision or import is not)."""
+    origin = match.match.origin
+    return (
+        origin.get("region") == page.region.slug
+        and origin.get("page") == page.external_id
+        and origin.get("import_batch") is None
+    )
+
+
+def trust_record(trust: Trust) -> dict[str, Any]:
+    """A match's trust as stored with a candidate: score 0–100, status, parts, penalties."""
+    return {
+        "score": round(trust.score, 2),
+        "status": trust.status,
+        "outdated": trust.outdated,
+        "other_region": trust.other_region,
+        "pivot": trust.pivot,
+        "rejections": trust.rejections,
+        "penalties": [
+            {"code": p.code, "amount": p.amount, "detail": p.detail} for p in trust.penalties
+        ],
+    }
+
+
+def _relation(origin: dict[str, Any], home: str) -> str:
+    return "this_region" if origin.get("region") in (None, home) else "other_region"
+
+
+def _memory_candidate(
+    match: LookupMatch, near: _NearDuplicates, from_near: bool, *, relation: str | None = None
+) -> Candidate:
     origin = dict(match.match.origin)
+    if relation is not None:
+        origin["relation"] = relation
     similar = near.page_of_unit.get(match.match.unit_id)
     if similar is not None:
         origin["similar_page"] = {
@@ -484,6 +545,8 @@ def _memory_candidate(match: LookupMatch, near: _NearDuplicates, from_near: bool
         text=match.match.target_text,
         kind=match.match.kind,
         source="near_duplicate" if from_near else "translation_memory",
+        match=round(match.match.match, 2),
+        trust=trust_record(match.match.trust),
         score=round(match.match.score, 2),
         base_score=round(match.match.base_score, 2),
         segment=match.target_segment,
@@ -559,6 +622,8 @@ def _semantic_candidates(
                     text=match.match.target_text,
                     kind="semantic",
                     source="near_duplicate" if similar is not None else "translation_memory",
+                    match=round(match.match.match, 2),
+                    trust=trust_record(match.match.trust),
                     score=round(match.match.score, 2),
                     base_score=round(base, 2),
                     segment=match.target_segment,
@@ -654,12 +719,17 @@ def _with_local_details(
     )
     penalties = candidate.penalties
     score = candidate.score
+    trust = candidate.trust
     if amount > 0:
-        penalties = (
-            *penalties,
-            {"code": "foreign_local_detail", "amount": amount, "detail": named},
-        )
+        penalty = {"code": "foreign_local_detail", "amount": amount, "detail": named}
+        penalties = (*penalties, penalty)
         score = round(max((score or 0.0) - amount, 0.0), 2) if score is not None else None
+        if trust is not None:
+            trust = {
+                **trust,
+                "score": round(max(float(trust["score"]) - amount, 0.0), 2),
+                "penalties": [*trust["penalties"], penalty],
+            }
     # Offsets are left out: `text` and `segment` (with inline markup) differ in them.
     records = tuple(
         {"kind": f.kind, "value": f.value, "span": f.span, "status": f.status}
@@ -672,6 +742,7 @@ def _with_local_details(
         text=strip_markup(check.text),
         segment=check.text if candidate.segment is not None else None,
         score=score,
+        trust=trust,
         penalties=penalties,
         local_details=records,
     )
@@ -686,6 +757,7 @@ def _machine_translate(
     stored: dict[str, Suggestion],
     translator: Any | None,
     wanted: bool,
+    policy: PenaltyPolicy | None = None,
 ) -> MachineTranslationReport:
     """Add a DeepL candidate to segments without a memory match ≥ DRAFT_MIN_SCORE."""
     year = utcnow().year
@@ -752,6 +824,7 @@ def _machine_translate(
                 kind="machine",
                 source="machine_translation",
                 html=result.text,
+                trust=_machine_trust(policy or PenaltyPolicy()),
                 placeholder_mismatches=(
                     ()
                     if result.protected_intact
@@ -776,6 +849,47 @@ def _machine_translate(
         report.words_charged += result.words
     report.status = "used"
     return report
+
+
+def _machine_trust(policy: PenaltyPolicy) -> dict[str, Any]:
+    """Trust of a fresh machine translation: nobody has read it (its machine_translated points)."""
+    penalties = listed_penalties(MatchFlags(machine_translated=True), policy)
+    return trust_record(trust_of(penalties, MatchFlags(machine_translated=True)))
+
+
+def _name_donors(session: Session, region: Region, segments: list[SegmentSuggestion]) -> None:
+    """Candidates of other regions name the region, the donor page's title and its address."""
+    wanted = {
+        c.unit_id
+        for s in segments
+        for c in s.candidates
+        if c.unit_id is not None and not c.is_machine
+    }
+    if not wanted:
+        return
+    rows = {
+        row.id: row
+        for start in range(0, len(sorted(wanted)), 500)
+        for row in session.execute(
+            select(TranslationUnit.id, PageTranslation.title, PageTranslation.url)
+            .join(PageTranslation, PageTranslation.id == TranslationUnit.target_translation_id)
+            .where(TranslationUnit.id.in_(sorted(wanted)[start : start + 500]))
+        )
+    }
+    for segment in segments:
+        named = []
+        for candidate in segment.candidates:
+            if candidate.unit_id is None or candidate.is_machine:
+                named.append(candidate)
+                continue
+            origin = dict(candidate.origin)
+            origin["relation"] = _relation(origin, region.slug)
+            row = rows.get(candidate.unit_id)
+            if row is not None:
+                origin["page_title"] = row.title
+                origin["url"] = origin.get("url") or row.url or None
+            named.append(replace(candidate, origin=origin))
+        segment.candidates = named
 
 
 def _choose(candidates: list[Candidate]) -> Candidate | None:

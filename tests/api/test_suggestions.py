@@ -99,6 +99,74 @@ def test_page_suggestions_reuse_other_regions_translation_with_local_numbers(
     assert result["machine_translation"]["status"] == "not_configured"
 
 
+def test_identical_source_from_a_published_human_translation_is_a_100_match(
+    client, make_token, shared_pages
+):
+    passport = segment(suggest(client, make_token("editor"), page="a1").json, "Bringen Sie")
+    best = passport["candidates"][0]
+    # Beta published it: approved content; its other region and context are trust and ranking,
+    # never a lower match.
+    assert best["match"] == 100 and best["kind"] == "exact"
+    assert best["trust"]["status"] == "approved"
+    assert best["trust"]["other_region"] is True
+    assert [p["code"] for p in best["trust"]["penalties"]] == ["other_region"]
+    assert best["trust"]["score"] == 99
+    assert best["score"] == 98  # −1 other region, −1 other context
+
+
+def test_the_pages_own_translation_is_its_current_text_and_borrowed_ones_name_their_page(
+    client, make_token, shared_pages
+):
+    beta = make_token("cms", "beta")
+    for language, title, body in (
+        ("de", "Sprechzeiten", "<p>Das Amt ist montags geschlossen.</p>"),
+        ("en", "Opening hours", "<p>The office is closed on Mondays.</p>"),
+    ):
+        response = client.put(
+            f"/api/v1/regions/beta/pages/b2/translations/{language}",
+            json={"title": title, "content": body, "url": f"https://beta.example/{language}/b2"},
+            headers=bearer(beta),
+        )
+        assert response.status_code == 201, response.json
+    alpha = make_token("cms", "alpha")
+    for language, title, body in (
+        ("de", "Beratung", ALPHA_DE + "<p>Das Amt ist montags geschlossen.</p>"),
+        (
+            "en",
+            "Counselling",
+            "<p>Counselling costs nothing. Book at: <b>07151 501-0</b>.</p>"
+            "<p>Please bring your passport.</p>"
+            "<p>You can park behind the town hall on the market square.</p>"
+            "<p>Our office is shut on Mondays.</p>",
+        ),
+    ):
+        response = client.put(
+            f"/api/v1/regions/alpha/pages/a1/translations/{language}",
+            json={"title": title, "content": body},
+            headers=bearer(alpha),
+        )
+        assert response.status_code in (200, 201), response.json
+    result = suggest(client, make_token("editor"), page="a1").json
+    closed = segment(result, "Das Amt")
+    # Alpha's own English of this sentence is shown as the current translation, not offered.
+    assert closed["current_translation"]["text"] == "Our office is shut on Mondays."
+    assert closed["current_translation"]["origin"]["relation"] == "own"
+    texts = [c["text"] for c in closed["candidates"]]
+    assert "Our office is shut on Mondays." not in texts
+    borrowed = closed["candidates"][0]
+    assert borrowed["text"] == "The office is closed on Mondays."
+    assert borrowed["match"] == 100
+    assert borrowed["origin"]["relation"] == "other_region"
+    assert borrowed["origin"]["region"] == "beta"
+    assert borrowed["origin"]["region_name"]
+    assert borrowed["origin"]["page"] == "b2"
+    assert borrowed["origin"]["page_title"] == "Opening hours"
+    assert borrowed["origin"]["url"] == "https://beta.example/en/b2"
+    # Nor does the draft pick the page's own text back.
+    assert "Our office is shut" not in result["draft"]["content"]
+    assert "The office is closed on Mondays." in result["draft"]["content"]
+
+
 def test_draft_rebuilds_the_page_html_and_credits_the_region_it_reuses(
     client, make_token, shared_pages
 ):

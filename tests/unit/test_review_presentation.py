@@ -57,3 +57,55 @@ def test_a_donor_local_detail_left_for_review_is_named_in_the_warnings():
     assert named == [
         "local detail of lkaugsburg: 'Augsburg District Office' — replace it with this region's own"
     ]
+
+
+def test_an_identical_source_shows_100_in_green_and_its_trust_beside_it():
+    record = {
+        **SEMANTIC,
+        "kind": "exact",
+        "similarity": None,
+        "match": 100.0,
+        "score": 98.0,
+        "trust": {
+            "score": 99.0,
+            "status": "approved",
+            "outdated": False,
+            "other_region": True,
+            "pivot": False,
+            "rejections": 0,
+            "penalties": [{"code": "other_region", "amount": 1.0, "detail": "from another region"}],
+        },
+        "origin": {
+            "region": "lkaugsburg",
+            "region_name": "Landkreis Augsburg",
+            "page": "5484709",
+            "page_title": "Sprachkurse",
+            "relation": "other_region",
+            "url": "https://integreat.app/lkaugsburg/de/sprachkurse",
+        },
+    }
+    view = candidate_view(record, 0, SEMANTIC["match_source_text"])
+    assert (view.score_label, view.band) == ("100 %", "perfect")
+    assert view.rank_score == "98 %"
+    assert (view.trust_label, view.trust_band) == ("approved · other region", "sure")
+    assert "−1 other region" in view.trust_title
+    assert view.region_name == "Landkreis Augsburg" and view.page_title == "Sprachkurse"
+    assert view.url == "https://integreat.app/lkaugsburg/de/sprachkurse"
+
+
+def test_a_machine_or_outdated_exact_match_keeps_its_100_and_shows_the_trust():
+    machine = {
+        **SEMANTIC,
+        "kind": "exact",
+        "match": 100.0,
+        "score": 85.0,
+        "trust": {"score": 85.0, "status": "machine", "outdated": True, "penalties": []},
+    }
+    view = candidate_view(machine, 0, SEMANTIC["match_source_text"])
+    assert (view.score_label, view.band) == ("100 %", "perfect")
+    assert (view.trust_label, view.trust_band) == ("machine · outdated", "machine")
+
+
+def test_a_suggestion_stored_before_match_and_trust_shows_its_score():
+    view = candidate_view({**SEMANTIC, "score": 97.0}, 0, "Etwas.")
+    assert view.score_label == "97 %" and view.trust_label == ""

@@ -12,7 +12,7 @@ from memory.services import similarity as similarity_service
 from memory.services import suggestions as suggestion_service
 from tm_service.api.gazetteer import DraftLocalDetailSchema, LocalDetailSchema
 from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, license_of
-from tm_service.api.tm import PenaltySchema, penalty_policy, tm_index
+from tm_service.api.tm import PenaltySchema, TrustSchema, penalty_policy, tm_index
 from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 from tm_service.jobs import get_semantic_memory, get_similarity_indexes
@@ -155,11 +155,29 @@ class CandidateSchema(Schema):
     source = fields.String(
         metadata={"description": "translation_memory | near_duplicate | machine_translation"}
     )
+    match = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "How much of the source matches: 0–100, 100 for an identical source "
+            "whatever its origin, 101 when its neighbours match too; null for MT (no match)."
+        },
+    )
+    trust = fields.Nested(
+        TrustSchema,
+        allow_none=True,
+        metadata={
+            "description": "What is known of the translation: 100 minus its trust penalties, "
+            "reviewed | approved | unreviewed | machine, outdated, other region, rejections."
+        },
+    )
     score = fields.Float(
         allow_none=True,
-        metadata={"description": "0–100 (101: context) after penalties; null for MT."},
+        metadata={
+            "description": "Ranks the candidates: match minus every listed penalty, 0–100 (101: "
+            "context); null for MT."
+        },
     )
-    base_score = fields.Float(allow_none=True)
+    base_score = fields.Float(allow_none=True, metadata={"description": "= match."})
     match_source_text = fields.String(
         allow_none=True, metadata={"description": "The source text of the memory match."}
     )
@@ -174,8 +192,10 @@ class CandidateSchema(Schema):
     )
     origin = fields.Dict(
         metadata={
-            "description": "Where it came from: region, page, url, date, human/machine/reused, "
-            "reviewed, license and attribution to display."
+            "description": "Where it came from: region, region_name, page, page_title, url (of "
+            "the donor page where known), relation (this_region | other_region; own for the "
+            "page's current translation), date, human/machine/reused, reviewed, license and "
+            "attribution to display."
         }
     )
     similarity = fields.Dict(
@@ -202,6 +222,15 @@ class SegmentSchema(Schema):
     source_text = fields.Function(lambda s: s.plain_source, metadata={"type": "string"})
     words = fields.Integer()
     candidates = fields.List(fields.Nested(CandidateSchema))
+    current_translation = fields.Nested(
+        CandidateSchema,
+        attribute="current",
+        allow_none=True,
+        metadata={
+            "description": "The page's own published translation of this segment (origin "
+            "relation 'own'): shown, never offered as a candidate or used for the draft."
+        },
+    )
     chosen = fields.Function(
         lambda s: s.candidates.index(s.chosen) if s.chosen is not None else None,
         metadata={"type": "integer", "nullable": True, "description": "The draft's candidate."},

@@ -76,7 +76,10 @@ def _diff_runs(before: str, after: str) -> list[tuple[str, str, str]]:
 
 
 def score_band(score: float | None) -> str:
-    """CSS band of a score (0–100, 101 context): perfect ≥ 100, high ≥ 90, mid ≥ 75, else low."""
+    """CSS band of a match (0–100, 101 context): perfect ≥ 100, high ≥ 90, mid ≥ 75, else low.
+
+    Coloured by the match, not by the ranking score: an identical source is green 100 however
+    much is known of its translation (that is the trust badge next to it)."""
     if score is None:
         return "mt"
     if score >= 100:
@@ -92,6 +95,61 @@ def score_label(score: float | None) -> str:
     if score is None:
         return "MT"
     return f"{score:.0f} %" if score == int(score) else f"{score:.1f} %"
+
+
+TRUST_LABELS = {
+    "reviewed": "reviewed",
+    "approved": "approved",
+    "unreviewed": "unreviewed",
+    "machine": "machine",
+}
+TRUST_TITLES = {
+    "reviewed": "a translator reviewed this translation",
+    "approved": "a region published this human translation",
+    "unreviewed": "a human translation nobody has reviewed or published here (e.g. imported)",
+    "machine": "machine translation nobody has reviewed",
+}
+
+
+def trust_band(trust: Mapping[str, Any] | None) -> str:
+    """CSS band of a trust record: machine; sure (≥ 98: reviewed or published, at most
+    another region's); check (≥ 90); low (outdated, rejected, values to fix …)."""
+    if not trust:
+        return "none"
+    if trust.get("status") == "machine":
+        return "machine"
+    score = float(trust.get("score") or 0)
+    if score >= 98:
+        return "sure"
+    if score >= 90:
+        return "check"
+    return "low"
+
+
+def trust_label(trust: Mapping[str, Any] | None) -> str:
+    """'approved · other region' / 'machine · outdated' / 'reviewed'."""
+    if not trust:
+        return ""
+    parts = [TRUST_LABELS.get(str(trust.get("status")), str(trust.get("status") or ""))]
+    if trust.get("outdated"):
+        parts.append("outdated")
+    if trust.get("other_region"):
+        parts.append("other region")
+    if trust.get("pivot"):
+        parts.append("pivot")
+    rejections = int(trust.get("rejections") or 0)
+    if rejections:
+        parts.append(f"rejected {rejections}×")
+    return " · ".join(parts)
+
+
+def trust_title(trust: Mapping[str, Any] | None) -> str:
+    if not trust:
+        return ""
+    what = TRUST_TITLES.get(str(trust.get("status")), "")
+    taken = ", ".join(penalty_label(p) for p in trust.get("penalties") or ())
+    score = float(trust.get("score") or 0)
+    return f"trust {score:g}/100: {what}" + (f" ({taken})" if taken else "")
 
 
 def penalty_label(penalty: Mapping[str, Any]) -> str:
@@ -142,12 +200,19 @@ class CandidateView:
     text: str
     kind: str
     source_label: str
-    score_label: str
-    band: str
+    score_label: str  # the match (what the badge shows), e.g. "100 %"
+    band: str  # the match's colour
+    trust_label: str
+    trust_band: str
+    trust_title: str
+    rank_score: str  # the ranking score (match minus every penalty)
     penalties: list[tuple[str, str]]
     warnings: list[str]
     region: str | None
+    region_name: str | None
     page: str | None
+    page_title: str | None
+    relation: str | None
     url: str | None
     date: str
     origin: str
@@ -180,6 +245,9 @@ class SegmentView:
 
 def candidate_view(record: Mapping[str, Any], index: int, segment_source: str) -> CandidateView:
     origin = record.get("origin") or {}
+    # Suggestions stored before match and trust were separate carry only the folded score.
+    match = record.get("match") if "match" in record else record.get("score")
+    trust = record.get("trust")
     match_source = record.get("match_source_text")
     identical = match_source is not None and match_source.split() == segment_source.split()
     diff = (
@@ -213,14 +281,21 @@ def candidate_view(record: Mapping[str, Any], index: int, segment_source: str) -
         text=str(record.get("text") or ""),
         kind=str(record.get("kind") or ""),
         source_label=SOURCE_LABELS.get(str(record.get("source")), str(record.get("source"))),
-        score_label=score_label(record.get("score")),
-        band=score_band(record.get("score")),
+        score_label=score_label(match),
+        band=score_band(match),
+        trust_label=trust_label(trust),
+        trust_band=trust_band(trust),
+        trust_title=trust_title(trust),
+        rank_score=score_label(record.get("score")),
         penalties=[
             (penalty_label(p), str(p.get("detail") or "")) for p in _list(record, "penalties")
         ],
         warnings=warnings,
         region=origin.get("region"),
+        region_name=origin.get("region_name"),
         page=origin.get("page"),
+        page_title=origin.get("page_title"),
+        relation=origin.get("relation"),
         url=safe_url(origin.get("url")),
         date=short_date(origin.get("date")),
         origin=str(origin.get("origin") or ""),
