@@ -3,10 +3,12 @@
 For every page and target language whose latest public translation is missing or outdated, the
 latest public translation it is made from (the region's language tree: Arabic from English where
 the region translates so) is segmented like the units are (title, then content segments) and each
-segment is looked up in the translation memory. Its words fall into the band of its best score
-after penalties — 101, 100, 95–99, 85–94, 75–84, no match — or into "repetitions" when the same
-segment came earlier in the same language's batch, as CAT tools analyse a batch. Numbers only:
-no text of any page leaves this module.
+segment is looked up in the translation memory. Its words fall into the band of its best match
+— 101, 100, 95–99, 85–94, 75–84, no match — or into "repetitions" when the same segment came
+earlier in the same language's batch, as CAT tools analyse a batch. The match is how much of the
+source matches (an identical source is 100 whoever translated it); each band breaks its words
+down by the trust of the translation that matched (reviewed, approved, unreviewed, machine,
+outdated). Numbers only: no text of any page leaves this module.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from matchers.scoring import CONTEXT_SCORE, EXACT_SCORE, PenaltyPolicy
+from matchers.scoring import CONTEXT_SCORE, EXACT_SCORE, PenaltyPolicy, Trust
 from memory.errors import InvalidInput
 from memory.models import Language, Page, PageTranslation, Region, TranslationStatus, utcnow
 from memory.segmentation import count_words, segment_html, strip_placeholders
@@ -36,7 +38,9 @@ __all__ = [
     "BANDS",
     "DEFAULT_PRICE_PER_MILLION_CHARACTERS",
     "LEVERAGED_BANDS",
+    "MATCH_BANDS",
     "MIN_LEVERAGE_SCORE",
+    "TRUST_CLASSES",
     "BandCount",
     "BudgetCheck",
     "LanguageLeverage",
@@ -56,11 +60,27 @@ MIN_LEVERAGE_SCORE = 75.0
 # DeepL API Pro's published price per million billed characters (EUR, before the base fee).
 DEFAULT_PRICE_PER_MILLION_CHARACTERS = 20.0
 
+# Bands reached by a memory match: they say what kind of translation matched (trust).
+MATCH_BANDS = ("101", "100", "95-99", "85-94", "75-84")
+# The trust breakdown of a band: one class per segment, so the classes add up to the band.
+# machine: an unreviewed machine translation; outdated: its source changed since (human);
+# else the status: reviewed, approved (a region published it), unreviewed (e.g. from TMX).
+TRUST_CLASSES = ("reviewed", "approved", "unreviewed", "machine", "outdated")
+
 Band = Literal["101", "100", "repetitions", "95-99", "85-94", "75-84", "no_match"]
 
 
+def trust_class(trust: Trust) -> str:
+    """The one trust class a matched segment is counted in (TRUST_CLASSES)."""
+    if trust.status == "machine":
+        return "machine"
+    if trust.outdated:
+        return "outdated"
+    return trust.status
+
+
 def band_of(score: float | None, *, repeated: bool = False) -> Band:
-    """The band of a segment's best match score after penalties (None: no match ≥ 75)."""
+    """The band of a segment's best match (0–100, 101 context; None: no match ≥ 75)."""
     if score is not None and score >= CONTEXT_SCORE:
         return "101"
     if repeated:
@@ -78,29 +98,49 @@ def band_of(score: float | None, *, repeated: bool = False) -> Band:
 
 @dataclass
 class BandCount:
-    """Segments, words (Integreat's count) and characters (DeepL's billing unit) of one band."""
+    """Segments, words (Integreat's count) and characters (DeepL's billing unit) of one band;
+    for a band reached by a match, the same per trust class (they add up to the band)."""
 
     segments: int = 0
     words: int = 0
     characters: int = 0
+    trust: dict[str, BandCount] = field(default_factory=dict)
 
     def add(self, other: BandCount) -> None:
         self.segments += other.segments
         self.words += other.words
         self.characters += other.characters
+        for name, count in other.trust.items():
+            self.trust.setdefault(name, BandCount()).add(count)
+
+    def add_one(self, words: int, characters: int) -> None:
+        self.segments += 1
+        self.words += words
+        self.characters += characters
+
+
+def _band_counts() -> dict[str, BandCount]:
+    return {
+        band: BandCount(trust={name: BandCount() for name in TRUST_CLASSES})
+        if band in MATCH_BANDS
+        else BandCount()
+        for band in BANDS
+    }
 
 
 @dataclass
 class LeverageCounts:
     """Counts per band; the totals are the bands' sums by construction."""
 
-    bands: dict[str, BandCount] = field(default_factory=lambda: {b: BandCount() for b in BANDS})
+    bands: dict[str, BandCount] = field(default_factory=_band_counts)
 
-    def add_segment(self, band: Band, words: int, characters: int) -> None:
+    def add_segment(
+        self, band: Band, words: int, characters: int, trust: str | None = None
+    ) -> None:
         count = self.bands[band]
-        count.segments += 1
-        count.words += words
-        count.characters += characters
+        count.add_one(words, characters)
+        if trust is not None and band in MATCH_BANDS:
+            count.trust.setdefault(trust, BandCount()).add_one(words, characters)
 
     def add(self, other: LeverageCounts) -> None:
         for band, count in other.bands.items():
@@ -232,7 +272,9 @@ def leverage_report(
 ) -> LeverageReport:
     """Words of the region's missing or outdated translations per TM match band and language.
 
-    Bands are by best lookup score after penalties (0–100, 101 for a context match); words are
+    Bands are by best match (0–100, 101 for a context match; an identical source is 100
+    whoever translated it), each with its words per trust class of the matched translation
+    (reviewed, approved, unreviewed, machine, outdated); words are
     Integreat's count (DeepL budgets), characters DeepL's (Unicode code points without markup).
     Read-only: public versions only, drafts are never read. Unknown language → NotFound; the
     region's source language → InvalidInput. A language the region has not added yet is
@@ -242,7 +284,8 @@ def leverage_report(
     home = get_region(session, region)
     languages = _target_languages(session, home, target_languages)
     # A CAT analysis counts an exact match in another context as 100 % and tells context matches
-    # apart by 101 %, so the ranking nudge for a different context is not applied here.
+    # apart by 101 %, so the ranking nudge for a different context is not applied here (bands
+    # are by match; the penalties only pick the best-ranked among equal matches).
     policy = dataclasses.replace(policy or PenaltyPolicy(), context_mismatch=0.0)
     latest = _latest_public_translations(session, home)
     published = {page_id for page_id, _ in latest}
@@ -399,9 +442,9 @@ class _Analyser:
         self.lookups = 0
         self._contexts: dict[tuple[int, int], LookupContext] = {}
         self._targets_with_units: dict[int, bool] = {}
-        # (source id, target id, text) → best score of its first lookup; and per neighbours too.
-        self._first_scores: dict[tuple[int, int, str], float | None] = {}
-        self._scores: dict[tuple[object, ...], float | None] = {}
+        # (source id, target id, text) → best match of its first lookup; and per neighbours too.
+        self._first_scores: dict[tuple[int, int, str], _Best | None] = {}
+        self._scores: dict[tuple[object, ...], _Best | None] = {}
 
     def count(
         self,
@@ -426,11 +469,14 @@ class _Analyser:
         for position, (text, query) in enumerate(zip(texts, queries, strict=True)):
             before = texts[position - 1] if position > 0 else ""
             after = texts[position + 1] if position + 1 < len(texts) else ""
-            score = self._best_score(context, query, (text, before, after))
+            best = self._best_match(context, query, (text, before, after))
             repeated = (source_language.id, query.key.hash) in seen
             seen.add((source_language.id, query.key.hash))
             counts.add_segment(
-                band_of(score, repeated=repeated), count_words(text), len(strip_placeholders(text))
+                band_of(best.match if best else None, repeated=repeated),
+                count_words(text),
+                len(strip_placeholders(text)),
+                best.trust if best else None,
             )
 
     def _has_units_into(self, target: Language) -> bool:
@@ -457,37 +503,50 @@ class _Analyser:
                 target_language=target.code,
                 region=self.region.slug,
                 min_score=MIN_LEVERAGE_SCORE,
-                limit=1,
+                # The best match counts, which need not be the best-ranked: a machine exact
+                # match is a 100 ranked below a human 96.
+                limit=5,
+                threshold="match",
                 policy=self.policy,
-                # Only the best score counts: a clean exact match is it.
+                # A clean exact match is the best match: no fuzzy search needed.
                 fuzzy_after_exact=False,
             )
         return self._contexts[key]
 
-    def _best_score(
+    def _best_match(
         self,
         context: LookupContext,
         query: Any,
         texts: tuple[str, str, str],
-    ) -> float | None:
-        """Best score ≥ 75 of a segment (text, before, after); None: no match."""
+    ) -> _Best | None:
+        """Best match ≥ 75 of a segment (text, before, after) and its trust; None: no match."""
         if not query.key.form or not self._has_units_into(context.target):
             return None
         pair = (context.source.id, context.target.id)
         first_key = (*pair, texts[0])
         if first_key in self._first_scores:
             first = self._first_scores[first_key]
-            # A repeat is a repetition unless it is a 101, and only a penalty-free exact unit
-            # can become one; without it (first score below 100) other neighbours change nothing.
-            if first is None or first < EXACT_SCORE:
+            # A repeat is a repetition unless it is a 101, and only an exact unit can become
+            # one; without it (first match below 100) other neighbours change nothing.
+            if first is None or first.match < EXACT_SCORE:
                 return first
         key = (*pair, *texts)
         if key not in self._scores:
             self.lookups += 1
             matches = context.matches(query)
-            self._scores[key] = matches[0].match.score if matches else None
+            # The highest match; among equal ones the best-ranked (most trusted, nearest).
+            best = max(matches, key=lambda m: m.match.match, default=None)
+            self._scores[key] = (
+                _Best(best.match.match, trust_class(best.match.trust)) if best else None
+            )
             self._first_scores.setdefault(first_key, self._scores[key])
         return self._scores[key]
+
+
+@dataclass(frozen=True)
+class _Best:
+    match: float
+    trust: str
 
 
 def _segment_texts(translation: PageTranslation, language: str) -> Iterable[str]:

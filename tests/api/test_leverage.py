@@ -11,7 +11,7 @@ from matchers.scoring import similarity
 from memory.authorization import Actor
 from memory.models import PageTranslation, Role
 from memory.segmentation import count_words, segment_html, strip_placeholders
-from memory.services.leverage import BANDS, LEVERAGED_BANDS, band_of
+from memory.services.leverage import BANDS, LEVERAGED_BANDS, MATCH_BANDS, TRUST_CLASSES, band_of
 from memory.services.pages import push_translation
 from memory.services.regions import update_region
 from memory.services.translation_memory import refresh_units, segment_key
@@ -75,6 +75,20 @@ def characters_of(title: str, content: str, code: str = "de") -> int:
 def assert_adds_up(counts):
     for unit in ("segments", "words", "characters"):
         assert sum(counts["bands"][band][unit] for band in BANDS) == counts[unit], unit
+        for band in MATCH_BANDS:
+            by_trust = counts["bands"][band]["trust"]
+            assert sorted(by_trust) == sorted(TRUST_CLASSES)
+            assert sum(c[unit] for c in by_trust.values()) == counts["bands"][band][unit], band
+
+
+def plain(band: dict) -> dict:
+    """A band's counts without its trust breakdown."""
+    return {key: value for key, value in band.items() if key != "trust"}
+
+
+def trusted(band: dict) -> dict:
+    """A band's words per trust class, the empty classes left out."""
+    return {name: count["words"] for name, count in band["trust"].items() if count["segments"]}
 
 
 def test_bands_add_up_to_the_word_count_of_the_content_to_translate(app, client):
@@ -108,12 +122,37 @@ def test_an_exact_sentence_already_in_memory_lands_in_100(app, client):
 
     english = language(report(client, target_language="en"), "en")
 
-    assert english["bands"]["100"] == {
+    assert plain(english["bands"]["100"]) == {
         "segments": 1,
         "words": count_words(SENTENCE),
         "characters": len(SENTENCE),
     }
+    assert trusted(english["bands"]["100"]) == {"reviewed": count_words(SENTENCE)}
     assert english["bands"]["no_match"]["segments"] == 2  # the title and the sentence on dogs
+    assert english["bands"]["no_match"]["trust"] == {}
+    assert_adds_up(english)
+
+
+@pytest.mark.parametrize(
+    ("extra", "trust"),
+    [({}, "approved"), ({"origin": "machine"}, "machine")],
+)
+def test_an_identical_sentence_is_in_100_whoever_translated_it_and_its_trust_says_who(
+    app, client, extra, trust
+):
+    # Published, never reviewed: a region's human translation is approved content, a
+    # machine's is a 100 % match of lower trust — neither is a lower match.
+    push(app, "1", "de", "Anmeldung", f"<p>{SENTENCE}</p>")
+    push(app, "1", "en", "Registration", f"<p>{SENTENCE_EN}</p>", **extra)
+    push(app, "2", "de", "Neu hier", f"<p>Ganz anderer Text über Hunde.</p><p>{SENTENCE}</p>")
+    build_units(app)
+
+    english = language(report(client, target_language="en"), "en")
+
+    assert english["bands"]["100"]["words"] == count_words(SENTENCE)
+    assert trusted(english["bands"]["100"]) == {trust: count_words(SENTENCE)}
+    assert english["bands"]["95-99"]["segments"] == 0
+    assert_adds_up(english)
 
 
 def test_a_page_copied_whole_is_a_context_match_101(app, client):
@@ -160,11 +199,12 @@ def test_an_edited_sentence_lands_in_its_fuzzy_band(app, client, edited, band):
     # Reviewed, same region: no penalty, the score is the similarity of the matching forms.
     score = similarity(segment_key(edited, "de").form, segment_key(SENTENCE, "de").form)
     assert band_of(score) == band
-    assert english["bands"][band] == {
+    assert plain(english["bands"][band]) == {
         "segments": 1,
         "words": count_words(edited),
         "characters": len(edited),
     }
+    assert trusted(english["bands"][band]) == {"reviewed": count_words(edited)}
 
 
 def test_a_page_whose_english_is_up_to_date_is_not_counted_and_an_outdated_one_is(app, client):
@@ -194,13 +234,17 @@ def test_a_page_whose_english_is_up_to_date_is_not_counted_and_an_outdated_one_i
          "state": "outdated"}
     ]  # fmt: skip
     # What is left is the new sentence. The unchanged title and sentence keep their earlier
-    # translations (as CAT tools count a previous version), lowered by the outdated penalty.
-    assert english["bands"]["no_match"] == {
+    # translations (as CAT tools count a previous version): identical sources, outdated trust.
+    assert plain(english["bands"]["no_match"]) == {
         "segments": 1,
         "words": count_words(new_sentence),
         "characters": len(new_sentence),
     }
-    assert english["bands"]["95-99"]["segments"] == 2
+    exact = english["bands"]["100"]["segments"] + english["bands"]["101"]["segments"]
+    assert exact == 2
+    assert english["bands"]["100"]["trust"]["outdated"] == plain(english["bands"]["100"])
+    assert english["bands"]["101"]["trust"]["outdated"] == plain(english["bands"]["101"])
+    assert english["bands"]["95-99"]["segments"] == 0
     assert_adds_up(english)
 
 

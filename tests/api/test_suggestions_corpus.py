@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +142,61 @@ def test_draft_credits_augsburg_under_cc_by_and_keeps_the_local_numbers(result):
     assert any(url.startswith("https://") for url in augsburg["urls"])
     coverage = draft["coverage"]
     assert coverage["translation_memory"] + coverage["near_duplicate"] > coverage["words"] * 0.8
+
+
+UNCHANGED = "Du hast Fragen rund ums Deutsch lernen?"
+
+
+def test_an_unchanged_sentence_is_a_100_match_of_augsburgs_approved_translation(result):
+    # Landkreis Augsburg published it (Integreat dump, CC BY 4.0): approved content, another
+    # region's — trust says so, the match stays 100.
+    best = segment(result, UNCHANGED)["candidates"][0]
+    assert best["match"] == 100
+    assert best["trust"]["status"] == "approved"
+    assert best["trust"]["other_region"] is True
+    assert best["trust"]["score"] == 99
+    assert best["origin"]["relation"] == "other_region"
+    assert best["origin"]["region_name"] == "Landkreis Augsburg"
+    assert best["origin"]["page_title"] == "Language counselling"
+    assert best["origin"]["url"].startswith("https://")
+
+
+def test_leverage_counts_augsburgs_unchanged_sentences_in_the_100_bands(two_counties, result):
+    app, _token = two_counties
+    response = app.test_client().get(
+        "/api/v1/regions/lkaichach/leverage", query_string={"target_language": "en"}
+    )
+    assert response.status_code == 200, response.json
+    [english] = response.json["languages"]
+    bands = english["bands"]
+    exact_segments = [
+        s
+        for s in result["segments"]
+        if s["candidates"] and s["candidates"][0]["kind"] in ("exact", "context")
+    ]
+    exact_words = sum(s["words"] for s in exact_segments)
+    assert exact_words > 0
+    # Every identical source is counted as a 100 (or 101 in context), by Augsburg's approved
+    # translation; nothing is lowered into 95–99 by who translated it.
+    assert bands["100"]["words"] + bands["101"]["words"] == exact_words
+    for band in ("100", "101"):
+        assert bands[band]["trust"]["approved"]["words"] == bands[band]["words"]
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def test_the_review_ui_shows_the_unchanged_sentence_as_a_green_100_approved(two_counties, result):
+    app, token = two_counties
+    client = app.test_client()
+    form = client.get("/ui/").get_data(as_text=True)
+    signed = client.post("/ui/", data={"token": token, "csrf_token": CSRF.search(form).group(1)})
+    assert signed.status_code == 302
+    page = client.get("/ui/review", query_string={"language": "en", "region": "lkaichach"})
+    html = page.get_data(as_text=True)
+    suggestion_id = segment(result, UNCHANGED)["suggestion_id"]
+    article = html[html.index(f'id="s-{suggestion_id}"') :]
+    article = article[: article.index("</article>")]
+    assert re.search(r'class="score score-perfect"[^>]*>100 %<', article)
+    assert re.search(r'class="trust trust-sure"[^>]*>approved · other region<', article)
+    assert "Landkreis Augsburg" in article and "Language counselling" in article

@@ -38,11 +38,26 @@ class LeverageQuerySchema(StrictSchema):
         return data
 
 
+class TrustCountSchema(Schema):
+    segments = fields.Integer()
+    words = fields.Integer()
+    characters = fields.Integer()
+
+
 class BandCountSchema(Schema):
     segments = fields.Integer()
     words = fields.Integer(metadata={"description": "Integreat's word count (DeepL budgets)."})
     characters = fields.Integer(
         metadata={"description": "Unicode code points without markup (what DeepL bills)."}
+    )
+    trust = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(leverage_service.TRUST_CLASSES)),
+        values=fields.Nested(TrustCountSchema),
+        metadata={
+            "description": "Bands reached by a match: the same counts per trust class of the "
+            "translation that matched (reviewed, approved: a region published it, unreviewed, "
+            "machine, outdated); they add up to the band. Empty for repetitions and no_match."
+        },
     )
 
 
@@ -53,12 +68,15 @@ def _band(name: str, description: str) -> fields.Nested:
 
 
 class BandsSchema(Schema):
-    """Counts per band of best match score after penalties; the bands add up to the whole."""
+    """Counts per band of best match (how much of the source matches, whoever translated it);
+    the bands add up to the whole."""
 
     context = _band("101", "Exact match whose neighbouring segments match too.")
-    exact = _band("100", "Exact match (normalised text, the query's own numbers and links).")
+    exact = _band(
+        "100", "Identical source (normalised text, the query's own numbers and links), any trust."
+    )
     repetitions = _band("repetitions", "The same segment came earlier in this language's batch.")
-    high = _band("95-99", "Fuzzy match 95–99, or an exact one lowered by penalties.")
+    high = _band("95-99", "Fuzzy match 95–99.")
     medium = _band("85-94", "Fuzzy match 85–94.")
     low = _band("75-84", "Fuzzy match 75–84.")
     no_match = _band("no_match", "Nothing ≥ 75: machine or human translation from scratch.")
