@@ -24,6 +24,25 @@ class InvalidInput(DomainError):
     type_slug = "invalid-input"
 
 
+class ChecksFailed(InvalidInput):
+    """A translation failed quality checks (matchers.qa_checks) and the translator did not
+    confirm them; nothing was stored. `checks`: the failed checks as records."""
+
+    title = "Quality checks failed"
+    type_slug = "qa-checks-failed"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        checks: Sequence[Mapping[str, str]],
+        errors: Mapping[str, Sequence[str]] | None = None,
+    ):
+        super().__init__(detail, errors=errors)
+        self.checks = [dict(check) for check in checks]
+        self.extensions = {"checks": self.checks}
+
+
 class NotFound(DomainError):
     status = 404
     title = "Not found"

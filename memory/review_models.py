@@ -14,7 +14,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from memory.models import Base, Language, Page, PageTranslation, Region, UtcDateTime, _enum, utcnow
@@ -111,6 +121,10 @@ class SuggestionReview(Base):
     actor_name: Mapped[str] = mapped_column(String(200), default="")
     actor_role: Mapped[str] = mapped_column(String(20), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # The quality checks (matchers.qa_checks) the stored text failed, and whether the
+    # translator confirmed them (a failed check blocks the decision otherwise).
+    qa_checks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    checks_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     suggestion: Mapped[Suggestion] = relationship(back_populates="reviews")
 

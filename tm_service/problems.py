@@ -28,6 +28,7 @@ def problem_response(
     type_slug: str | None = None,
     errors: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (type_slug or str(status)),
@@ -39,6 +40,8 @@ def problem_response(
     if errors:
         body["errors"] = dict(itertools.islice(errors.items(), MAX_FIELD_ERRORS))
         body["error_count"] = len(errors)
+    # RFC 9457 extension members (e.g. the failed quality checks); never the standard ones.
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
     response = Response(
         json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
     )
@@ -102,6 +105,7 @@ def register_problem_handlers(app: Flask) -> None:
             type_slug=error.type_slug,
             errors=error.errors,
             headers={"Retry-After": str(int(retry_after))} if retry_after else None,
+            extensions=getattr(error, "extensions", None),
         )
 
     @app.errorhandler(HTTPException)

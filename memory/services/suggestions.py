@@ -31,10 +31,18 @@ from connectors.deepl_client import (
     check_budget,
 )
 from matchers.local_details import Gazetteer, check_candidate
+from matchers.qa_checks import check_translation, findings_as_records
 from matchers.scoring import MatchFlags, PenaltyPolicy, Trust, listed_penalties, trust_of
 from matchers.semantic_index import meaning_score
 from memory.authorization import Action, Actor, authorize
-from memory.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unauthorized
+from memory.errors import (
+    ChecksFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    Unauthorized,
+)
 from memory.models import (
     Language,
     Origin,
@@ -142,6 +150,8 @@ class Candidate:
     local_details: tuple[dict[str, Any], ...] = ()
     match: float | None = None
     trust: dict[str, Any] | None = None
+    # The quality checks the text fails as a translation of the segment (matchers.qa_checks).
+    checks: tuple[dict[str, str], ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -161,6 +171,7 @@ class Candidate:
             "unit_id": self.unit_id,
             "similarity": self.similarity,
             "local_details": list(self.local_details),
+            "checks": list(self.checks),
         }
 
     @classmethod
@@ -169,7 +180,13 @@ class Candidate:
         values["penalties"] = tuple(values.get("penalties") or ())
         values["placeholder_mismatches"] = tuple(values.get("placeholder_mismatches") or ())
         values["local_details"] = tuple(values.get("local_details") or ())
+        values["checks"] = tuple(values.get("checks") or ())
         return cls(**values)
+
+    @property
+    def reviewed_text(self) -> str:
+        """What accepting it stores: the text with inline markup where it has one."""
+        return self.segment or self.text
 
     @property
     def is_machine(self) -> bool:
@@ -358,6 +375,10 @@ def suggest_translations(
         context.policy,
     )
     for segment in segments:
+        segment.candidates = [
+            replace(c, checks=tuple(_checks(segment.source_text, c.reviewed_text, source, target)))
+            for c in segment.candidates
+        ]
         segment.chosen = _choose(segment.candidates)
     draft = _draft(segments, template, part_name)
 
@@ -851,6 +872,20 @@ def _machine_translate(
     return report
 
 
+def _checks(
+    source_text: str, target_text: str, source: Language, target: Language
+) -> list[dict[str, str]]:
+    """The quality checks `target_text` fails as a translation of the segment, as records."""
+    return findings_as_records(
+        check_translation(
+            source_text,
+            target_text,
+            source_language=source.bcp47_tag or source.code,
+            target_language=target.bcp47_tag or target.code,
+        )
+    )
+
+
 def _machine_trust(policy: PenaltyPolicy) -> dict[str, Any]:
     """Trust of a fresh machine translation: nobody has read it (its machine_translated points)."""
     penalties = listed_penalties(MatchFlags(machine_translated=True), policy)
@@ -1193,12 +1228,15 @@ def review_suggestion(
     decision: str,
     candidate: int | None = None,
     text: str | None = None,
+    confirm_checks: bool = False,
 ) -> Suggestion:
     """Accept (a candidate), edit (a candidate or nothing, into `text`) or reject a suggestion.
 
     Accepted and edited texts become reviewed units of the region; a rejected memory candidate
-    is demoted (one "rejected" penalty more). Every decision is audited. A suggestion is decided
-    once: a second decision is a 409 Conflict.
+    is demoted (one "rejected" penalty more). An accepted or edited text that fails a quality
+    check (matchers.qa_checks) is refused with ChecksFailed, nothing stored, unless
+    `confirm_checks`. Every decision is audited, with the failed checks and the confirmation.
+    A suggestion is decided once: a second decision is a 409 Conflict.
     """
     suggestion = _visible_suggestion(session, actor, suggestion_id)
     actor = authorize(actor, Action.REVIEW, suggestion.region.slug)
@@ -1213,6 +1251,7 @@ def review_suggestion(
     offered = _offered(suggestion, candidate, required=chosen_decision is not Decision.EDIT)
     final: str | None
     unit_id: int | None = None
+    failed: list[dict[str, str]] = []
     if chosen_decision is Decision.REJECT:
         final = None
         if offered is not None and offered.unit_id is not None:
@@ -1235,8 +1274,22 @@ def review_suggestion(
                     "This suggestion has no candidate to accept; edit it instead.",
                     errors={"candidate": ["No candidates."]},
                 )
-            final = offered.segment or offered.text
+            final = offered.reviewed_text
             status = SuggestionStatus.ACCEPTED
+        failed = _checks(
+            suggestion.source_text,
+            final,
+            suggestion.source_language,
+            suggestion.target_language,
+        )
+        if failed and not confirm_checks:
+            raise ChecksFailed(
+                f"The text fails {len(failed)} quality check(s): "
+                + " ".join(check["message"] for check in failed)
+                + " Correct it, or confirm the checks (confirm_checks) to store it as it is.",
+                checks=failed,
+                errors={"confirm_checks": [check["message"] for check in failed]},
+            )
         unit = _reviewed_unit(session, suggestion, offered, final, chosen_decision)
         unit_id = unit.id
         suggestion.unit_id = unit.id
@@ -1256,6 +1309,8 @@ def review_suggestion(
             actor_name=actor.name,
             actor_role=actor.role.value,
             created_at=now,
+            qa_checks=failed,
+            checks_confirmed=bool(failed) and confirm_checks,
         )
     )
     session.commit()

@@ -369,6 +369,111 @@ def test_accepted_suggestion_becomes_a_reviewed_unit_that_ranks_first(
     assert again[0]["origin"]["origin"] == "reused"
 
 
+NUREMBERG_DE = "<p>Rufen Sie uns an: 0911 231-0.</p><p>Bringen Sie Ihren Pass mit.</p>"
+
+
+def nuremberg_queue(client, make_token) -> dict:
+    """Alpha's page with the city's phone number, its suggestions queued."""
+    response = client.put(
+        "/api/v1/regions/alpha/pages/n1/translations/de",
+        json={"title": "Kontakt", "content": NUREMBERG_DE},
+        headers=bearer(make_token("cms", "alpha")),
+    )
+    assert response.status_code == 201, response.json
+    return suggest(client, make_token("editor"), page="n1").json
+
+
+def test_an_edit_that_drops_the_phone_number_is_refused_until_the_translator_confirms(
+    app, client, make_token, shared_pages
+):
+    call = segment(nuremberg_queue(client, make_token), "Rufen Sie")
+    translator = make_token("translator")
+    refused = review(client, translator, call["suggestion_id"], decision="edit", text="Call us.")
+    assert refused.status_code == 422, refused.json
+    assert refused.json["type"].endswith("/qa-checks-failed")
+    assert [(c["check"], c["code"], c["value"]) for c in refused.json["checks"]] == [
+        ("phone", "phone_missing", "0911 231-0")
+    ]
+    assert "confirm_checks" in refused.json["errors"]
+    # Nothing was stored: still pending, no audit row, no unit.
+    stored = client.get(f"/api/v1/suggestions/{call['suggestion_id']}", headers=bearer(translator))
+    assert stored.json["status"] == "pending" and stored.json["reviews"] == []
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(TranslationUnit).where(TranslationUnit.target_text == "Call us.")
+            )
+            is None
+        )
+
+    confirmed = review(
+        client,
+        translator,
+        call["suggestion_id"],
+        decision="edit",
+        text="Call us.",
+        confirm_checks=True,
+    )
+    assert confirmed.status_code == 200, confirmed.json
+    [record] = confirmed.json["reviews"]
+    assert record["checks_confirmed"] is True
+    assert [c["code"] for c in record["qa_checks"]] == ["phone_missing"]
+
+
+def test_an_edit_that_keeps_the_phone_number_passes_without_confirmation(
+    app, client, make_token, shared_pages
+):
+    call = segment(nuremberg_queue(client, make_token), "Rufen Sie")
+    response = review(
+        client,
+        make_token("translator"),
+        call["suggestion_id"],
+        decision="edit",
+        text="Call us on 0911 231-0.",
+    )
+    assert response.status_code == 200, response.json
+    [record] = response.json["reviews"]
+    assert record["qa_checks"] == [] and record["checks_confirmed"] is False
+
+
+def test_candidates_carry_their_checks_and_a_failing_accept_needs_confirmation(
+    app, client, make_token, shared_pages
+):
+    # Beta's own sentence, translated without its number: accepting it would drop alpha's.
+    beta = make_token("cms", "beta")
+    for language, body in (
+        ("de", "<p>Die Ausländerbehörde erreichen Sie unter 0911 231-0.</p>"),
+        ("en", "<p>You can reach the immigration office by phone.</p>"),
+    ):
+        response = client.put(
+            f"/api/v1/regions/beta/pages/b9/translations/{language}",
+            json={"title": "Behörde" if language == "de" else "Office", "content": body},
+            headers=bearer(beta),
+        )
+        assert response.status_code == 201, response.json
+    response = client.put(
+        "/api/v1/regions/alpha/pages/n2/translations/de",
+        json={
+            "title": "Behörde",
+            "content": "<p>Die Ausländerbehörde erreichen Sie unter 0911 231-0.</p>",
+        },
+        headers=bearer(make_token("cms", "alpha")),
+    )
+    assert response.status_code == 201, response.json
+    office = segment(suggest(client, make_token("editor"), page="n2").json, "Die Ausländer")
+    best = office["candidates"][0]
+    assert best["text"] == "You can reach the immigration office by phone."
+    assert [c["code"] for c in best["checks"]] == ["phone_missing"]
+    translator = make_token("translator")
+    refused = review(client, translator, office["suggestion_id"], decision="accept")
+    assert refused.status_code == 422
+    accepted = review(
+        client, translator, office["suggestion_id"], decision="accept", confirm_checks=True
+    )
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["reviews"][0]["checks_confirmed"] is True
+
+
 def test_edit_is_audited_with_before_and_after(app, client, make_token, shared_pages):
     result = suggest(client, make_token("editor"), page="a1").json
     phone = segment(result, "Termin unter")

@@ -250,6 +250,12 @@ def test_translator_signs_in_picks_english_and_accepts_a_segment_with_the_keyboa
     expect(phone.locator(".attribution").first).to_contain_text("CC BY 4.0")
     expect(page.locator(".segment", has_text="Parkplätze")).to_contain_text("No suggestion")
     expect(page.locator(".legend")).to_contain_text("accept the picked candidate")
+    # An identical source from a published human translation: a green 100, its trust beside it.
+    passport = page.locator(".segment", has_text="Bringen Sie").locator(".candidate").first
+    expect(passport.locator(".score")).to_have_text("100 %")
+    expect(passport.locator(".score")).to_have_class(re.compile("score-perfect"))
+    expect(passport.locator(".trust")).to_have_text("approved")
+    expect(page.locator(".legend")).to_contain_text("a region published it")
 
     shots = os.environ.get("TM_SCREENSHOT_DIR")
     if shots:
@@ -299,6 +305,44 @@ def test_edit_with_the_keyboard_stores_the_translators_text(app, server, page, c
     ]
     assert unit is not None and unit.reviewed
     assert unit.target_text == "Make an appointment: 07151 501-0."
+
+
+def test_an_edit_that_drops_the_phone_number_is_held_until_the_translator_confirms(
+    app, server, page, content
+):
+    cms = issue(app, "cms", "alpha")
+    response = app.test_client().put(
+        "/api/v1/regions/alpha/pages/a3/translations/de",
+        json={"title": "Kontakt", "content": "<p>Rufen Sie uns an: 0911 231-0.</p>"},
+        headers=bearer(cms),
+    )
+    assert response.status_code == 201, response.json
+    token = issue(app, "translator", name="Tina Translator")
+    queue(app, token, "a3", "en")
+    sign_in(page, server, token)
+    page.goto(f"{server}/ui/review?language=en&page=a3")
+
+    page.keyboard.press("j")  # the title first, then "Rufen Sie uns an: …"
+    held = current_segment_id(page)
+    expect(page.locator(".segment.current .source-text")).to_contain_text("0911 231-0")
+    page.keyboard.press("e")
+    textarea = page.locator(".segment.current textarea")
+    textarea.fill("Call us.")
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    failed = page.locator(f"#s-{held} .qa-failed")
+    expect(failed).to_contain_text("The phone number 0911 231-0 is missing.")
+    suggestion, reviews, _unit = stored(app, held)
+    assert suggestion.status is SuggestionStatus.PENDING and reviews == []
+
+    with page.expect_navigation():
+        failed.get_by_role("button", name="Save anyway").click()
+    expect(page.locator(".flash-success")).to_contain_text("Saved your edit")
+    suggestion, reviews, unit = stored(app, held)
+    assert suggestion.status is SuggestionStatus.EDITED
+    assert [(r.after_text, r.checks_confirmed) for r in reviews] == [("Call us.", True)]
+    assert [c["code"] for c in reviews[0].qa_checks or []] == ["phone_missing"]
+    assert unit is not None and unit.target_text == "Call us."
 
 
 def test_escape_cancels_an_edit_and_r_rejects(app, server, page, content):

@@ -147,6 +147,18 @@ class SuggestionRequestSchema(StrictSchema):
             raise ValidationError({"source_language": ["Required with text."]})
 
 
+class QaCheckSchema(Schema):
+    check = fields.String(
+        metadata={
+            "description": "number | phone | date | time | url | email | tag | untranslated | "
+            "whitespace | punctuation"
+        }
+    )
+    code = fields.String(metadata={"description": "e.g. phone_missing, number_extra, tag_missing"})
+    message = fields.String()
+    value = fields.String(metadata={"description": "The value concerned, e.g. the phone number."})
+
+
 class CandidateSchema(Schema):
     text = fields.String(metadata={"description": "The suggestion, local specifics put in."})
     kind = fields.String(
@@ -197,6 +209,13 @@ class CandidateSchema(Schema):
             "page's current translation), date, human/machine/reused, reviewed, license and "
             "attribution to display."
         }
+    )
+    checks = fields.List(
+        fields.Nested(QaCheckSchema),
+        metadata={
+            "description": "Quality checks the text fails as a translation of the segment; "
+            "accepting it needs confirm_checks while any fails."
+        },
     )
     similarity = fields.Dict(
         allow_none=True,
@@ -301,6 +320,14 @@ class ReviewRecordSchema(Schema):
     actor_name = fields.String()
     actor_role = fields.String()
     created_at = fields.DateTime()
+    qa_checks = fields.List(
+        fields.Nested(QaCheckSchema),
+        allow_none=True,
+        metadata={"description": "The quality checks the stored text failed."},
+    )
+    checks_confirmed = fields.Boolean(
+        metadata={"description": "The translator confirmed the failed checks."}
+    )
 
 
 class StoredSuggestionSchema(Schema):
@@ -339,6 +366,13 @@ class ReviewSchema(StrictSchema):
     text = fields.String(
         validate=validate.Length(1, 5000),
         metadata={"description": "The translator's text (edit only)."},
+    )
+    confirm_checks = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Store the text although it fails quality checks (they are audited). "
+            "Without it such a decision is refused with 422 and the failed checks."
+        },
     )
 
 
@@ -416,10 +450,16 @@ def get_suggestion(suggestion_id):
 @blp.alt_response(403, description="Not a translator, editor or admin of the region")
 @blp.alt_response(404, description="Unknown suggestion")
 @blp.alt_response(409, description="Already reviewed")
-@blp.alt_response(422, description="Invalid decision, candidate or text")
+@blp.alt_response(
+    422,
+    description="Invalid decision, candidate or text; or the text fails quality checks "
+    "(type …/qa-checks-failed, the failed checks in `checks`) and confirm_checks was not set",
+)
 def review(data, suggestion_id):
     """Accept, edit or reject a suggestion; audited. Accepted and edited texts become reviewed
-    memory units of the region; a rejected memory candidate is demoted."""
+    memory units of the region; a rejected memory candidate is demoted. An accepted or edited
+    text that fails a quality check (numbers, phones, dates, times, URLs, e-mails, inline tags,
+    untranslated source, whitespace, punctuation) is stored only with `confirm_checks: true`."""
     return suggestion_service.review_suggestion(
         db.session,
         current_actor(),
@@ -427,4 +467,5 @@ def review(data, suggestion_id):
         decision=data["decision"],
         candidate=data.get("candidate"),
         text=data.get("text"),
+        confirm_checks=data["confirm_checks"],
     )

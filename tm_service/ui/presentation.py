@@ -208,6 +208,7 @@ class CandidateView:
     rank_score: str  # the ranking score (match minus every penalty)
     penalties: list[tuple[str, str]]
     warnings: list[str]
+    checks: list[str]  # the quality checks its text fails (accepting it needs a confirmation)
     region: str | None
     region_name: str | None
     page: str | None
@@ -291,6 +292,9 @@ def candidate_view(record: Mapping[str, Any], index: int, segment_source: str) -
             (penalty_label(p), str(p.get("detail") or "")) for p in _list(record, "penalties")
         ],
         warnings=warnings,
+        checks=[
+            str(check.get("message") or check.get("code")) for check in _list(record, "checks")
+        ],
         region=origin.get("region"),
         region_name=origin.get("region_name"),
         page=origin.get("page"),

@@ -20,7 +20,15 @@ from flask import (
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from memory.authorization import ALLOWED, Action, Actor
-from memory.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from memory.errors import (
+    ChecksFailed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
 from memory.models import Origin
 from memory.review_models import Decision, SuggestionStatus
 from memory.services import reuse as reuse_service
@@ -280,6 +288,7 @@ def decide(suggestion_id: int):
             decision=decision,
             candidate=_int_field("candidate", request.form.get("candidate")),
             text=text,
+            confirm_checks=request.form.get("confirm_checks") == "1",
         )
     except (Conflict, InvalidInput) as error:
         # Shown on the queue itself, with the translator's text kept.
@@ -290,6 +299,9 @@ def decide(suggestion_id: int):
             "detail": error.detail,
             "conflict": isinstance(error, Conflict),
             "text": text,
+            # Failed quality checks: shown on the segment with a button that confirms them.
+            "checks": error.checks if isinstance(error, ChecksFailed) else [],
+            "candidate": request.form.get("candidate"),
         }
         return _render_review(actor, problem=problem, status=error.status)
     summary = DECISION_WORDS[decision]
