@@ -36,7 +36,14 @@ from matchers.form_index import FrozenFormIndex
 from matchers.fuzzy_index import FuzzyIndex
 from matchers.normalise import normalise_for_matching
 from matchers.placeholders import Placeholder, extract_placeholders, transfer_placeholders
-from matchers.scoring import Match, MatchFlags, PenaltyPolicy, score_match, similarity
+from matchers.scoring import (
+    TRUST_STATUSES,
+    Match,
+    MatchFlags,
+    PenaltyPolicy,
+    score_match,
+    similarity,
+)
 from memory.alignment import Embed, align_segments
 from memory.errors import InvalidInput
 from memory.models import (
@@ -1584,8 +1591,15 @@ def _scored(
         placeholder_mismatches=tuple(
             {"kind": m.kind, "reason": m.reason, "value": m.value} for m in mismatches
         ),
-        rank=(-match.score, -match.trust.score, *ranker.rank(unit.region_id), unit.id),
+        rank=(-match.score, *_trust_rank(match), *ranker.rank(unit.region_id), unit.id),
     )
+
+
+def _trust_rank(match: Match) -> tuple[float, int]:
+    """At equal score the more trusted first: higher trust, then reviewed before approved
+    (a translator's decision before the published page), unreviewed, machine."""
+    trust = match.trust
+    return (-trust.score, TRUST_STATUSES.index(trust.status))
 
 
 def _pivot_languages(
@@ -1736,7 +1750,13 @@ def _pivot_match(
         placeholder_mismatches=tuple(
             {"kind": m.kind, "reason": m.reason, "value": m.value} for m in mismatches
         ),
-        rank=(-match.score, -match.trust.score, *ranker.rank(first.region_id), first.id, second.id),
+        rank=(
+            -match.score,
+            *_trust_rank(match),
+            *ranker.rank(first.region_id),
+            first.id,
+            second.id,
+        ),
     )
 
 

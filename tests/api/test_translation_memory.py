@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from memory.authorization import Actor
-from memory.models import Language, PageTranslation, Role
+from memory.models import Language, Origin, PageTranslation, Role
 from memory.services.pages import push_translation
 from memory.services.regions import update_region
 from memory.services.translation_memory import refresh_all_units, refresh_units
@@ -187,6 +187,37 @@ def test_outdated_and_machine_translated_units_lose_trust_not_match(app, client)
     assert best["origin"]["outdated"] is True
     assert best["match"] == 100
     assert best["trust"]["outdated"] is True and best["trust"]["score"] == 85
+
+
+def test_a_translators_reviewed_text_ranks_before_the_published_one_at_equal_score(app, client):
+    from memory.models import Region
+    from memory.services.translation_memory import add_reviewed_unit
+
+    push(app, "alpha", "1", "de", "Anmeldung", GERMAN)
+    push(app, "alpha", "1", "en", "Registration", ENGLISH)
+    refresh_everything(app)
+    with app.app_context():
+        alpha = db.session.scalar(select(Region).where(Region.slug == "alpha"))
+        german = db.session.scalar(select(Language).where(Language.code == "de"))
+        english = db.session.scalar(select(Language).where(Language.code == "en"))
+        add_reviewed_unit(
+            db.session,
+            region=alpha,
+            page=None,
+            source=german,
+            target=english,
+            source_text="Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an.",
+            target_text="Please register your place of residence within two weeks.",
+            origin=Origin.HUMAN,
+            license="CC BY 4.0",
+            attribution="Alpha",
+        )
+        db.session.commit()
+    text = "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an."
+    found = lookup(client, text=text, source_language="de", target_language="en", region="alpha")
+    matches = found.json["matches"]
+    assert [(m["score"], m["trust"]["score"]) for m in matches] == [(100, 100), (100, 100)]
+    assert [m["trust"]["status"] for m in matches] == ["reviewed", "approved"]
 
 
 def test_drafts_never_appear_in_lookup_concordance_or_export(app, client):
