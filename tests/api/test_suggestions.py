@@ -272,6 +272,10 @@ def test_deepl_translates_only_segments_without_a_memory_match_and_charges_the_b
     assert [c["source"] for c in parking] == ["machine_translation"]
     assert parking[0]["score"] is None
     assert parking[0]["text"].startswith("[EN-GB] ")
+    # No match to speak of; its trust says a machine made it; its quality checks ran too.
+    assert parking[0]["match"] is None
+    assert parking[0]["trust"]["status"] == "machine" and parking[0]["trust"]["score"] == 90
+    assert parking[0]["checks"] == []
     assert "[EN-GB] Parkplätze" in result["draft"]["content"]
     assert any(c.get("kind") == "machine_translation" for c in result["draft"]["attribution"])
     # One request, one text: the memory answered everything else.

@@ -58,6 +58,7 @@ def test_german_sentence_of_the_corpus_returns_its_english_translation_exactly(c
     assert best["base_score"] == 100
     assert best["text"] == TRANSLATION
     assert best["origin"]["region"] == "lkaugsburg"
+    assert best["origin"]["region_name"]
     assert best["origin"]["license"] == "CC BY 4.0"
     assert best["origin"]["url"].startswith("https://")
     # The county's published human translation: an identical source is a 100 % match, and

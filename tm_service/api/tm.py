@@ -97,6 +97,7 @@ class PivotSchema(Schema):
 
 class MatchOriginSchema(Schema):
     region = fields.String(allow_none=True)
+    region_name = fields.String(allow_none=True)
     page = fields.String(allow_none=True)
     url = fields.String(allow_none=True)
     source_language = fields.String()
