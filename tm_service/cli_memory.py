@@ -154,7 +154,7 @@ def register_memory_commands(group: AppGroup) -> None:
     @click.option("--language", "languages", multiple=True, help="Only these target languages.")
     def leverage(region_slug: str, languages: tuple[str, ...]) -> None:
         """Words of missing or outdated translations per TM match band (the leverage report)."""
-        from memory.services.leverage import BANDS, leverage_report
+        from memory.services.leverage import BANDS, MATCH_BANDS, leverage_report
         from tm_service.api.tm import penalty_policy, tm_index
 
         try:
@@ -174,6 +174,20 @@ def register_memory_commands(group: AppGroup) -> None:
         for row in (*report.languages, report.totals):
             bands = "".join(f"{row.counts.bands[band].words:>12}" for band in BANDS)
             click.echo(f"{row.language:<9}{row.pages:>6}{row.counts.words:>8}{bands}")
+        # Each match band's words by the trust of what matched (approved: a region published it).
+        for row in report.languages:
+            by_trust = [
+                f"{band} "
+                + ", ".join(
+                    f"{name} {count.words}"
+                    for name, count in row.counts.bands[band].trust.items()
+                    if count.segments
+                )
+                for band in MATCH_BANDS
+                if row.counts.bands[band].segments
+            ]
+            if by_trust:
+                click.echo(f"{row.language} by trust: " + "; ".join(by_trust))
         saved, budget = report.totals.machine_translation, report.budget
         click.echo(
             f"DeepL: {saved.words_saved} words / {saved.characters_saved} characters saved "

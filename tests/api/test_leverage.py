@@ -155,6 +155,18 @@ def test_an_identical_sentence_is_in_100_whoever_translated_it_and_its_trust_say
     assert_adds_up(english)
 
 
+def test_the_cli_breaks_each_matched_band_down_by_trust(app, runner):
+    push(app, "1", "de", "Anmeldung", f"<p>{SENTENCE}</p>")
+    push(app, "1", "en", "Registration", f"<p>{SENTENCE_EN}</p>", origin="machine")
+    push(app, "2", "de", "Neu hier", f"<p>Ganz anderer Text über Hunde.</p><p>{SENTENCE}</p>")
+    build_units(app)
+
+    result = runner.invoke(args=["tm", "leverage", "alpha", "--language", "en"])
+
+    assert result.exit_code == 0, result.output
+    assert f"en by trust: 100 machine {count_words(SENTENCE)}" in result.output
+
+
 def test_a_page_copied_whole_is_a_context_match_101(app, client):
     content = f"<p>{SENTENCE}</p><p>{OTHER}</p>"
     push(app, "1", "de", "Anmeldung", content)
@@ -406,4 +418,5 @@ def test_the_cli_prints_the_same_report_as_a_table(app, runner):
     assert result.exit_code == 0, result.output
     words = 2 * count_words(SENTENCE) + 2
     assert result.output.splitlines()[1].split()[:3] == ["en", "2", str(words)]
+    assert "by trust" not in result.output  # nothing matched: no band to break down
     assert runner.invoke(args=["tm", "leverage", "alpha", "--language", "xx"]).exit_code == 1
