@@ -75,6 +75,9 @@ _WITHOUT_PHONE = re.compile(
     "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS if kind != "PHONE")
 )
 _MIN_PHONE_DIGITS = 6
+# Every kind needs a digit, an "@" (EMAIL) or "www." / "://" (URL): a text without any holds no
+# value, and one cheap search spares the combined pattern (most sentences have no number).
+_MAY_HOLD_A_VALUE = re.compile(r"\d|@|www\.|://")
 _DIGIT_RUN = re.compile(r"\d+")
 # Separators a translation may use between the digit groups of the same value.
 _GROUP_SEPARATOR = r"[\s./:,\-–—]{0,3}"
@@ -115,6 +118,8 @@ class PlaceholderMismatch:
 
 def _find_values(text: str) -> list[Placeholder]:
     """Return the placeholders of `text` in order, without overlaps."""
+    if not _MAY_HOLD_A_VALUE.search(text):
+        return []
     found: list[Placeholder] = []
     for match in _COMBINED.finditer(text):
         kind = match.lastgroup or "NUM"

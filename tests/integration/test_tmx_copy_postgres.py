@@ -1,0 +1,79 @@
+"""The TMX import writes units through COPY on PostgreSQL: the same rows as the INSERT path.
+
+A small TMX file with every property the importer reads is imported once into SQLite (batched
+INSERTs) and once into a real PostgreSQL (COPY); the stored units must be equal field by field,
+read back through the ORM, and a second import stores nothing on either.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from memory.models import Origin
+from memory.services.tmx_io import import_tmx
+from memory.tm_models import TranslationUnit
+from tm_service import create_app
+from tm_service.extensions import db
+
+pytestmark = [pytest.mark.postgres]
+
+TMX = """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header srclang="de" datatype="plaintext" segtype="sentence" adminlang="en"
+ creationtool="test" creationtoolversion="1" o-tmf="test"/><body>
+<tu creationdate="20240105T101500Z" changedate="20250301T080000Z">
+ <prop type="x-origin">machine</prop><prop type="x-reviewed">true</prop>
+ <prop type="x-license">CC BY 4.0</prop><prop type="x-attribution">Landkreis Augsburg</prop>
+ <prop type="x-url">https://integreat.app/lkaugsburg/de/</prop>
+ <tuv xml:lang="de"><seg>Rufen Sie uns an: 0821 3102-0</seg></tuv>
+ <tuv xml:lang="en"><seg>Call us: 0821 3102-0</seg></tuv></tu>
+<tu><prop type="x-outdated">yes</prop>
+ <tuv xml:lang="de"><seg>Die Sprechzeiten sind montags von 8 bis 12 Uhr.</seg></tuv>
+ <tuv xml:lang="en"><seg>Office hours are Mondays from 8 to 12.</seg></tuv>
+ <tuv xml:lang="ar"><seg>ساعات العمل أيام الاثنين من 8 إلى 12.</seg></tuv></tu>
+</body></tmx>
+"""
+
+FIELDS = (
+    "unit_key", "source_text", "target_text", "source_form", "target_form", "source_hash",
+    "target_hash", "origin", "reviewed", "outdated", "license", "attribution", "url",
+    "import_batch", "translated_at", "region_id", "page_id", "position", "revision",
+)  # fmt: skip
+
+
+def imported_units(url: str, path: Path) -> tuple[list[dict[str, object]], int]:
+    app = create_app({"DATABASE_URL": url, "EMBEDDING_MODEL": "fake", "TESTING": True})
+    with app.app_context():
+        db.create_all()
+        first = import_tmx(
+            db.session, None, str(path), batch_name="t", license="CC0", attribution="fallback"
+        )
+        again = import_tmx(
+            db.session, None, str(path), batch_name="t", license="CC0", attribution="fallback"
+        )
+        units = db.session.scalars(select(TranslationUnit).order_by(TranslationUnit.unit_key))
+        rows = [{name: getattr(unit, name) for name in FIELDS} for unit in units]
+        db.session.remove()
+        db.engine.dispose()
+    assert first.created == 3 and again.created == 0 and again.unchanged == 3
+    return rows, first.created
+
+
+def test_copy_on_postgresql_stores_what_the_insert_path_stores(tmp_path: Path, postgres_url):
+    path = tmp_path / "small.tmx"
+    path.write_text(TMX, encoding="utf-8")
+
+    on_sqlite, _ = imported_units(f"sqlite:///{tmp_path}/t.sqlite3", path)
+    on_postgres, _ = imported_units(postgres_url, path)
+
+    assert on_postgres == on_sqlite
+    machine = next(row for row in on_postgres if row["target_text"] == "Call us: 0821 3102-0")
+    assert machine["origin"] is Origin.MACHINE
+    assert machine["reviewed"] is True
+    assert machine["translated_at"] == datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+    assert machine["license"] == "CC BY 4.0" and machine["attribution"] == "Landkreis Augsburg"
+    outdated = [row for row in on_postgres if row["outdated"]]
+    assert len(outdated) == 2 and {row["license"] for row in outdated} == {"CC0"}
