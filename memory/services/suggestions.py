@@ -902,13 +902,14 @@ def _name_donors(session: Session, region: Region, segments: list[SegmentSuggest
     }
     if not wanted:
         return
+    ids = sorted(wanted)
     rows = {
         row.id: row
-        for start in range(0, len(sorted(wanted)), 500)
+        for start in range(0, len(ids), 500)
         for row in session.execute(
             select(TranslationUnit.id, PageTranslation.title, PageTranslation.url)
             .join(PageTranslation, PageTranslation.id == TranslationUnit.target_translation_id)
-            .where(TranslationUnit.id.in_(sorted(wanted)[start : start + 500]))
+            .where(TranslationUnit.id.in_(ids[start : start + 500]))
         )
     }
     for segment in segments:

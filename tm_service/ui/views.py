@@ -296,7 +296,12 @@ def decide(suggestion_id: int):
         problem = {
             "suggestion_id": suggestion_id,
             "decision": decision,
-            "detail": error.detail,
+            "detail": (
+                "The text fails quality checks (listed on the segment): correct it, or save it "
+                "anyway once you checked it."
+                if isinstance(error, ChecksFailed)
+                else error.detail
+            ),
             "conflict": isinstance(error, Conflict),
             "text": text,
             # Failed quality checks: shown on the segment with a button that confirms them.
