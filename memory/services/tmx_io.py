@@ -36,6 +36,7 @@ from memory.services.translation_memory import (
     reserve_revision,
     segment_key,
     strip_markup,
+    trust_status,
     unit_key,
 )
 from memory.tm_models import TranslationUnit
@@ -370,6 +371,9 @@ def _tmx_unit(unit: TranslationUnit, source_code: str, target_code: str) -> TmxU
         "x-page": unit.page.external_id if unit.page else "",
         "x-origin": unit.origin.value,
         "x-reviewed": "true" if unit.reviewed else "false",
+        # reviewed | approved (a region published it) | unreviewed | machine: for the reader;
+        # an import keeps x-reviewed only (an imported copy is no region's publication).
+        "x-trust": trust_status(unit),
         "x-outdated": "true" if unit.outdated else "false",
         "x-license": unit.license,
         "x-attribution": unit.attribution,

@@ -102,6 +102,7 @@ __all__ = [
     "build_index_snapshot",
     "index_from",
     "segment_key",
+    "trust_status",
     "unit_key",
     "units_written_since",
 ]
@@ -1543,6 +1544,16 @@ def approved(unit: TranslationUnit) -> bool:
     """A region's published human translation: a page unit (units come from public versions
     only) that no machine made. Approved content, not "unreviewed"."""
     return unit.import_batch is None and unit.page_id is not None and unit.origin != Origin.MACHINE
+
+
+def trust_status(unit: TranslationUnit) -> str:
+    """What is known of a unit's translation: reviewed, approved (a region published it),
+    unreviewed (a human translation of unknown standing, e.g. from TMX) or machine."""
+    if unit.reviewed:
+        return "reviewed"
+    if unit.origin == Origin.MACHINE:
+        return "machine"
+    return "approved" if approved(unit) else "unreviewed"
 
 
 def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool) -> MatchFlags:

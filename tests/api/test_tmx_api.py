@@ -190,6 +190,8 @@ def test_export_is_read_by_translate_toolkit_with_provenance(app, client):
     assert b'<prop type="x-license">CC BY 4.0</prop>' in response.data
     assert b'<prop type="x-region">alpha</prop>' in response.data
     assert b'<prop type="x-origin">human</prop>' in response.data
+    # Alpha published these pages: approved translations, as lookups show them.
+    assert response.data.count(b'<prop type="x-trust">approved</prop>') == 3
 
 
 def test_export_then_import_round_trips_through_the_cli(app, runner, tmp_path):
