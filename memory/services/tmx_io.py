@@ -3,8 +3,8 @@
 Import reads with memory.tmx.read_tmx (streaming, XXE-safe, bounded `<tu>`s, BCP 47 language
 tags), writes in chunks of `CHUNK_UNITS` units (PostgreSQL: COPY; else batched INSERTs; the
 key of a source sentence computed once per import, not once per target language), and commits
-once at the end: any `TmxError` rolls the whole file back and raises `ImportRejected` naming the line.
-Units are keyed like page units by their real text (source text, target text, languages,
+once at the end: any `TmxError` rolls the whole file back and raises `ImportRejected` naming the
+line. Units are keyed like page units by their real text (source text, target text, languages,
 region, no page), so the same file twice adds nothing and "Raum 202" / "Raum 303" stay two
 units. Every unit names its licence and attribution: the unit's `x-license` / `x-attribution`
 properties, else the import's `license` / `attribution`, else the region's; a unit left without
