@@ -109,3 +109,17 @@ def test_a_machine_or_outdated_exact_match_keeps_its_100_and_shows_the_trust():
 def test_a_suggestion_stored_before_match_and_trust_shows_its_score():
     view = candidate_view({**SEMANTIC, "score": 97.0}, 0, "Etwas.")
     assert view.score_label == "97 %" and view.trust_label == ""
+
+
+def test_an_unreviewed_import_is_amber_even_at_high_trust():
+    record = {**SEMANTIC, "match": 100.0, "trust": {"score": 98.0, "status": "unreviewed"}}
+    assert candidate_view(record, 0, "Etwas.").trust_band == "check"
+
+
+def test_an_outdated_or_rejected_translation_is_red():
+    for trust in (
+        {"score": 95.0, "status": "approved", "outdated": True},
+        {"score": 96.0, "status": "reviewed", "rejections": 1},
+    ):
+        record = {**SEMANTIC, "match": 100.0, "trust": trust}
+        assert candidate_view(record, 0, "Etwas.").trust_band == "low"

@@ -112,18 +112,18 @@ TRUST_TITLES = {
 
 
 def trust_band(trust: Mapping[str, Any] | None) -> str:
-    """CSS band of a trust record: machine; sure (≥ 98: reviewed or published, at most
-    another region's); check (≥ 90); low (outdated, rejected, values to fix …)."""
+    """CSS band of a trust record: machine; low (outdated, rejected, or below 90: values to
+    fix …); sure (reviewed or published, ≥ 98: at most another region's); else check."""
     if not trust:
         return "none"
     if trust.get("status") == "machine":
         return "machine"
     score = float(trust.get("score") or 0)
-    if score >= 98:
+    if trust.get("outdated") or int(trust.get("rejections") or 0) or score < 90:
+        return "low"
+    if score >= 98 and trust.get("status") in ("reviewed", "approved"):
         return "sure"
-    if score >= 90:
-        return "check"
-    return "low"
+    return "check"  # nobody reviewed or published it here (e.g. a TMX import), or close
 
 
 def trust_label(trust: Mapping[str, Any] | None) -> str:
