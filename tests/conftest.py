@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -66,18 +68,30 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
+@contextmanager
+def copy_of_seeded_app(tmp_path: Path, seeded_database: Path, **config: Any) -> Iterator[Flask]:
+    """An app on its own copy of the seeded SQLite file, with `config` on top of the test
+    defaults; its engine is disposed afterwards.
+
+    Pushes run their jobs in-line in tests: the fake encoder keeps them fast; the real model
+    has its own tests in tests/integration.
+    """
     path = tmp_path / "tm.sqlite3"
     shutil.copyfile(seeded_database, path)
-    # Pushes run their jobs in-line in tests: the fake encoder keeps them fast; the real model
-    # has its own tests in tests/integration.
     app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake"}
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "EMBEDDING_MODEL": "fake", **config}
     )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
+    with copy_of_seeded_app(tmp_path, seeded_database) as app:
+        yield app
 
 
 @pytest.fixture

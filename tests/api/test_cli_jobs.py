@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,26 +12,15 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from memory.similarity_models import EmbeddingCache, Job, JobState
-from tests.conftest import CORPUS, DEMO
-from tm_service import create_app, jobs
+from tests.conftest import CORPUS, DEMO, copy_of_seeded_app
+from tm_service import jobs
 from tm_service.extensions import db
 
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "EMBEDDING_MODEL": "fake",
-            "JOB_RETRY_INTERVALS": [0, 0, 0],
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with copy_of_seeded_app(tmp_path, seeded_database, JOB_RETRY_INTERVALS=[0, 0, 0]) as app:
+        yield app
 
 
 def two_page_dump(folder: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,8 +16,8 @@ from connectors.integreat import read_dumps
 from memory.models import Page, PageTranslation, utcnow
 from memory.services.imports import import_integreat_pages
 from memory.similarity_models import Job, JobState
-from tests.conftest import DEMO, bearer
-from tm_service import create_app, jobs
+from tests.conftest import DEMO, bearer, copy_of_seeded_app
+from tm_service import jobs
 from tm_service.extensions import db
 
 PAGE = "<p>Die Ausländerbehörde berät zu Aufenthaltstiteln und Visa. Termine nur online.</p>"
@@ -26,19 +25,8 @@ PAGE = "<p>Die Ausländerbehörde berät zu Aufenthaltstiteln und Visa. Termine 
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "EMBEDDING_MODEL": "fake",
-            "JOB_RETRY_INTERVALS": [0, 0, 0],
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with copy_of_seeded_app(tmp_path, seeded_database, JOB_RETRY_INTERVALS=[0, 0, 0]) as app:
+        yield app
 
 
 def push(client, token, page="amt", title="Ausländerbehörde", content=PAGE):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from memory.authorization import Actor
 from memory.models import Role
 from memory.services import tokens as token_service
 from memory.services.regions import update_region
-from tests.conftest import bearer
-from tm_service import create_app
+from tests.conftest import bearer, copy_of_seeded_app
 from tm_service.extensions import db
 
 ADMIN = Actor(role=Role.ADMIN, region_slug=None)
@@ -29,20 +27,13 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "EMBEDDING_MODEL": "fake",
-            "SIMILARITY_REFRESH_INTERVAL": 0,
-            "SECRET_KEY": "client-test-secret-key-0123456789abcdef",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with copy_of_seeded_app(
+        tmp_path,
+        seeded_database,
+        SIMILARITY_REFRESH_INTERVAL=0,
+        SECRET_KEY="client-test-secret-key-0123456789abcdef",
+    ) as app:
+        yield app
 
 
 def issue(app: Flask, role: str, region: str | None = "alpha") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,7 @@ from flask.testing import FlaskClient
 
 from matchers.embeddings import FakeEncoder
 from memory.services import similarity
-from tests.conftest import bearer
-from tm_service import create_app
+from tests.conftest import bearer, copy_of_seeded_app
 from tm_service.extensions import db
 
 REGISTRATION_DE = (
@@ -42,19 +40,8 @@ DOCTOR_DE = (
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "EMBEDDING_MODEL": "fake",
-            "SIMILARITY_REFRESH_INTERVAL": 0,
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with copy_of_seeded_app(tmp_path, seeded_database, SIMILARITY_REFRESH_INTERVAL=0) as app:
+        yield app
 
 
 def push(client: FlaskClient, token: str, region: str, page: str, language: str, **body):

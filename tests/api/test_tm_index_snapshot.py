@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from flask import Flask
 
 from memory.services.tmx_io import import_tmx
 from memory.similarity_models import Job, JobState
-from tm_service import create_app, jobs
+from tests.conftest import copy_of_seeded_app
+from tm_service import jobs
 from tm_service.extensions import db
 
 TMX = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -30,28 +30,17 @@ FUZZY = "Die Sprechstunde ist am Dienstag."
 @pytest.fixture
 def snapshot_app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
     """An app whose fuzzy index lives in snapshots under tmp_path/index, with one TMX unit."""
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "EMBEDDING_MODEL": "fake",
-            "INDEX_DIR": str(tmp_path / "index"),
-        }
-    )
-    with app.app_context():
-        import_tmx(
-            db.session,
-            None,
-            io.BytesIO(TMX),
-            batch_name="one",
-            license="CC BY 4.0",
-            attribution="Stadt Augsburg",
-        )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with copy_of_seeded_app(tmp_path, seeded_database, INDEX_DIR=str(tmp_path / "index")) as app:
+        with app.app_context():
+            import_tmx(
+                db.session,
+                None,
+                io.BytesIO(TMX),
+                batch_name="one",
+                license="CC BY 4.0",
+                attribution="Stadt Augsburg",
+            )
+        yield app
 
 
 def lookup(client, text: str) -> dict:

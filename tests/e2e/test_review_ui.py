@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +26,7 @@ from memory.services import suggestions as suggestion_service
 from memory.services import tokens as token_service
 from memory.services.regions import create_region, save_language, update_region
 from memory.tm_models import TranslationUnit
-from tests.conftest import bearer
-from tm_service import create_app
+from tests.conftest import bearer, copy_of_seeded_app
 from tm_service.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -81,20 +79,13 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "EMBEDDING_MODEL": "fake",
-            "SIMILARITY_REFRESH_INTERVAL": 0,
-            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with copy_of_seeded_app(
+        tmp_path,
+        seeded_database,
+        SIMILARITY_REFRESH_INTERVAL=0,
+        SECRET_KEY="browser-test-secret-key-0123456789abcdef",
+    ) as app:
+        yield app
 
 
 @pytest.fixture
