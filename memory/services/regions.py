@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from memory.authorization import Action, Actor, authorize
 from memory.errors import Conflict, InvalidInput, NotFound
@@ -25,6 +29,42 @@ def get_language(session: Session, code: str, *, field: str = "language") -> Lan
             errors={field: [f"Unknown language '{code}'. See GET /api/v1/languages."]},
         )
     return language
+
+
+# Languages of each database (engine) by code, as detached copies: a lookup names two languages
+# per request, and they change almost never. An entry lives LANGUAGE_CACHE_SECONDS, so another
+# process's edit of a language's name or direction shows within that time; this process's own
+# writes drop the engine's entries at once. A code the database lacks is never cached.
+LANGUAGE_CACHE_SECONDS = 60.0
+_language_cache: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Language]]] = (
+    weakref.WeakKeyDictionary()
+)
+_language_cache_lock = threading.Lock()
+
+
+def cached_language(session: Session, code: str, *, field: str = "language") -> Language:
+    """`get_language` without a query while this process has the language from the last
+    LANGUAGE_CACHE_SECONDS; the instance is attached to `session` (merged without loading)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with _language_cache_lock:
+        entry = _language_cache.get(engine, {}).get(code)
+    if entry is not None and time.monotonic() - entry[0] < LANGUAGE_CACHE_SECONDS:
+        return session.merge(entry[1], load=False)
+    language = get_language(session, code, field=field)
+    copy = Language(**{c.key: getattr(language, c.key) for c in Language.__table__.columns})
+    make_transient_to_detached(copy)
+    with _language_cache_lock:
+        _language_cache.setdefault(engine, {})[code] = (time.monotonic(), copy)
+    return language
+
+
+def forget_cached_languages(session: Session) -> None:
+    """Drop this database's cached languages (after a language was created or changed)."""
+    engine = session.get_bind()
+    with _language_cache_lock:
+        if isinstance(engine, Engine):
+            _language_cache.pop(engine, None)
 
 
 def list_languages(session: Session) -> Sequence[Language]:
@@ -66,6 +106,7 @@ def ensure_language(
         )
         session.add(language)
         session.flush()
+        forget_cached_languages(session)
     return language
 
 
@@ -83,6 +124,7 @@ def save_language(
         if key in data:
             setattr(language, key, data[key])
     session.commit()
+    forget_cached_languages(session)
     return language, created
 
 

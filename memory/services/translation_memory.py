@@ -63,7 +63,7 @@ from memory.services.pages import (
     latest_public_by_language,
     translation_source_language,
 )
-from memory.services.regions import get_language, get_region
+from memory.services.regions import cached_language, get_language, get_region
 from memory.tm_models import (
     TmDeferredRevision,
     TmRevision,
@@ -1287,8 +1287,8 @@ class LookupContext:
         # Exact candidates by source hash, fetched for many segments at once (prefetch_exact).
         self._exact: dict[str, list[TranslationUnit]] = {}
         self._pivots: list[Language] | None = None
-        self.source = get_language(session, source_language, field="source_language")
-        self.target = get_language(session, target_language, field="target_language")
+        self.source = cached_language(session, source_language, field="source_language")
+        self.target = cached_language(session, target_language, field="target_language")
         if self.source.id == self.target.id:
             raise InvalidInput(
                 "Source and target language are the same.",

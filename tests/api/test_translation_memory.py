@@ -490,3 +490,45 @@ def test_an_index_that_passed_an_import_s_revision_still_loads_its_units(app, tm
         assert index.search(de, en, form, 5, 70)
     finally:
         other_process.close()
+
+
+def test_a_repeated_lookup_reads_only_the_units_and_a_changed_language_shows_at_once(corpus_app):
+    """Languages are cached per process and database: the second lookup of a pair sends one SQL
+    statement (the units), not three; a language written in this process is read anew."""
+    from sqlalchemy import event
+
+    from memory.models import TextDirection
+    from memory.services.regions import cached_language, save_language
+
+    client = corpus_app.test_client()
+    statements: list[str] = []
+    with corpus_app.app_context():
+        engine = db.engine
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert lookup(client, text=SENTENCE, source_language="de", target_language="en").json[
+            "matches"
+        ]
+        statements.clear()
+        again = lookup(client, text=SENTENCE, source_language="de", target_language="en")
+        assert again.json["matches"][0]["text"] == TRANSLATION
+        assert len(statements) == 1 and "translation_unit" in statements[0]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    with corpus_app.app_context():
+        assert cached_language(db.session, "en").direction == TextDirection.LTR
+        save_language(db.session, ADMIN, "en", {"direction": TextDirection.RTL})
+        assert cached_language(db.session, "en").direction == TextDirection.RTL
+        save_language(db.session, ADMIN, "en", {"direction": TextDirection.LTR})
+        # An unknown code is never cached: created later, it is found.
+        unknown = lookup(client, text=SENTENCE, source_language="de", target_language="sw")
+        assert unknown.status_code == 404
+        save_language(db.session, ADMIN, "sw", {"name": "Kiswahili"})
+    assert (
+        lookup(client, text=SENTENCE, source_language="de", target_language="sw").status_code == 200
+    )
