@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from memory.models import Origin
 from memory.services.tmx_io import import_tmx
@@ -77,3 +77,27 @@ def test_copy_on_postgresql_stores_what_the_insert_path_stores(tmp_path: Path, p
     assert machine["license"] == "CC BY 4.0" and machine["attribution"] == "Landkreis Augsburg"
     outdated = [row for row in on_postgres if row["outdated"]]
     assert len(outdated) == 2 and {row["license"] for row in outdated} == {"CC0"}
+
+
+def test_a_pair_repeated_in_another_chunk_is_stored_once_on_both(
+    tmp_path: Path, postgres_url, monkeypatch
+):
+    """One unit per chunk, and the first pair again at the end of the file: PostgreSQL's staged
+    COPY and the INSERT path both store it once and count the repeat as unchanged."""
+    from memory.services import tmx_io
+
+    monkeypatch.setattr(tmx_io, "CHUNK_UNITS", 1)
+    first_tu = TMX[TMX.index("<tu ") : TMX.index("</tu>") + len("</tu>")]
+    path = tmp_path / "repeated.tmx"
+    path.write_text(TMX.replace("</body>", first_tu + "\n</body>"), encoding="utf-8")
+    for url in (f"sqlite:///{tmp_path}/r.sqlite3", postgres_url):
+        app = create_app({"DATABASE_URL": url, "EMBEDDING_MODEL": "fake", "TESTING": True})
+        with app.app_context():
+            db.create_all()
+            report = import_tmx(
+                db.session, None, str(path), batch_name="t", license="CC0", attribution="x"
+            )
+            stored = db.session.scalar(select(func.count()).select_from(TranslationUnit))
+            db.session.remove()
+            db.engine.dispose()
+        assert (report.created, report.unchanged, stored) == (3, 1, 3), url
