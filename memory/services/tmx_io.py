@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -123,7 +124,6 @@ def import_tmx(
     started = time.perf_counter()
     languages: dict[str, Language] = {}
     keys = _SegmentKeys()
-    pending: list[TmxUnit] = []
     reader = read_tmx(source, max_bytes=max_bytes)
     # Before anything is written (it commits): the import then holds no lock other writers need.
     revision = reserve_revision(session)
@@ -131,26 +131,11 @@ def import_tmx(
         _CopySink(session) if session.get_bind().dialect.name == "postgresql" else _InsertSink()
     )
     try:
-        for unit in reader:
-            pending.append(unit)
-            if len(pending) >= CHUNK_UNITS:
-                _store_chunk(
-                    session,
-                    pending,
-                    home,
-                    batch_name,
-                    languages,
-                    keys,
-                    report,
-                    revision,
-                    provenance,
-                    sink,
-                )
-                pending.clear()
-        if pending:
+        units = iter(reader)
+        while chunk := list(islice(units, CHUNK_UNITS)):
             _store_chunk(
                 session,
-                pending,
+                chunk,
                 home,
                 batch_name,
                 languages,
