@@ -101,3 +101,32 @@ def test_a_pair_repeated_in_another_chunk_is_stored_once_on_both(
             db.session.remove()
             db.engine.dispose()
         assert (report.created, report.unchanged, stored) == (3, 1, 3), url
+
+
+def test_a_file_broken_after_many_chunks_stores_nothing_on_postgresql(
+    tmp_path: Path, postgres_url, monkeypatch
+):
+    """The staged COPY is open when the reader meets the broken end of the file: the import is
+    refused naming the line, no unit stays behind, and the same session imports a good file."""
+    from memory.errors import ImportRejected
+    from memory.services import tmx_io
+
+    monkeypatch.setattr(tmx_io, "CHUNK_UNITS", 1)
+    broken = tmp_path / "broken.tmx"
+    broken.write_text(TMX.replace("</body></tmx>", "<tu><tuv xml:lang='de'><seg>x</tuv>"))
+    good = tmp_path / "good.tmx"
+    good.write_text(TMX, encoding="utf-8")
+    app = create_app({"DATABASE_URL": postgres_url, "EMBEDDING_MODEL": "fake", "TESTING": True})
+    with app.app_context():
+        db.create_all()
+        with pytest.raises(ImportRejected, match="line"):
+            import_tmx(
+                db.session, None, str(broken), batch_name="b", license="CC0", attribution="x"
+            )
+        assert db.session.scalar(select(func.count()).select_from(TranslationUnit)) == 0
+        report = import_tmx(
+            db.session, None, str(good), batch_name="g", license="CC0", attribution="x"
+        )
+        assert report.created == 3
+        db.session.remove()
+        db.engine.dispose()
