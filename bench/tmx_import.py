@@ -89,25 +89,29 @@ def run(url: str, path: Path, units: int, profile: bool) -> None:
     app = create_app({"DATABASE_URL": url, "EMBEDDING_MODEL": "fake"})
     with app.app_context():
         db.create_all()
+
+        def import_file():  # as `tm tmx-import FILE --license … --attribution …` runs it
+            return import_tmx(
+                db.session,
+                None,
+                str(path),
+                batch_name="bench",
+                license="CC BY 4.0",
+                attribution="b",
+            )
+
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
-        started = time.perf_counter()
-        report = import_tmx(
-            db.session, None, str(path), batch_name="bench", license="CC BY 4.0", attribution="b"
-        )
-        first = time.perf_counter() - started
+        first = import_file()
         if profiler:
             profiler.disable()
-        started = time.perf_counter()
-        again = import_tmx(
-            db.session, None, str(path), batch_name="bench", license="CC BY 4.0", attribution="b"
-        )
-        second = time.perf_counter() - started
+        again = import_file()
         print(
-            f"import: {report.created} units in {first:.1f} s = {units / first:,.0f} units/s; "
-            f"again: {again.created} new, {again.unchanged} unchanged in {second:.1f} s = "
-            f"{units / second:,.0f} units/s (load {os.getloadavg()[0]:.1f})"
+            f"import: {first.created} units in {first.seconds:.1f} s = "
+            f"{units / first.seconds:,.0f} units/s; again: {again.created} new, "
+            f"{again.unchanged} unchanged in {again.seconds:.1f} s = "
+            f"{units / again.seconds:,.0f} units/s (load {os.getloadavg()[0]:.1f})"
         )
         if profiler:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
