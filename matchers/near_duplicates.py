@@ -754,25 +754,26 @@ class NearDuplicateIndex:
             for row in rows[allowed(store, rows)].tolist():
                 candidates[(doc_language, row)] = _Candidate(doc_language, row)
 
+        # Which rows of each language may be returned: computed once, for vectors and titles.
+        allowed_rows = {
+            lang: allowed(self._stores[lang], np.arange(self._stores[lang].size))
+            for lang in target_languages
+        }
+
         if vector is not None:
             per_language = max(4 * limit, 32)
             for lang in target_languages:
                 store = self._stores[lang]
                 if store.vectors is None or store.size == 0:
                     continue
-                rows = np.arange(store.size)
-                valid = allowed(store, rows) & store.has_vector[: store.size]
-                # einsum, not BLAS gemv: on the 2-core machine a threaded OpenBLAS call costs a
-                # fixed ~15 ms of thread hand-off, more than the product itself (2 ms at 20 k).
-                cosines = np.einsum("ij,j->i", store.vectors[: store.size], vector)
-                cosines = np.where(valid, cosines, -np.inf)
+                valid = allowed_rows[lang] & store.has_vector[: store.size]
                 n_valid = int(valid.sum())
                 if n_valid == 0:
                     continue
+                cosines, top = _nearest_rows(
+                    store.vectors, vector, valid, min(per_language, n_valid)
+                )
                 all_cosines[lang] = (cosines, valid)
-                take = min(per_language, n_valid)
-                top = np.argpartition(-cosines, take - 1)[:take]
-                top = top[np.argsort(-cosines[top], kind="stable")]
                 for rank, row in enumerate(top.tolist(), start=1):
                     candidate = candidates.setdefault((lang, row), _Candidate(lang, row))
                     candidate.cosine = float(cosines[row])
@@ -785,16 +786,15 @@ class NearDuplicateIndex:
                 store = self._stores[lang]
                 if store.title_matrix is None or store.size == 0:
                     continue
-                rows = np.arange(store.size)
-                valid = allowed(store, rows) & store.has_title[: store.size]
+                valid = allowed_rows[lang] & store.has_title[: store.size]
                 n_valid = int(valid.sum())
                 if n_valid == 0:
                     continue
-                cosines = np.einsum("ij,j->i", store.title_matrix[: store.size], query_title)
-                cosines = np.where(valid, cosines, -np.inf)
+                cosines, top = _nearest_rows(
+                    store.title_matrix, query_title, valid, min(TITLE_CANDIDATES, n_valid)
+                )
                 title_cosines[lang] = (cosines, valid)
-                take = min(TITLE_CANDIDATES, n_valid)
-                for row in np.argpartition(-cosines, take - 1)[:take].tolist():
+                for row in top.tolist():
                     candidates.setdefault((lang, row), _Candidate(lang, row))
             for (lang, row), candidate in candidates.items():
                 if lang in title_cosines and title_cosines[lang][1][row]:
@@ -1182,6 +1182,19 @@ class NearDuplicateIndex:
             pair_rank.tolist(),
             strict=True,
         )
+
+
+def _nearest_rows(
+    matrix: np.ndarray, query: np.ndarray, valid: np.ndarray, take: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines of the query with the first len(valid) rows (-inf where not valid), and the
+    `take` nearest valid rows, nearest first."""
+    # einsum, not BLAS gemv: on the 2-core machine a threaded OpenBLAS call costs a fixed
+    # ~15 ms of thread hand-off, more than the product itself (2 ms at 20 k).
+    cosines = np.einsum("ij,j->i", matrix[: valid.size], query)
+    cosines = np.where(valid, cosines, -np.inf)
+    top = np.argpartition(-cosines, take - 1)[:take]
+    return cosines, top[np.argsort(-cosines[top], kind="stable")]
 
 
 _threadpools: ThreadpoolController | None = None
