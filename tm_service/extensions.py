@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from functools import cached_property
 from typing import Any
 
 import click
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 import memory.gazetteer_models  # noqa: F401 — registers the gazetteer tables
 import memory.review_models  # noqa: F401 — registers the suggestion and review tables
@@ -78,3 +81,12 @@ class DeferredMigrate:
 
 db = SQLAlchemy(model_class=Base)
 migrate = DeferredMigrate()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite in write-ahead-log mode: readers never wait for a writer. In the embedded default
+    the first background job rewrites hundreds of pages in one transaction; in rollback-journal
+    mode its lock kept every request waiting until it failed with "database is locked"."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
