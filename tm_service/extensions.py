@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 import memory.gazetteer_models  # noqa: F401 — registers the gazetteer tables
 import memory.review_models  # noqa: F401 — registers the suggestion and review tables
 import memory.similarity_models  # noqa: F401 — registers the near-duplicate tables
+import memory.terminology_models  # noqa: F401 — registers the termbase tables
 import memory.tm_models  # noqa: F401 — registers the translation-memory tables
 from memory.models import Base
 
