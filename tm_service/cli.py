@@ -334,8 +334,10 @@ def register_cli(app: Flask) -> None:
     from tm_service.cli_gazetteer import register_gazetteer_commands
     from tm_service.cli_jobs import register_job_commands
     from tm_service.cli_memory import register_memory_commands
+    from tm_service.cli_terminology import register_terminology_commands
 
     register_memory_commands(tm)
     register_job_commands(tm)
     register_gazetteer_commands(tm)
+    register_terminology_commands(tm)
     app.cli.add_command(tm)

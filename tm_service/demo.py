@@ -48,4 +48,13 @@ def load_demo(session: Session) -> list[ImportReport]:
         county.neighbours.append(city)
         city.neighbours.append(county)
     session.commit()
+    load_starter_termbase(session)
     return reports
+
+
+def load_starter_termbase(session: Session) -> None:
+    """The shared starter termbase (real deprecations and names, with sources); idempotent."""
+    from memory.services.terminology import import_termbase
+
+    with (DEMO_DIR / "terminology_starter.tbx").open("rb") as stream:
+        import_termbase(session, None, stream, format="tbx", scope="shared")

@@ -151,6 +151,7 @@ def create_api(app: Flask) -> ProblemApi:
         reuse,
         similar,
         suggestions,
+        terminology,
         tm,
     )
 
@@ -176,6 +177,7 @@ def create_api(app: Flask) -> ProblemApi:
         reuse,
         leverage,
         gazetteer,
+        terminology,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.extensions["tm_api"] = api
