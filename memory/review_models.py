@@ -125,6 +125,10 @@ class SuggestionReview(Base):
     # translator confirmed them (a failed check blocks the decision otherwise).
     qa_checks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     checks_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An undone decision (the review queue's undo) stays in the audit, marked with when and by
+    # whom; its segment went back into the queue.
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    undone_by: Mapped[str | None] = mapped_column(String(200))
 
     suggestion: Mapped[Suggestion] = relationship(back_populates="reviews")
 

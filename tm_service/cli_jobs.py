@@ -14,7 +14,10 @@ from tm_service.extensions import db
 
 
 def register_job_commands(group: AppGroup) -> None:
+    from tm_service.cli_pretranslate import pretranslate
+
     group.add_command(worker)
+    group.add_command(pretranslate)
     group.add_command(embed)
     group.add_command(similar_pairs)
 

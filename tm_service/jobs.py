@@ -56,7 +56,11 @@ log = logging.getLogger(__name__)
 
 CONTENT_CHANGED = "content_changed"
 INDEX_SNAPSHOT = "tm_index_snapshot"
-JOB_KINDS = (CONTENT_CHANGED, INDEX_SNAPSHOT)
+# Region-wide jobs (tm_service.region_jobs): pre-translation and the leverage report.
+PRETRANSLATE = "pretranslate"
+LEVERAGE = "leverage"
+REGION_JOB_KINDS = (PRETRANSLATE, LEVERAGE)
+JOB_KINDS = (CONTENT_CHANGED, INDEX_SNAPSHOT, *REGION_JOB_KINDS)
 # A queued or running snapshot job older than this is taken for lost: a new one is recorded.
 INDEX_SNAPSHOT_STALE_S = 1800
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
@@ -230,6 +234,20 @@ def run_changes_here(
     return db.session.get(Job, job_id, populate_existing=True)
 
 
+def run_recorded_here(job_id: str, on_progress: ProgressCallback | None = None) -> Job | None:
+    """Run a recorded Job row now, in this thread (a CLI command without Redis), as
+    `run_changes_here` runs a change: same retries, `on_progress` sees every update."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _run_with_retries(
+        app,
+        job_id,
+        sleep=not app.config.get("TESTING"),
+        remove_session=False,
+        on_progress=on_progress,
+    )
+    return db.session.get(Job, job_id, populate_existing=True)
+
+
 def request_index_snapshot(app: Flask | None = None, *, here: bool | None = None) -> str | None:
     """Have a fuzzy-index snapshot built; returns the job id when a job does it.
 
@@ -338,6 +356,11 @@ def _job_row_for(ids: list[int]) -> tuple[Job, bool]:
         session.rollback()
         return session.scalars(select(Job).where(Job.idempotency_key == key)).one(), False
     return job, True
+
+
+def dispatch(app: Flask, job_id: str) -> None:
+    """Run a recorded Job row the way this configuration runs jobs (rq, thread, in-line)."""
+    _dispatch(app, job_id)
 
 
 def _dispatch(app: Flask, job_id: str) -> None:
@@ -667,6 +690,10 @@ def execute_job(
     try:
         if job.kind == INDEX_SNAPSHOT:
             result = run_index_snapshot(app, progress)
+        elif job.kind in REGION_JOB_KINDS:
+            from tm_service.region_jobs import run_region_job
+
+            result = run_region_job(app, job, progress)
         else:
             result = run_content_pipeline(app, ids, progress)
     except Exception as error:

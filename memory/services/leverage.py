@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -269,6 +269,7 @@ def leverage_report(
     policy: PenaltyPolicy | None = None,
     price_per_million_characters: float = DEFAULT_PRICE_PER_MILLION_CHARACTERS,
     include_pages: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LeverageReport:
     """Words of the region's missing or outdated translations per TM match band and language.
 
@@ -279,6 +280,7 @@ def leverage_report(
     Read-only: public versions only, drafts are never read. Unknown language → NotFound; the
     region's source language → InvalidInput. A language the region has not added yet is
     reported too (`in_region` False): every page missing, made from its source language.
+    `progress(done, total)` counts the pages × languages looked at so far (a background job).
     """
     started = time.perf_counter()
     home = get_region(session, region)
@@ -300,7 +302,8 @@ def leverage_report(
     analyser = _Analyser(session, index, home, policy)
 
     reports = []
-    for language, in_region in languages:
+    steps = len(pages) * len(languages)
+    for step, (language, in_region) in enumerate(languages):
         report = LanguageLeverage(
             language.code,
             price_per_million_characters,
@@ -309,7 +312,9 @@ def leverage_report(
             page_details=[] if include_pages else None,
         )
         seen: set[tuple[int, str]] = set()  # (source language, segment hash) met in this batch
-        for page in pages:
+        for number, page in enumerate(pages, start=1):
+            if progress is not None:
+                progress(step * len(pages) + number - 1, steps)
             if language.id == page.source_language_id:
                 continue
             source_language = translation_source_language(home, page, language)

@@ -360,6 +360,10 @@ def suggest_translations(
         _semantic_candidates(context, segments, near, semantic, page_obj, limit)
     _check_local_details(session, region, source, target, segments, context.policy)
     _name_donors(session, region, segments)
+    # A text a translator rejected for a segment is not offered again from any other source.
+    from memory.services.review_queue import suppress_rejected
+
+    suppress_rejected(session, segments)
 
     queue = page_obj is not None if queue is None else queue
     stored = _stored_suggestions(session, segments) if queue else {}

@@ -185,6 +185,11 @@ def sign_in(page: Page, server: str, token: str) -> None:
     expect(page.locator(".flash-success")).to_contain_text("Signed in")
 
 
+def segment(page: Page, source: str):
+    """The queued segment whose source text contains `source` (not a neighbour's)."""
+    return page.locator(".segment").filter(has=page.locator(".source-text", has_text=source))
+
+
 def current_segment_id(page: Page) -> int:
     return int(page.locator(".segment.current").get_attribute("data-id") or 0)
 
@@ -233,16 +238,16 @@ def test_translator_signs_in_picks_english_and_accepts_a_segment_with_the_keyboa
     expect(offered).to_have_text(re.compile("Counselling|Advice"))
     offered_text = offered.inner_text()
     expect(first.locator(".score").first).to_contain_text("%")
-    phone = page.locator(".segment", has_text="Termin unter")
+    phone = segment(page, "Termin unter")
     expect(phone.locator(".candidate .target").first).to_contain_text("07151 501-0")
     expect(phone.locator(".diff del").first).to_have_text("0821 3102")
     expect(phone.locator(".diff ins").first).to_have_text("07151 501")
     expect(phone.locator(".penalty").first).to_contain_text("−")
     expect(phone.locator(".attribution").first).to_contain_text("CC BY 4.0")
-    expect(page.locator(".segment", has_text="Parkplätze")).to_contain_text("No suggestion")
+    expect(segment(page, "Parkplätze")).to_contain_text("No suggestion")
     expect(page.locator(".legend")).to_contain_text("accept the picked candidate")
     # An identical source from a published human translation: a green 100, its trust beside it.
-    passport = page.locator(".segment", has_text="Bringen Sie").locator(".candidate").first
+    passport = segment(page, "Bringen Sie").locator(".candidate").first
     expect(passport.locator(".score")).to_have_text("100 %")
     expect(passport.locator(".score")).to_have_class(re.compile("score-perfect"))
     expect(passport.locator(".trust")).to_have_text("approved")
@@ -257,7 +262,7 @@ def test_translator_signs_in_picks_english_and_accepts_a_segment_with_the_keyboa
     following = int(page.locator(".segment").nth(1).get_attribute("data-id") or 0)
     with page.expect_navigation():
         page.keyboard.press("a")
-    expect(page.locator(".flash-success")).to_contain_text(f"Accepted: “{offered_text}”")
+    expect(page.locator(".last-decision")).to_contain_text(f"Accepted: “{offered_text}”")
     expect(page.locator(f"#s-{decided}")).to_have_count(0)  # left the queue
     assert current_segment_id(page) == following  # focus moved on
 
@@ -287,7 +292,7 @@ def test_edit_with_the_keyboard_stores_the_translators_text(app, server, page, c
     textarea.fill("Make an appointment: 07151 501-0.")
     with page.expect_navigation():
         page.keyboard.press("Control+Enter")
-    expect(page.locator(".flash-success")).to_contain_text("Saved your edit")
+    expect(page.locator(".last-decision")).to_contain_text("Saved your edit")
 
     suggestion, reviews, unit = stored(app, edited)
     assert suggestion.status is SuggestionStatus.EDITED
@@ -328,7 +333,7 @@ def test_an_edit_that_drops_the_phone_number_is_held_until_the_translator_confir
 
     with page.expect_navigation():
         failed.get_by_role("button", name="Save anyway").click()
-    expect(page.locator(".flash-success")).to_contain_text("Saved your edit")
+    expect(page.locator(".last-decision")).to_contain_text("Saved your edit")
     suggestion, reviews, unit = stored(app, held)
     assert suggestion.status is SuggestionStatus.EDITED
     assert [(r.after_text, r.checks_confirmed) for r in reviews] == [("Call us.", True)]
@@ -348,7 +353,7 @@ def test_escape_cancels_an_edit_and_r_rejects(app, server, page, content):
     rejected = current_segment_id(page)
     with page.expect_navigation():
         page.keyboard.press("r")
-    expect(page.locator(".flash-success")).to_contain_text("Rejected")
+    expect(page.locator(".last-decision")).to_contain_text("Rejected")
     suggestion, reviews, _ = stored(app, rejected)
     assert suggestion.status is SuggestionStatus.REJECTED
     assert [r.decision.value for r in reviews] == ["reject"]
@@ -359,7 +364,7 @@ def test_arabic_target_text_is_shown_right_to_left(app, server, page, content):
     queue(app, token, "a2", "ar")
     sign_in(page, server, token)
     page.goto(f"{server}/ui/review?language=ar")
-    passport = page.locator(".segment", has_text="Bring your passport.")
+    passport = segment(page, "Bring your passport.")
     expect(passport.locator(".source-text")).to_have_attribute("dir", "ltr")
     expect(passport.locator(".source-text")).to_have_attribute("lang", "en")
     target = passport.locator(".candidate .target").first

@@ -147,6 +147,7 @@ def create_api(app: Flask) -> ProblemApi:
         jobs,
         leverage,
         pages,
+        region_jobs,
         regions,
         reuse,
         similar,
@@ -176,6 +177,7 @@ def create_api(app: Flask) -> ProblemApi:
         suggestions,
         reuse,
         leverage,
+        region_jobs,
         gazetteer,
         terminology,
     ):

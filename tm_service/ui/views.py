@@ -32,21 +32,23 @@ from memory.errors import (
 from memory.models import Origin
 from memory.review_models import Decision, SuggestionStatus
 from memory.services import reuse as reuse_service
+from memory.services import review_queue
 from memory.services import suggestions as suggestion_service
 from memory.services.pages import get_page, list_pages
-from memory.services.regions import get_language, get_region, list_regions
+from memory.services.regions import get_language, get_region, list_languages, list_regions
 from memory.services.similarity import find_similar_pages
 from memory.services.translation_memory import strip_markup
+from memory.similarity_models import Job
+from tm_service import region_jobs
 from tm_service.api.suggestions import suggest_with_app_services
 from tm_service.extensions import db
-from tm_service.jobs import get_similarity_indexes, translations_changed
-from tm_service.ui import security
+from tm_service.jobs import LEVERAGE, PRETRANSLATE, get_similarity_indexes, translations_changed
+from tm_service.ui import security, workflow
 from tm_service.ui.presentation import (
     TextLanguage,
     page_rows,
     region_language_codes,
     safe_url,
-    segment_views,
     target_languages,
     translation_rows,
 )
@@ -55,7 +57,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("ui", __name__, url_prefix="/ui")
 
-QUEUE_PAGE_SIZE = 50
 PAGES_PAGE_SIZE = 50
 SIMILAR_PAGES = 10
 MAX_EDIT_LENGTH = 5000  # as the API's review schema
@@ -224,13 +225,25 @@ def review():
     return _render_review(g.ui_actor)
 
 
-def _render_review(actor: Actor, *, problem: dict[str, Any] | None = None, status: int = 200):
+def _render_review(
+    actor: Actor,
+    *,
+    problem: dict[str, Any] | None = None,
+    status: int = 200,
+    confirm_batch: bool = False,
+):
     slug, scope = _scope(actor)
     if slug is None:
         return _choose_region("ui.review")
     region = get_region(db.session, slug)
     targets = target_languages(region)
     pending = suggestion_service.pending_counts(db.session, actor, slug)
+    # --- review workflow: a language the region has not added yet (pre-translated into it)
+    # has a queue too.
+    known = {language.code for language in targets}
+    for code in sorted(set(pending) - known):
+        targets.append(TextLanguage.of(get_language(db.session, code)))
+    # --- end review workflow
     counts = {language.code: pending.get(language.code, 0) for language in targets}
     language_code = request.values.get("language") or None
     page = request.values.get("page") or None
@@ -244,25 +257,12 @@ def _render_review(actor: Actor, *, problem: dict[str, Any] | None = None, statu
         "page": page,
         "offset": offset,
         "problem": problem,
+        "confirm_batch": confirm_batch,
     }
     if language_code is not None:
         if language_code not in counts:
             raise NotFound(f"Region '{slug}' does not translate into '{language_code}'.")
-        items, total = suggestion_service.list_suggestions(
-            db.session,
-            actor,
-            slug,
-            target_language=language_code,
-            page=page,
-            limit=QUEUE_PAGE_SIZE,
-            offset=offset,
-        )
-        context.update(
-            language=TextLanguage.of(get_language(db.session, language_code)),
-            segments=segment_views(items, offset + 1),
-            total=total,
-            page_size=QUEUE_PAGE_SIZE,
-        )
+        context.update(workflow.queue_context(actor, region, language_code, page, offset))
     return render_template("ui/review.html", **context), status
 
 
@@ -312,7 +312,7 @@ def decide(suggestion_id: int):
     summary = DECISION_WORDS[decision]
     if suggestion.final_text and suggestion.status is not SuggestionStatus.REJECTED:
         summary += f": “{_shorten(strip_markup(suggestion.final_text))}”"
-    flash(summary, "success")
+    workflow.remember_decision(suggestion_id, summary)  # shown with Undo, not as a flash
     _, scope = _scope(actor)
     arguments = {
         "language": request.form.get("language") or None,
@@ -341,24 +341,52 @@ def pages():
         return _choose_region("ui.pages")
     region = get_region(db.session, slug)
     offset = _int_field("offset", request.args.get("offset"), 0) or 0
-    views, total = list_pages(
-        db.session,
-        slug,
-        actor=actor,
-        include_drafts=True,
-        limit=PAGES_PAGE_SIZE,
-        offset=offset,
+    # --- review workflow: search, state filter and the page tree over every page
+    views, _ = list_pages(db.session, slug, actor=actor, include_drafts=True, limit=100_000)
+    parents = {
+        view.page.external_id: view.page.parent.external_id if view.page.parent else None
+        for view in views
+    }
+    text = (request.args.get("q") or "").strip()
+    filter_language = request.args.get("language") or None
+    state = request.args.get("state") or None
+    rows = workflow.filter_rows(
+        page_rows(views, region), language=filter_language, state=state, text=text
     )
+    filtered = bool(text or (filter_language and state))
+    tree = (
+        workflow.page_tree(rows, parents)
+        if not filtered
+        else [workflow.TreeRow(row, 0) for row in rows]
+    )
+    all_languages = [TextLanguage.of(language) for language in list_languages(db.session)]
+    jobs_shown = [
+        workflow.job_view(job)
+        for job in (
+            region_jobs.latest_region_job(PRETRANSLATE, slug),
+            region_jobs.latest_region_job(LEVERAGE, slug),
+        )
+        if job is not None
+    ]
     return render_template(
         "ui/pages.html",
         region=region,
         scope=scope,
-        rows=page_rows(views, region),
+        tree=tree[offset : offset + PAGES_PAGE_SIZE],
         targets=target_languages(region),
-        total=total,
+        all_languages=[
+            language for language in all_languages if language.code != region.source_language.code
+        ],
+        total=len(tree),
         offset=offset,
         page_size=PAGES_PAGE_SIZE,
+        q=text,
+        filter_language=filter_language,
+        state=state,
+        filtered=filtered,
+        jobs=jobs_shown,
     )
+    # --- end review workflow
 
 
 @bp.post("/pages/<string:external_id>/suggest")
@@ -486,6 +514,119 @@ def reuse(external_id: str):
         "success",
     )
     return redirect(url_for("ui.page", external_id=result.page.external_id, **scope))
+
+
+# --------------------------------------------------------------------------- review workflow
+
+
+@bp.post("/review/<int:suggestion_id>/undo")
+@signed_in
+def undo(suggestion_id: int):
+    """Undo the last decision: the segment is back in the queue, the memory as before."""
+    actor: Actor = g.ui_actor
+    _, scope = _scope(actor)
+    try:
+        review_queue.undo_decision(db.session, actor, suggestion_id)
+    except Conflict as error:
+        db.session.rollback()
+        flash(error.detail, "error")
+    else:
+        flash("Undone: the segment waits for review again.", "success")
+    workflow.forget_decision()
+    return redirect(_queue_url(scope) + f"#s-{suggestion_id}")
+
+
+@bp.post("/review/batch-accept")
+@signed_in
+def batch_accept():
+    """Accept every clean 100/101 % human match of the queue: a confirmation first, then all."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    region = get_region(db.session, slug)
+    target = get_language(db.session, request.form.get("language", ""), field="language")
+    if request.form.get("confirm") != "1":
+        return _render_review(actor, confirm_batch=True)
+    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    accepted = review_queue.batch_accept(db.session, actor, region, target, ids)
+    workflow.forget_decision()
+    flash(
+        f"Accepted {len(accepted)} segment{'' if len(accepted) == 1 else 's'} with a 100/101 % "
+        "human match.",
+        "success",
+    )
+    return redirect(_queue_url(scope))
+
+
+def _queue_url(scope: dict[str, str]) -> str:
+    arguments = {
+        key: request.form.get(key) or None for key in ("language", "page", "offset", "show", "q")
+    }
+    return url_for("ui.review", **{k: v for k, v in arguments.items() if v is not None}, **scope)
+
+
+@bp.post("/jobs/pretranslate")
+@signed_in
+def start_pretranslation():
+    """Pre-translate the region into one language as a background job; then its progress."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    try:
+        job, created = region_jobs.start_pretranslation(
+            actor,
+            slug,
+            request.form.get("language", ""),
+            machine_translation=request.form.get("machine_translation") == "1",
+        )
+    except DomainError as error:
+        if isinstance(error, Unauthorized):
+            raise
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("ui.pages", **scope))
+    if not created:
+        flash("This pre-translation is already under way: here is its progress.", "success")
+    return redirect(url_for("ui.job", job_id=job.id, **scope))
+
+
+@bp.post("/jobs/leverage")
+@signed_in
+def start_leverage():
+    """The region's leverage report as a background job; then its progress and the report."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    language = request.form.get("language") or None
+    try:
+        job, _ = region_jobs.start_leverage(actor, slug, [language] if language else None)
+    except DomainError as error:
+        if isinstance(error, Unauthorized):
+            raise
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("ui.pages", **scope))
+    return redirect(url_for("ui.job", job_id=job.id, **scope))
+
+
+@bp.get("/jobs/<string:job_id>")
+@signed_in
+def job(job_id: str):
+    """A region-wide job: progress while it runs (the page refreshes itself), then its result."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    found = db.session.get(Job, job_id) if len(job_id) <= 36 else None
+    if (
+        found is None
+        or found.kind not in (PRETRANSLATE, LEVERAGE)
+        or (found.params or {}).get("region") != slug
+    ):
+        raise NotFound(f"No job '{job_id}' of this region.")
+    region = get_region(db.session, slug) if slug else None
+    return render_template("ui/job.html", region=region, scope=scope, job=workflow.job_view(found))
 
 
 @bp.route("/<path:unknown>", methods=["GET", "POST"])

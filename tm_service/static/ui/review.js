@@ -1,6 +1,6 @@
 // Keyboard review for tm-service's queue: j/k (or ↓/↑) move, 1–9 pick a candidate,
-// a accept, e edit (Ctrl+Enter saves, Esc cancels), r reject. Plain forms underneath:
-// everything also works with the mouse and without this script.
+// a accept, e edit (Ctrl+Enter saves, Esc cancels), r reject, u undo the last decision.
+// Plain forms underneath: everything also works with the mouse and without this script.
 "use strict";
 
 (function () {
@@ -178,6 +178,9 @@
         break;
       case "r":
         submit(segment.querySelector(".reject-form"));
+        break;
+      case "u":
+        submit(document.querySelector(".undo-form"));
         break;
       default:
         if (/^[1-9]$/.test(event.key)) {
