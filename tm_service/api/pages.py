@@ -16,6 +16,7 @@ from tm_service.api.schemas import (
     TranslationSchema,
     license_of,
 )
+from tm_service.api.terminology import PushedTranslationSchema, with_term_warnings
 from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 from tm_service.jobs import translation_changed
@@ -86,8 +87,10 @@ def get_translation(query, region, external_id, language):
 )
 @token_required
 @blp.arguments(TranslationPushSchema)
-@blp.response(200, TranslationSchema, description="Unchanged: same content as the latest version")
-@blp.alt_response(201, schema=TranslationSchema, description="Stored as a new version")
+@blp.response(
+    200, PushedTranslationSchema, description="Unchanged: same content as the latest version"
+)
+@blp.alt_response(201, schema=PushedTranslationSchema, description="Stored as a new version")
 @blp.alt_response(401, description="No token")
 @blp.alt_response(403, description="Token of another region or role")
 @blp.alt_response(404, description="Unknown region or language")
@@ -109,10 +112,12 @@ def push_translation(data, region, external_id, language):
         data,
         if_match=request.headers.get("If-Match"),
     )
+    view = result.view
     if result.created:
         translation_changed(result.view.translation.id)
+        view = with_term_warnings(view)  # deprecated or forbidden terms it brings in
     return (
-        result.view,
+        view,
         201 if result.created else 200,
         {"ETag": page_service.etag_of(result.view.translation)},
     )

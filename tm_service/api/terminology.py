@@ -4,6 +4,9 @@ global admins (the shared ones); TBX and CSV import, TBX export; the deprecated-
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from typing import Any
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
@@ -11,9 +14,10 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from memory.errors import InvalidInput, Unauthorized
+from memory.services import pages as page_service
 from memory.services import terminology as terminology_service
 from memory.termbase_files import KEY_MAX, STATUSES, TERM_MAX
-from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema
+from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, TranslationSchema
 from tm_service.auth import current_actor, token_required
 from tm_service.extensions import db
 
@@ -349,3 +353,34 @@ def deprecated_terms(query):
     return terminology_service.deprecated_terms_report(
         db.session, region=query.get("region"), language=query.get("language")
     )
+
+
+# --------------------------------------------------------------------------- the push warning
+
+
+class TermWarningSchema(DeprecatedTermOccurrenceSchema):
+    """A deprecated or forbidden term the pushed version brings in (the previous one lacked)."""
+
+
+class PushedTranslationSchema(TranslationSchema):
+    """A pushed version, with the deprecated or forbidden terms it introduces."""
+
+    terminology_warnings = fields.List(
+        fields.Nested(TermWarningSchema),
+        metadata={
+            "description": "Deprecated or forbidden termbase terms this version introduces, "
+            "each with its sentence and the preferred term (empty: none)."
+        },
+    )
+
+
+@dataclass(frozen=True)
+class PushedTranslationView(page_service.TranslationView):
+    terminology_warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def with_term_warnings(view: page_service.TranslationView) -> PushedTranslationView:
+    """The view of a new version with the terminology warnings of what it introduces."""
+    values = {f.name: getattr(view, f.name) for f in dataclass_fields(view)}
+    warnings = terminology_service.push_warnings(db.session, view.translation)
+    return PushedTranslationView(**values, terminology_warnings=warnings)
