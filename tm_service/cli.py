@@ -331,6 +331,7 @@ tm.add_command(token)
 
 
 def register_cli(app: Flask) -> None:
+    from tm_service.cli_cms import register_cms_commands
     from tm_service.cli_gazetteer import register_gazetteer_commands
     from tm_service.cli_jobs import register_job_commands
     from tm_service.cli_memory import register_memory_commands
@@ -339,5 +340,6 @@ def register_cli(app: Flask) -> None:
     register_memory_commands(tm)
     register_job_commands(tm)
     register_gazetteer_commands(tm)
+    register_cms_commands(tm)
     register_terminology_commands(tm)
     app.cli.add_command(tm)

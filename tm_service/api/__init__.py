@@ -154,6 +154,7 @@ def create_api(app: Flask) -> ProblemApi:
         suggestions,
         terminology,
         tm,
+        xliff,
     )
 
     api = ProblemApi(app)
@@ -180,6 +181,7 @@ def create_api(app: Flask) -> ProblemApi:
         region_jobs,
         gazetteer,
         terminology,
+        xliff,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.extensions["tm_api"] = api

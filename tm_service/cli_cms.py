@@ -1,0 +1,122 @@
+"""`flask tm …` commands of the Integreat CMS round trip: XLIFF export and import, live sync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from memory.authorization import Actor
+from memory.errors import DomainError
+from memory.models import Role
+from tm_service.extensions import db
+
+# The operator at the command line acts as a global admin.
+OPERATOR = Actor(role=Role.ADMIN, region_slug=None, name="command line")
+
+
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(getattr(error, "detail", error)))
+
+
+def register_cms_commands(group: AppGroup) -> None:
+    """Add the XLIFF and sync commands to the `tm` group."""
+
+    @group.command("xliff-export")
+    @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--region", "region_slug", required=True)
+    @click.option("--target-language", required=True, help="E.g. en (from de) or ar (from en).")
+    @click.option(
+        "--version",
+        "xliff_version",
+        type=click.Choice(["1.2", "2.0"]),
+        default="1.2",
+        show_default=True,
+    )
+    @click.option("--page", "pages", multiple=True, help="Only this page (repeatable).")
+    def xliff_export(
+        out: Path,
+        region_slug: str,
+        target_language: str,
+        xliff_version: str,
+        pages: tuple[str, ...],
+    ) -> None:
+        """Export a region's pages for a target language as XLIFF, pre-filled from the memory
+        (no machine translation). The source language is the target's parent in the region's
+        language tree. Prints a JSON report."""
+        from memory.services import xliff_io
+        from tm_service.api.suggestions import suggest_with_app_services
+        from tm_service.cli import ProgressBar, ensure_schema
+
+        ensure_schema()
+
+        def suggest(page: str, language: str):
+            return suggest_with_app_services(
+                OPERATOR,
+                region_slug,
+                page=page,
+                target_language=language,
+                machine_translation=False,
+                queue=False,
+            )
+
+        bar = ProgressBar(f"exporting {region_slug}", unit="page")
+        try:
+            data, report = xliff_io.export_xliff(
+                db.session,
+                OPERATOR,
+                region_slug,
+                target_language,
+                suggest=suggest,
+                version=xliff_version,
+                pages=list(pages) or None,
+                progress=bar,
+            )
+        except DomainError as error:
+            _fail(error)
+        finally:
+            bar.close()
+        partial = out.with_name(out.name + ".part")
+        partial.write_bytes(data)
+        partial.replace(out)
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+
+    @group.command("xliff-import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--region", "region_slug", required=True)
+    @click.option(
+        "--publish/--draft",
+        default=False,
+        show_default=True,
+        help="Store the new versions as public or as drafts.",
+    )
+    @click.option(
+        "--on-changed",
+        type=click.Choice(["refuse", "outdated"]),
+        default="refuse",
+        show_default=True,
+        help="A page whose source changed since the export: refuse the file, or "
+        "store the translation as outdated.",
+    )
+    def xliff_import(path: Path, region_slug: str, publish: bool, on_changed: str) -> None:
+        """Import a returned XLIFF file (atomic, idempotent): a new version per page and
+        reviewed units for the segments the translator settled on. Prints a JSON report."""
+        from memory.services import xliff_io
+        from tm_service.cli import ensure_schema, process_changes
+
+        ensure_schema()
+        try:
+            report = xliff_io.import_xliff(
+                db.session,
+                None,
+                region_slug,
+                path.read_bytes(),
+                publish=publish,
+                on_changed=on_changed,
+            )
+        except DomainError as error:
+            _fail(error)
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        process_changes(report.changed_translation_ids, f"processing {region_slug}")
