@@ -11,8 +11,8 @@
   reviewed unit that only this decision wrote leaves the memory, a rejection's penalty is taken
   back; the audit row stays, marked undone.
 - `batch_candidates` / `batch_accept`: the segments whose top candidate is a 100/101 % human
-  match without a failed check or a local detail to replace, accepted in one go (each audited
-  as a decision of its own).
+  translation of exactly the same source sentence, without a failed check or a local detail to
+  replace, accepted in one go (each audited as a decision of its own).
 - `suppress_rejected`: candidates whose text a translator rejected for the same segment are
   not offered again, whatever other source brings the identical text.
 """
@@ -358,13 +358,17 @@ def undo_decision(session: Session, actor: Actor | None, suggestion_id: int) -> 
 
 
 def _batch_ready(suggestion: Suggestion) -> bool:
+    """Top candidate: a human translation of exactly this source sentence (not one whose
+    numbers or links were put in), reviewed or published, not outdated or rejected, no failed
+    check, no local detail to replace."""
     candidates = suggestion.candidates or []
     if not candidates:
         return False
     top = candidates[0]
     trust = top.get("trust") or {}
     return (
-        top.get("match") is not None
+        _normal(str(top.get("match_source_text") or "")) == _normal(suggestion.source_text)
+        and top.get("match") is not None
         and float(top["match"]) >= 100
         and top.get("source") != "machine_translation"
         and trust.get("status") in HUMAN_TRUST
