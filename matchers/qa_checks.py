@@ -12,7 +12,9 @@ Uhr, 2 pm). Inline tags are the segments' placeholders (`<g1>…</g1>`, `<x2/>`)
 What is checked: numbers, phones, dates, times, URLs, e-mails missing or extra; inline tags
 missing or extra (when the target carries markup at all: a plain-text edit cannot); the source
 left untranslated in the target; leading and trailing whitespace, doubled spaces; the final
-punctuation mark. Every finding blocks an accept or an edit until the translator confirms it.
+punctuation mark; with a termbase (`terminology`), its terms rendered as it says and none of
+its deprecated or forbidden target terms used. Every finding blocks an accept or an edit until
+the translator confirms it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from matchers.local_details import phone_key
 from matchers.normalise import digits_to_ascii
 from matchers.placeholders import Placeholder, extract_placeholders
 
-__all__ = ["CHECKS", "QaFinding", "check_translation", "findings_as_records"]
+__all__ = ["CHECKS", "QaFinding", "check_translation", "findings_as_records", "term_findings"]
 
 # The checks, in the order their findings are listed.
 CHECKS = (
@@ -41,6 +43,7 @@ CHECKS = (
     "untranslated",
     "whitespace",
     "punctuation",
+    "terminology",
 )
 
 
@@ -141,12 +144,14 @@ def check_translation(
     source_language: str = "",
     target_language: str = "",
     markup: bool | None = None,
+    terminology: Callable[[str, str], Iterable[QaFinding]] | None = None,
 ) -> tuple[QaFinding, ...]:
     """The failed checks of `target` as a translation of `source` (both segment texts, inline
     tags as placeholders); () when every check passes.
 
     `markup`: whether the target is expected to carry the source's inline tags (default: when
     it carries any). Languages (BCP 47) only tell "untranslated" apart from a shared language.
+    `terminology(source, target)`: the termbase's findings (see `term_findings`), if any.
     """
     findings: list[QaFinding] = []
     source_plain, target_plain = _TAG.sub("", source), _TAG.sub("", target)
@@ -168,7 +173,38 @@ def check_translation(
     findings += _untranslated(source_plain, target_plain, source_language, target_language)
     findings += _whitespace(source_plain, target_plain)
     findings += _punctuation(source_plain, target_plain)
+    if terminology is not None:
+        findings += terminology(source_plain, target_plain)
     return tuple(findings)
+
+
+def term_findings(
+    missing: Iterable[tuple[str, Sequence[str]]],
+    avoided: Iterable[tuple[str, str, Sequence[str]]],
+) -> list[QaFinding]:
+    """Terminology findings: `missing` (source term, its preferred target terms) not rendered
+    so; `avoided` (status, what the target says, the preferred terms) deprecated or forbidden
+    target terms used."""
+    findings = [
+        QaFinding(
+            "terminology",
+            "term_not_used",
+            f"'{term}' should be rendered as " + " or ".join(f"'{p}'" for p in preferred) + ".",
+            term,
+        )
+        for term, preferred in missing
+    ]
+    for status, surface, preferred in avoided:
+        instead = " or ".join(f"'{p}'" for p in preferred)
+        findings.append(
+            QaFinding(
+                "terminology",
+                f"term_{status}",
+                f"'{surface}' is a {status} term" + (f": use {instead}." if instead else "."),
+                surface,
+            )
+        )
+    return findings
 
 
 # --------------------------------------------------------------------------- values

@@ -106,6 +106,9 @@ class PenaltyPolicy:
       79 % match falls below the 75 % a draft takes.
     - local_detail_replaced 2: the query's own town, office or address was put in for the
       other region's; the sentence around it wants a look.
+    - terminology 3 per termbase term of the segment that the translation does not render
+      with a preferred or admitted target term (memory.services.terminology); one that uses
+      a deprecated or forbidden target term is flagged as well.
     """
 
     machine_translated: float = 10.0
@@ -118,6 +121,7 @@ class PenaltyPolicy:
     rejected: float = 4.0
     foreign_local_detail: float = 10.0
     local_detail_replaced: float = 2.0
+    terminology: float = 3.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "PenaltyPolicy":
@@ -147,6 +151,7 @@ TRUST_PENALTIES = frozenset(
         "rejected",
         "foreign_local_detail",
         "local_detail_replaced",
+        "terminology",
     }
 )
 

@@ -68,6 +68,7 @@ from memory.services.pages import (
 )
 from memory.services.regions import get_language, get_region
 from memory.services.semantic import SemanticHit
+from memory.services.terminology import check_suggestions, qa_terminology
 from memory.services.translation_memory import (
     LookupContext,
     LookupMatch,
@@ -152,6 +153,8 @@ class Candidate:
     trust: dict[str, Any] | None = None
     # The quality checks the text fails as a translation of the segment (matchers.qa_checks).
     checks: tuple[dict[str, str], ...] = ()
+    # The termbase terms it renders or misses, and deprecated or forbidden ones it uses.
+    terminology: dict[str, Any] | None = None
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -172,6 +175,7 @@ class Candidate:
             "similarity": self.similarity,
             "local_details": list(self.local_details),
             "checks": list(self.checks),
+            "terminology": self.terminology,
         }
 
     @classmethod
@@ -208,6 +212,8 @@ class SegmentSuggestion:
     chosen: Candidate | None = None  # what the draft uses
     # The page's own published translation of this segment (never offered as a candidate).
     current: Candidate | None = None
+    # The termbase terms of the source with their preferred target terms.
+    terms: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def plain_source(self) -> str:
@@ -378,9 +384,14 @@ def suggest_translations(
         machine_translation,
         context.policy,
     )
+    check_suggestions(session, region, source.code, target.code, segments, context.policy)
+    terms = qa_terminology(session, region, source.code, target.code)
     for segment in segments:
         segment.candidates = [
-            replace(c, checks=tuple(_checks(segment.source_text, c.reviewed_text, source, target)))
+            replace(
+                c,
+                checks=tuple(_checks(segment.source_text, c.reviewed_text, source, target, terms)),
+            )
             for c in segment.candidates
         ]
         segment.chosen = _choose(segment.candidates)
@@ -877,15 +888,21 @@ def _machine_translate(
 
 
 def _checks(
-    source_text: str, target_text: str, source: Language, target: Language
+    source_text: str,
+    target_text: str,
+    source: Language,
+    target: Language,
+    terminology: Callable[[str, str], Any] | None = None,
 ) -> list[dict[str, str]]:
-    """The quality checks `target_text` fails as a translation of the segment, as records."""
+    """The quality checks `target_text` fails as a translation of the segment, as records
+    (`terminology`: the termbase's check, memory.services.terminology.qa_terminology)."""
     return findings_as_records(
         check_translation(
             source_text,
             target_text,
             source_language=source.bcp47_tag or source.code,
             target_language=target.bcp47_tag or target.code,
+            terminology=terminology,
         )
     )
 
@@ -1286,6 +1303,12 @@ def review_suggestion(
             final,
             suggestion.source_language,
             suggestion.target_language,
+            qa_terminology(
+                session,
+                suggestion.region,
+                suggestion.source_language.code,
+                suggestion.target_language.code,
+            ),
         )
         if failed and not confirm_checks:
             raise ChecksFailed(

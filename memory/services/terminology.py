@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from matchers.qa_checks import QaFinding, term_findings
+from matchers.scoring import PenaltyPolicy
 from matchers.terms import TermEntry, TermHit, TermRecognizer
 from memory.authorization import Action, Actor, authorize
 from memory.errors import ImportRejected, InvalidInput, NotFound
@@ -771,3 +773,112 @@ def validate_status(value: str) -> str:
     if value not in STATUSES:
         raise InvalidInput(f"Unknown term status {value!r}.")
     return value
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def qa_terminology(
+    session: Session, region: Region | str | None, source_language: str, target_language: str
+) -> Callable[[str, str], list[QaFinding]] | None:
+    """The terminology check of `matchers.qa_checks.check_translation` for a region's
+    termbase and a language pair; None when the termbase is empty."""
+    termbase = termbase_for(session, region)
+    if not termbase:
+        return None
+
+    def check(source: str, target: str) -> list[QaFinding]:
+        result = termbase.check_target(source, source_language, target, target_language)
+        return term_findings(
+            [(term.term, term.preferred) for term in result.missing],
+            [
+                (
+                    hit.status,
+                    hit.surface,
+                    termbase.concepts[hit.concept_id].preferred(target_language),
+                )
+                for hit in result.avoided
+            ],
+        )
+
+    return check
+
+
+def check_suggestions(
+    session: Session,
+    region: Region,
+    source_language: str,
+    target_language: str,
+    segments: Sequence[Any],
+    policy: PenaltyPolicy,
+) -> None:
+    """Each segment's termbase terms (`segment.terms`) and each candidate's use of them
+    (`candidate.terminology`): a `terminology` penalty per term not rendered with a preferred
+    or admitted target term, `flagged` when it uses a deprecated or forbidden one; candidates
+    re-ranked by the new scores."""
+    termbase = termbase_for(session, region)
+    if not termbase:
+        return
+    for segment in segments:
+        source = segment.plain_source
+        terms = termbase.terms_in(source, source_language, target_language)
+        segment.terms = [term.as_dict() for term in terms]
+        checked = [
+            _with_terminology(c, termbase, source, terms, source_language, target_language, policy)
+            for c in segment.candidates
+        ]
+        if checked != segment.candidates:
+            segment.candidates = sorted(
+                checked, key=lambda c: -(c.score if c.score is not None else -1.0)
+            )
+
+
+def _with_terminology(
+    candidate: Any,
+    termbase: Termbase,
+    source: str,
+    terms: list[SegmentTerm],
+    source_language: str,
+    target_language: str,
+    policy: PenaltyPolicy,
+) -> Any:
+    result = termbase.check_target(source, source_language, candidate.text, target_language, terms)
+    if not terms and not result.avoided:
+        return candidate
+    record = {
+        "flagged": result.flagged,
+        "terms": [
+            {"term": t.term, "preferred": t.preferred, "used": t not in result.missing}
+            for t in terms
+        ],
+        "avoided": [
+            {
+                "term": hit.term,
+                "status": hit.status,
+                "surface": hit.surface,
+                "preferred": termbase.concepts[hit.concept_id].preferred(target_language),
+            }
+            for hit in result.avoided
+        ],
+    }
+    missing = list(result.missing)
+    amount = policy.terminology * len(missing)
+    score, trust, penalties = candidate.score, candidate.trust, candidate.penalties
+    if amount > 0:
+        detail = "; ".join(
+            f"'{t.term}' not rendered as " + " or ".join(f"'{p}'" for p in t.preferred)
+            for t in missing
+        )
+        if result.avoided:
+            detail += "; uses " + ", ".join(f"{h.status} '{h.surface}'" for h in result.avoided)
+        penalty = {"code": "terminology", "amount": amount, "detail": detail}
+        penalties = (*penalties, penalty)
+        if score is not None:
+            score = round(max(score - amount, 0.0), 2)
+        if trust is not None:
+            trust = {
+                **trust,
+                "score": round(max(float(trust["score"]) - amount, 0.0), 2),
+                "penalties": [*trust["penalties"], penalty],
+            }
+    return replace(candidate, score=score, trust=trust, penalties=penalties, terminology=record)

@@ -217,6 +217,15 @@ class CandidateSchema(Schema):
             "accepting it needs confirm_checks while any fails."
         },
     )
+    terminology = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "The termbase's view of the text: flagged (it uses a deprecated or "
+            "forbidden target term), terms (the segment's terms: term, preferred, used) and "
+            "avoided (term, status, surface, preferred). A terminology penalty per term not "
+            "used. Null when the segment has no termbase term."
+        },
+    )
     similarity = fields.Dict(
         allow_none=True,
         metadata={
@@ -240,6 +249,13 @@ class SegmentSchema(Schema):
     index = fields.Integer()
     source_text = fields.Function(lambda s: s.plain_source, metadata={"type": "string"})
     words = fields.Integer()
+    terms = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Termbase terms of the source (term, surface, start, end, status, "
+            "preferred and avoid target terms, concept_key, definition)."
+        },
+    )
     candidates = fields.List(fields.Nested(CandidateSchema))
     current_translation = fields.Nested(
         CandidateSchema,
