@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 
 from tm_service.ui.security import configure_session
+from tm_service.ui.terminology import register_terminology_helpers
 from tm_service.ui.views import bp
 
 
@@ -18,3 +19,4 @@ def register_ui(app: Flask) -> None:
     """Mount the UI at /ui with a session secret (TM_SECRET_KEY or the instance folder's)."""
     configure_session(app)
     app.register_blueprint(bp)
+    register_terminology_helpers(app)
