@@ -120,3 +120,81 @@ def register_cms_commands(group: AppGroup) -> None:
             _fail(error)
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
         process_changes(report.changed_translation_ids, f"processing {region_slug}")
+
+    @group.command("sync-integreat")
+    @click.argument("base_url")
+    @click.option("--region", "region_slug", required=True, help="Region slug on the instance.")
+    @click.option("--language", "languages", multiple=True, help="Only this language (repeatable).")
+    @click.option("--name", "region_name", help="Region name, if the region is new here.")
+    @click.option(
+        "--every",
+        "every_s",
+        type=click.IntRange(min=60),
+        help="Schedule the sync on the rq workers every this many seconds (needs TM_REDIS_URL).",
+    )
+    @click.option("--stop", is_flag=True, help="Stop the region's scheduled syncs.")
+    def sync_integreat(
+        base_url: str,
+        region_slug: str,
+        languages: tuple[str, ...],
+        region_name: str | None,
+        every_s: int | None,
+        stop: bool,
+    ) -> None:
+        """Pull the region's changed pages from a live Integreat instance (API v3).
+
+        Each language's listing is fetched only if it changed since the last run (ETag /
+        Last-Modified); only pages whose content changed are stored and processed. Prints a
+        JSON report; each language or page that failed is named on stderr, and the command
+        then exits with status 1 after storing what it could.
+        """
+        from flask import current_app
+
+        from connectors.integreat import is_url
+        from connectors.integreat_sync import SyncClient
+        from memory.services.integreat_sync import sync_integreat as sync
+        from tm_service import sync_jobs
+        from tm_service.cli import ProgressBar, ensure_schema, process_changes
+
+        ensure_schema()
+        if not is_url(base_url):
+            raise click.BadParameter("an http(s) address", param_hint="BASE_URL")
+        if stop:
+            click.echo(f"stopped {sync_jobs.stop_integreat_sync(region_slug)} scheduled sync(s)")
+            return
+        if every_s is not None:
+            if not current_app.config.get("REDIS_URL"):
+                raise click.ClickException("--every needs TM_REDIS_URL (rq's scheduler runs it).")
+            job = sync_jobs.start_integreat_sync(
+                region_slug, base_url, languages=list(languages), every_s=every_s
+            )
+            click.echo(
+                f"job {job.id}: sync of {region_slug} queued, then every {every_s} s "
+                f"(GET /api/v1/jobs/{job.id})"
+            )
+            return
+        client = SyncClient(
+            base_url, timeout=float(current_app.config.get("INTEGREAT_TIMEOUT", 30))
+        )
+        bar = ProgressBar(f"syncing {region_slug}", unit="step")
+        try:
+            report = sync(
+                db.session,
+                None,
+                region_slug,
+                client,
+                languages=list(languages) or None,
+                region_name=region_name,
+                progress=bar,
+            )
+        except DomainError as error:
+            _fail(error)
+        finally:
+            bar.close()
+            client.close()
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        process_changes(report.changed_translation_ids, f"processing {region_slug}")
+        for error in report.errors:
+            click.echo(f"error: {error}", err=True)
+        if report.errors:
+            raise SystemExit(1)

@@ -13,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+import memory.cms_models  # noqa: F401 — registers the CMS sync table
 import memory.gazetteer_models  # noqa: F401 — registers the gazetteer tables
 import memory.review_models  # noqa: F401 — registers the suggestion and review tables
 import memory.similarity_models  # noqa: F401 — registers the near-duplicate tables

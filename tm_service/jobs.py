@@ -60,7 +60,9 @@ INDEX_SNAPSHOT = "tm_index_snapshot"
 PRETRANSLATE = "pretranslate"
 LEVERAGE = "leverage"
 REGION_JOB_KINDS = (PRETRANSLATE, LEVERAGE)
-JOB_KINDS = (CONTENT_CHANGED, INDEX_SNAPSHOT, *REGION_JOB_KINDS)
+# The live sync of a region from an Integreat instance (tm_service.sync_jobs).
+INTEGREAT_SYNC = "integreat_sync"
+JOB_KINDS = (CONTENT_CHANGED, INDEX_SNAPSHOT, *REGION_JOB_KINDS, INTEGREAT_SYNC)
 # A queued or running snapshot job older than this is taken for lost: a new one is recorded.
 INDEX_SNAPSHOT_STALE_S = 1800
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
@@ -694,6 +696,10 @@ def execute_job(
             from tm_service.region_jobs import run_region_job
 
             result = run_region_job(app, job, progress)
+        elif job.kind == INTEGREAT_SYNC:
+            from tm_service.sync_jobs import run_integreat_sync
+
+            result = run_integreat_sync(app, job, progress)
         else:
             result = run_content_pipeline(app, ids, progress)
     except Exception as error:

@@ -1,9 +1,15 @@
-"""CMS round trip: content kinds, meta descriptions, XLIFF, sync (placeholder: filled in by the change that needs it)
+"""CMS round trip: the live sync's state per region and language (cms_sync_state)
 
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 16:45:00
+
+Written by hand (memory/cms_models.py); tests/integration/test_migrations.py checks that it
+matches the models on SQLite and PostgreSQL. Additive: one new table, nothing else changes.
 """
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0012"
 down_revision = "0011"
@@ -12,8 +18,27 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_table(
+        "cms_sync_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("language_code", sa.String(length=20), nullable=False),
+        sa.Column("url", sa.String(length=1000), nullable=False),
+        sa.Column("etag", sa.String(length=300), nullable=True),
+        sa.Column("last_modified", sa.String(length=100), nullable=True),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["region_id"],
+            ["region.id"],
+            name=op.f("fk_cms_sync_state_region_id_region"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cms_sync_state")),
+        sa.UniqueConstraint("region_id", "language_code", name=op.f("uq_cms_sync_state_region_id")),
+    )
 
 
 def downgrade():
-    pass
+    op.drop_table("cms_sync_state")
