@@ -37,7 +37,13 @@ Choice = Callable[[dict[str, Any]], str | None]
 
 
 def memory_candidates(segment: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in segment["candidates"] if c.get("source") != "machine_translation"]
+    """Candidates for the whole segment from the memory (not machine translation, not an
+    assembly of its fragments, which has no score)."""
+    return [
+        c
+        for c in segment["candidates"]
+        if c.get("source") != "machine_translation" and c.get("score") is not None
+    ]
 
 
 def service_choice(segment: dict[str, Any]) -> str | None:

@@ -695,6 +695,7 @@ def evaluate_page(
                     "kind": c.get("kind"),
                     "score": c.get("score"),
                     "penalties": [p.get("code") for p in c.get("penalties") or []],
+                    "fragments_share": (c.get("fragments") or {}).get("share"),
                 }
                 for c in candidates
             ],

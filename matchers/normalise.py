@@ -5,7 +5,8 @@ import unicodedata
 
 # Placeholder tokens such as "{PHONE}" (see matchers.placeholders) must come out unchanged,
 # so the text between them is normalised and the tokens are copied through.
-_PROTECTED_TOKEN = re.compile(r"(\{[A-Z]+\})")
+# A placeholder token of a matching form ("{NUM}", "{DATE}").
+PROTECTED_TOKEN = re.compile(r"(\{[A-Z]+\})")
 
 # Invisible format characters that change bytes but not what a reader sees: ZWNJ, ZWJ,
 # LRM/RLM, Arabic letter mark, BOM/ZWNBSP, soft hyphen (frequent in CMS HTML as &shy;).
@@ -98,7 +99,7 @@ def normalise_for_matching(text: str, language: str) -> str:
     """
     unify_heh = _primary_language(language) in _HEH_LANGUAGES
     if "{" in text:
-        parts = _PROTECTED_TOKEN.split(text)
+        parts = PROTECTED_TOKEN.split(text)
         # split() with a capturing group puts tokens at the odd positions.
         text = "".join(
             part if index % 2 else _normalise_plain(part, unify_heh)

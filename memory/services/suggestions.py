@@ -30,6 +30,7 @@ from connectors.deepl_client import (
     UnsupportedLanguage,
     check_budget,
 )
+from matchers.fragments import Assembly
 from matchers.local_details import Gazetteer, check_candidate
 from matchers.qa_checks import check_translation, findings_as_records
 from matchers.scoring import MatchFlags, PenaltyPolicy, Trust, listed_penalties, trust_of
@@ -60,6 +61,7 @@ from memory.segmentation import (
     html_to_text,
     render_segment,
 )
+from memory.services.fragments import FragmentPiece, assemble_segments
 from memory.services.gazetteer import gazetteer_for, gazetteers_for
 from memory.services.pages import (
     get_page_or_404,
@@ -102,6 +104,10 @@ SEMANTIC_ASKED_BELOW = 95.0
 # published (approved) unit.
 SEMANTIC_DRAFT_MIN_SCORE = 74.0
 MACHINE_PROVIDER = "DeepL"
+# A segment that no candidate reaches, put together from the memory's units of its parts
+# (kind "fragments"), goes into the draft when they cover at least this share of its words
+# and no machine translation is there (bench/reuse_quality.py, docs/bench-reuse.md).
+FRAGMENTS_DRAFT_MIN_SHARE = 0.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,8 @@ class Candidate:
     checks: tuple[dict[str, str], ...] = ()
     # The termbase terms it renders or misses, and deprecated or forbidden ones it uses.
     terminology: dict[str, Any] | None = None
+    # Fragment assembly (kind "fragments"): words, covered_words and the pieces put in.
+    fragments: dict[str, Any] | None = None
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -176,6 +184,7 @@ class Candidate:
             "local_details": list(self.local_details),
             "checks": list(self.checks),
             "terminology": self.terminology,
+            "fragments": self.fragments,
         }
 
     @classmethod
@@ -364,6 +373,7 @@ def suggest_translations(
     _memory_candidates(context, segments, near, limit, page_obj)
     if semantic is not None:
         _semantic_candidates(context, segments, near, semantic, page_obj, limit)
+    _fragment_candidates(context, segments, page_obj)
     _check_local_details(session, region, source, target, segments, context.policy)
     _name_donors(session, region, segments)
     # A text a translator rejected for a segment is not offered again from any other source.
@@ -685,6 +695,60 @@ def _semantic_candidates(
             segment.candidates = merged[:limit]
 
 
+def _fragment_candidates(
+    context: LookupContext, segments: list[SegmentSuggestion], page: Page | None
+) -> None:
+    """For segments the draft would leave untranslated: the parts of the segment that the
+    memory holds as units of their own, put together (memory.services.fragments)."""
+    wanted = [s for s in segments if _choose(s.candidates) is None]
+    if not wanted:
+        return
+
+    def is_own(match: LookupMatch) -> bool:
+        return page is not None and _is_own(match, page)
+
+    assemblies = assemble_segments(context, [s.source_text for s in wanted], is_own)
+    for segment, assembly in zip(wanted, assemblies, strict=True):
+        if assembly is not None:
+            segment.candidates.append(_fragments_candidate(segment, assembly))
+
+
+def _fragments_candidate(segment: SegmentSuggestion, assembly: Assembly) -> Candidate:
+    pieces = []
+    for piece in assembly.pieces:
+        record: dict[str, Any] = {
+            "source": piece.source,
+            "target": piece.target,
+            "words": piece.words,
+            "kind": piece.kind,
+        }
+        if isinstance(piece.ref, FragmentPiece):
+            match = piece.ref.match.match
+            record |= {
+                "unit_id": match.unit_id,
+                "trust": match.trust.status,
+                "origin": dict(match.origin),
+            }
+        pieces.append(record)
+    memory_pieces = [p for p in assembly.pieces if isinstance(p.ref, FragmentPiece)]
+    lead = max(memory_pieces, key=lambda p: p.words, default=None)
+    origin = dict(lead.ref.match.match.origin) if lead is not None else {"calendar": "CLDR"}
+    return Candidate(
+        text=strip_markup(assembly.text),
+        kind="fragments",
+        source="translation_memory",
+        segment=assembly.text,
+        match_source_text=segment.plain_source,
+        origin=origin,
+        fragments={
+            "words": assembly.words,
+            "covered_words": assembly.covered,
+            "share": round(assembly.share, 4),
+            "pieces": pieces,
+        },
+    )
+
+
 def _best_score(segment: SegmentSuggestion) -> float:
     scores = [c.score for c in segment.candidates if c.score is not None]
     return max(scores, default=0.0)
@@ -964,7 +1028,19 @@ def _choose(candidates: list[Candidate]) -> Candidate | None:
             return candidate
         if candidate.score >= DRAFT_MIN_SCORE:
             return candidate
-    return next((c for c in candidates if c.is_machine), None)
+    machine = next((c for c in candidates if c.is_machine), None)
+    if machine is not None:
+        return machine
+    return next(
+        (
+            c
+            for c in candidates
+            if c.kind == "fragments"
+            and c.fragments is not None
+            and c.fragments["share"] >= FRAGMENTS_DRAFT_MIN_SHARE
+        ),
+        None,
+    )
 
 
 def _without_foreign_placeholders(text: str, markup: dict[str, str]) -> str:
@@ -1040,22 +1116,21 @@ def _attribution(segments: list[SegmentSuggestion]) -> list[dict[str, Any]]:
         chosen = segment.chosen
         if chosen is None:
             continue
-        origin = chosen.origin
         if chosen.is_machine:
-            key = "machine"
             entry = credits.setdefault(
-                key,
+                "machine",
                 {
                     "kind": "machine_translation",
                     "provider": MACHINE_PROVIDER,
-                    "attribution": origin.get("attribution"),
+                    "attribution": chosen.origin.get("attribution"),
                     "segments": 0,
                 },
             )
-        else:
-            key = f"region:{origin.get('region')}"
+            entry["segments"] += 1
+            continue
+        for origin in _credited_origins(chosen):
             entry = credits.setdefault(
-                key,
+                f"region:{origin.get('region')}",
                 {
                     "kind": "translation_memory",
                     "region": origin.get("region"),
@@ -1068,8 +1143,21 @@ def _attribution(segments: list[SegmentSuggestion]) -> list[dict[str, Any]]:
             url = origin.get("url")
             if url and url not in entry["urls"]:
                 entry["urls"].append(url)
-        entry["segments"] += 1
+            entry["segments"] += 1
     return list(credits.values())
+
+
+def _credited_origins(chosen: Candidate) -> list[dict[str, Any]]:
+    """The origins a memory candidate's text comes from: one for a unit, one per region of
+    the pieces of an assembly (none for day and month names alone)."""
+    if chosen.fragments is None:
+        return [chosen.origin]
+    by_region: dict[Any, dict[str, Any]] = {}
+    for piece in chosen.fragments["pieces"]:
+        origin = piece.get("origin")
+        if origin is not None:
+            by_region.setdefault(origin.get("region"), origin)
+    return list(by_region.values())
 
 
 def _coverage(segments: list[SegmentSuggestion]) -> dict[str, int]:
@@ -1080,11 +1168,19 @@ def _coverage(segments: list[SegmentSuggestion]) -> dict[str, int]:
         "translation_memory": 0,
         "near_duplicate": 0,
         "machine_translation": 0,
+        "fragments": 0,
         "untranslated": 0,
     }
     for segment in segments:
         coverage["words"] += segment.words
-        key = segment.chosen.source if segment.chosen else "untranslated"
+        chosen = segment.chosen
+        if chosen is not None and chosen.fragments is not None:
+            # Only the words its pieces cover; the rest of the segment stays as it was.
+            covered = min(round(chosen.fragments["share"] * segment.words), segment.words)
+            coverage["fragments"] += covered
+            coverage["untranslated"] += segment.words - covered
+            continue
+        key = chosen.source if chosen else "untranslated"
         coverage[key] += segment.words
     return coverage
 

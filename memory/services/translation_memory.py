@@ -1332,6 +1332,10 @@ class LookupContext:
                     units.append(unit)
             self._exact.update(found)
 
+    def exact_units(self, query: _Query) -> list[TranslationUnit]:
+        """The units whose source is the query's (after `prefetch_exact` of that query)."""
+        return self._exact.get(query.key.hash, [])
+
     def matches(self, query: _Query) -> list[LookupMatch]:
         """Ranked matches ≥ min_score, at most `limit`, one per suggested text."""
         args = (self.source, self.target, self.min_score, self.limit, self.policy, self.ranker)

@@ -200,3 +200,33 @@ def test_the_review_ui_shows_the_unchanged_sentence_as_a_green_100_approved(two_
     assert re.search(r'class="score score-perfect"[^>]*>100 %<', article)
     assert re.search(r'class="trust trust-sure"[^>]*>approved · other region<', article)
     assert "Landkreis Augsburg" in article and "Language counselling" in article
+
+
+# A sentence of München's own page on immigration for work (Integreat, CC BY 4.0): no unit of
+# Landkreis Augsburg says it, but Augsburg has a page titled with the law it names.
+MUENCHEN_SENTENCE = "Seit 1. März 2020 gilt das neue Fachkräfteeinwanderungsgesetz."
+
+
+def test_a_sentence_no_unit_matches_is_assembled_from_the_units_of_its_parts(two_counties):
+    app, token = two_counties
+    response = app.test_client().post(
+        "/api/v1/regions/lkaichach/suggestions",
+        json={"text": MUENCHEN_SENTENCE, "source_language": "de", "target_language": "en"},
+        headers=bearer(token),
+    )
+    assert response.status_code == 200, response.json
+    (found,) = response.json["segments"]
+    (candidate,) = [c for c in found["candidates"] if c["kind"] == "fragments"]
+    assert candidate["text"] == "Seit 1. March 2020 gilt das neue Skilled Labour Immigration Act."
+    assert candidate["match"] is None and candidate["score"] is None
+    pieces = {p["source"]: p for p in candidate["fragments"]["pieces"]}
+    assert pieces["März"]["kind"] == "calendar"
+    law = pieces["Fachkräfteeinwanderungsgesetz"]
+    assert law["kind"] == "memory" and law["origin"]["region"] == "lkaugsburg"
+    assert candidate["fragments"]["covered_words"] == 2
+    # Nothing better exists, so the draft takes it, counts its words apart and credits Augsburg.
+    draft = response.json["draft"]
+    assert "Skilled Labour Immigration Act" in draft["content"]
+    assert draft["coverage"]["fragments"] == 2
+    assert draft["coverage"]["fragments"] + draft["coverage"]["untranslated"] == found["words"]
+    assert [a["region"] for a in draft["attribution"]] == ["lkaugsburg"]

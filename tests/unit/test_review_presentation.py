@@ -123,3 +123,34 @@ def test_an_outdated_or_rejected_translation_is_red():
     ):
         record = {**SEMANTIC, "match": 100.0, "trust": trust}
         assert candidate_view(record, 0, "Etwas.").trust_band == "low"
+
+
+def test_an_assembly_of_fragments_names_its_pieces_and_what_is_left_to_translate():
+    source = "Seit 1. März 2020 gilt das neue Fachkräfteeinwanderungsgesetz."
+    record = {
+        "text": "Seit 1. March 2020 gilt das neue Skilled Labour Immigration Act.",
+        "kind": "fragments",
+        "source": "translation_memory",
+        "match": None,
+        "score": None,
+        "match_source_text": source,
+        "origin": {"region": "lkaugsburg"},
+        "fragments": {
+            "words": 8,
+            "covered_words": 2,
+            "share": 0.25,
+            "pieces": [
+                {"source": "März", "target": "March", "kind": "calendar"},
+                {
+                    "source": "Fachkräfteeinwanderungsgesetz",
+                    "target": "Skilled Labour Immigration Act",
+                    "kind": "memory",
+                },
+            ],
+        },
+    }
+    view = candidate_view(record, 0, source)
+    assert view.diff is None  # its source is the segment itself
+    (warning,) = [w for w in view.warnings if "assembled" in w]
+    assert "2 of 8 words" in warning and "'März' → 'March'" in warning
+    assert "still the source text" in warning

@@ -162,7 +162,10 @@ class QaCheckSchema(Schema):
 class CandidateSchema(Schema):
     text = fields.String(metadata={"description": "The suggestion, local specifics put in."})
     kind = fields.String(
-        metadata={"description": "exact | context | fuzzy | semantic (same meaning) | machine"}
+        metadata={
+            "description": "exact | context | fuzzy | semantic (same meaning) | fragments (the "
+            "segment's parts that the memory holds as units, put together) | machine"
+        }
     )
     source = fields.String(
         metadata={"description": "translation_memory | near_duplicate | machine_translation"}
@@ -224,6 +227,15 @@ class CandidateSchema(Schema):
             "forbidden target term), terms (the segment's terms: term, preferred, used) and "
             "avoided (term, status, surface, preferred). A terminology penalty per term not "
             "used. Null when the segment has no termbase term."
+        },
+    )
+    fragments = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Fragment assembly: words, covered_words, share (0–1) and pieces "
+            "(source phrase, target put in, words, kind memory | calendar, unit_id, trust, "
+            "origin). No match or score: no unit matches the whole segment. Null for other "
+            "kinds."
         },
     )
     similarity = fields.Dict(

@@ -276,6 +276,15 @@ def candidate_view(record: Mapping[str, Any], index: int, segment_source: str) -
             f"matched by meaning, not wording (z {float(similarity['z']):.1f}): "
             "check that it says what the source says"
         )
+    fragments = record.get("fragments") or {}
+    if record.get("kind") == "fragments" and fragments:
+        pieces = ", ".join(
+            f"'{p.get('source')}' → '{p.get('target')}'" for p in fragments.get("pieces") or ()
+        )
+        warnings.append(
+            f"assembled from the memory's units of its parts ({fragments.get('covered_words')} "
+            f"of {fragments.get('words')} words: {pieces}); the rest is still the source text"
+        )
     return CandidateView(
         number=index + 1,
         index=index,
