@@ -8,6 +8,8 @@ and a later change of the origin is detected by content hash and shown as a sent
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,7 +32,7 @@ from memory.models import (
     utcnow,
 )
 from memory.review_models import PageDerivation
-from memory.segmentation import Segment, html_to_text, render_segment, segment_html
+from memory.segmentation import Segment, count_words, html_to_text, render_segment, segment_html
 from memory.services.gazetteer import DetailToReplace, details_to_replace
 from memory.services.pages import (
     get_page_or_404,
@@ -182,7 +184,20 @@ def reuse_page(
             errors={"from_page": [f"No page '{from_page}' in region '{origin_region.slug}'."]},
         )
 
-    external_id = external_id or f"reused-{origin_region.slug}-{origin_page.external_id}"
+    if external_id is None:
+        earlier = session.scalar(
+            select(Page.external_id).where(
+                Page.region_id == target.id, Page.derived_from_id == origin_page.id
+            )
+        )
+        if earlier is not None:
+            # Started from this page before: a second copy only under a name of its own.
+            raise Conflict(
+                f"Region '{target.slug}' started page '{earlier}' from this page already; "
+                "give an external_id to start another one.",
+                errors={"external_id": [f"Page '{earlier}' was started from it already."]},
+            )
+        external_id = readable_external_id(session, target, origin_page, origins)
     if len(external_id) > EXTERNAL_ID_MAX:
         raise InvalidInput(
             "The default external id is too long; give one.",
@@ -229,6 +244,194 @@ def reuse_page(
         translations=copied,
         languages_added=added,
     )
+
+
+# --------------------------------------------------------------------------- guardrails
+
+# What a readable page id keeps of a title: German letters spelled out, then ASCII words.
+_TRANSLITERATION = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"}
+)
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+SLUG_MAX = 80
+
+
+def slug_of(title: str) -> str:
+    """'Sprachkurse & Beratung für Zugewanderte' → 'sprachkurse-beratung-fuer-zugewanderte'."""
+    ascii_text = (
+        unicodedata.normalize("NFKD", title.translate(_TRANSLITERATION))
+        .encode("ascii", "ignore")
+        .decode("ascii")
+    )
+    slug = _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")
+    if len(slug) > SLUG_MAX:
+        slug = slug[:SLUG_MAX].rsplit("-", 1)[0] or slug[:SLUG_MAX]
+    return slug
+
+
+def readable_external_id(
+    session: Session, region: Region, origin_page: Page, origins: dict[int, PageTranslation]
+) -> str:
+    """The new page's id from the origin's title (in the region's source language where the
+    origin has it, else its own source language): 'anmeldung', or 'anmeldung-2' when taken.
+    A title without letters or digits falls back to 'page-{origin region}-{origin id}'."""
+    preferred = origins.get(region.source_language_id) or origins.get(
+        origin_page.source_language_id
+    )
+    title = (preferred or next(iter(origins.values()))).title if origins else ""
+    base = slug_of(title) or slug_of(f"page-{origin_page.region.slug}-{origin_page.external_id}")
+    taken = set(
+        session.scalars(
+            select(Page.external_id).where(
+                Page.region_id == region.id, Page.external_id.like(f"{base}%")
+            )
+        )
+    )
+    candidate, number = base, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+@dataclass(frozen=True)
+class LanguagePreview:
+    """One language a reuse would copy: its title, words, and what to replace in it."""
+
+    language: Language
+    title: str
+    words: int
+    to_add: bool  # the region lacks it (only copied with add_languages)
+    local_specifics: list[LocalSpecific]
+    local_details: list[DetailToReplace]
+
+
+@dataclass(frozen=True)
+class ReusePreview:
+    """What `reuse_page` would copy, shown before anything is stored."""
+
+    region: Region
+    origin_region: Region
+    origin_page: Page
+    external_id: str  # the readable id the new page would get
+    languages: list[LanguagePreview]
+    # Languages of the origin the region lacks (an admin may add them with add_languages).
+    languages_to_add: list[Language]
+    words: int
+    # Pages of the region that already hold this content: started from this page before, or
+    # the page the editor came from when it has every language copied (nothing to gain).
+    duplicates: list[dict[str, object]]
+
+    @property
+    def nothing_to_gain(self) -> bool:
+        return any(item.get("nothing_to_gain") for item in self.duplicates)
+
+
+def preview_reuse(
+    session: Session,
+    actor: Actor | None,
+    region: str,
+    *,
+    from_region: str,
+    from_page: str,
+    add_languages: bool = False,
+    for_page: str | None = None,
+) -> ReusePreview:
+    """What starting a page of `region` from `from_region`'s `from_page` would copy (read only).
+
+    `for_page`: the region's page the editor compares with (the similar-pages list): when it
+    already has a current public translation in every language to copy, the preview says
+    there is nothing to gain. Same checks and errors as `reuse_page`.
+    """
+    target = get_region(session, region)
+    authorize(actor, Action.WRITE_CONTENT, target.slug)
+    if from_region == target.slug:
+        raise InvalidInput(
+            "A page is reused from another region; within a region, push a new page instead.",
+            errors={"from_region": ["Must be another region than the target."]},
+        )
+    origin_region = get_region(session, from_region)
+    origin_page = get_page_or_404(session, origin_region, from_page, field="from_page")
+    origins = latest_public_by_language(origin_page)
+    if not origins:
+        raise NotFound(
+            f"Region '{origin_region.slug}' has no page '{from_page}'.",
+            errors={"from_page": [f"No page '{from_page}' in region '{origin_region.slug}'."]},
+        )
+    region_languages = _region_languages(target)
+    chosen, missing = _languages_to_copy(target, origin_page, origins, None, add_languages)
+    to_add = [o.language for o in origins.values() if o.language_id not in region_languages]
+    previews = []
+    for language in sorted(chosen, key=lambda item: item.code):
+        origin = origins[language.id]
+        text = html_to_text(origin.content or "")
+        previews.append(
+            LanguagePreview(
+                language=language,
+                title=origin.title,
+                words=count_words(origin.title) + count_words(text),
+                to_add=language in missing,
+                local_specifics=local_specifics(origin.title, origin.content),
+                local_details=details_to_replace(
+                    session, origin_region, target, origin.title + "\n" + text, language.code
+                ),
+            )
+        )
+    duplicates: list[dict[str, object]] = [
+        {"external_id": page.external_id, "reason": "started_from_this_page"}
+        for page in session.scalars(
+            select(Page).where(Page.region_id == target.id, Page.derived_from_id == origin_page.id)
+        )
+    ]
+    if for_page is not None:
+        mine = get_page_or_404(session, target, for_page, field="for_page")
+        have = latest_public_by_language(mine)
+        gain = [item.language.code for item in previews if item.language.id not in have]
+        duplicates.append(
+            {
+                "external_id": mine.external_id,
+                "reason": "has_these_languages" if not gain else "similar_page",
+                "languages_gained": gain,
+                "nothing_to_gain": not gain,
+            }
+        )
+    return ReusePreview(
+        region=target,
+        origin_region=origin_region,
+        origin_page=origin_page,
+        external_id=readable_external_id(session, target, origin_page, origins),
+        languages=previews,
+        languages_to_add=[] if add_languages else to_add,
+        words=sum(item.words for item in previews),
+        duplicates=duplicates,
+    )
+
+
+def page_local_details(session: Session, page: Page) -> dict[str, list[DetailToReplace]]:
+    """Language code → the origin region's local details still in each reused draft of a
+    page started from another region's page (its latest version in each language)."""
+    origin = page.derived_from
+    if origin is None:
+        return {}
+    found: dict[str, list[DetailToReplace]] = {}
+    latest: dict[int, PageTranslation] = {}
+    for translation in page.translations:
+        current = latest.get(translation.language_id)
+        if current is None or translation.version > current.version:
+            latest[translation.language_id] = translation
+    for translation in latest.values():
+        if translation.origin is not Origin.REUSED:
+            continue
+        details = details_to_replace(
+            session,
+            origin.region,
+            page.region,
+            translation.title + "\n" + html_to_text(translation.content or ""),
+            translation.language.code,
+        )
+        if details:
+            found[translation.language.code] = details
+    return found
 
 
 def upstream_changes(

@@ -65,7 +65,7 @@ def test_a_page_reused_from_the_cms_fixture_links_to_its_integreat_page(
         assert "Nürnberg" in item["license"]["attribution"]
 
     upstream = client.get(
-        "/api/v1/regions/alpha/pages/reused-nurnberg-12/upstream",
+        f"/api/v1/regions/alpha/pages/{response.json['external_id']}/upstream",
         headers=bearer(make_token("translator")),
     )
     assert upstream.json["attribution"]["url"] == NURNBERG_ABOUT_DE

@@ -8,7 +8,7 @@ from tests.conftest import bearer
 
 REUSE = "/api/v1/regions/alpha/pages/reuse"
 CHANGES = "/api/v1/regions/alpha/upstream-changes"
-UPSTREAM = "/api/v1/regions/alpha/pages/reused-beta-50/upstream"
+UPSTREAM = "/api/v1/regions/alpha/pages/anmeldung/upstream"
 
 GERMAN = {
     "title": "Anmeldung",
@@ -72,7 +72,7 @@ def test_editor_starts_page_from_neighbours_page_with_attribution_and_draft_stat
 
     assert response.status_code == 201, response.json
     result = response.json
-    assert result["external_id"] == "reused-beta-50"
+    assert result["external_id"] == "anmeldung"
     assert result["derived_from"] == {"region": "beta", "external_id": "50"}
     assert result["source_language"] == "de"
     assert [t["language"] for t in result["translations"]] == ["de", "en"]
@@ -94,9 +94,9 @@ def test_editor_starts_page_from_neighbours_page_with_attribution_and_draft_stat
     }
 
     # A draft: the public does not see it, the region's tokens do, with its origin recorded.
-    assert client.get("/api/v1/regions/alpha/pages/reused-beta-50").status_code == 404
+    assert client.get("/api/v1/regions/alpha/pages/anmeldung").status_code == 404
     page = client.get(
-        "/api/v1/regions/alpha/pages/reused-beta-50?include_drafts=true", headers=bearer(editor)
+        "/api/v1/regions/alpha/pages/anmeldung?include_drafts=true", headers=bearer(editor)
     ).json
     assert page["derived_from"] == {"region": "beta", "external_id": "50"}
     english = next(t for t in page["translations"] if t["language"] == "en")
@@ -184,7 +184,7 @@ def test_drafts_of_origin_are_never_copied(client, make_token, beta):
     assert german["origin_version"] == 1
     assert "ar" not in [t["language"] for t in result["translations"]]
     page = client.get(
-        "/api/v1/regions/alpha/pages/reused-beta-50/translations/de?include_drafts=true",
+        "/api/v1/regions/alpha/pages/anmeldung/translations/de?include_drafts=true",
         headers=bearer(editor),
     ).json
     assert "geheim" not in page["content"]
@@ -253,7 +253,7 @@ def test_an_admin_of_the_region_adds_a_language_it_lacks_with_the_donors_parent(
     assert [t["language"] for t in response.json["translations"]] == ["de", "en", "fa"]
     assert alpha_languages(client)["fa"] == "en"
     page = client.get(
-        "/api/v1/regions/alpha/pages/reused-beta-50?include_drafts=true",
+        "/api/v1/regions/alpha/pages/anmeldung?include_drafts=true",
         headers=bearer(make_token("editor")),
     ).json
     farsi = next(t for t in page["translations"] if t["language"] == "fa")
@@ -358,7 +358,7 @@ def test_origin_change_flags_derived_page_with_sentence_diff(client, make_token,
     changes = client.get(CHANGES, headers=bearer(editor)).json
     assert changes["total"] == 1
     item = changes["items"][0]
-    assert item["external_id"] == "reused-beta-50"
+    assert item["external_id"] == "anmeldung"
     assert item["flagged"] is True
     assert [language["language"] for language in item["languages"]] == ["de"]
     german = item["languages"][0]
@@ -419,7 +419,7 @@ def test_a_changed_link_target_is_shown_with_its_markup(client, make_token, beta
     push_beta(client, beta, "de", {"title": "Termine", "content": link.format("neu")}, page="80")
 
     german = client.get(
-        "/api/v1/regions/alpha/pages/reused-beta-80/upstream", headers=bearer(editor)
+        "/api/v1/regions/alpha/pages/termine/upstream", headers=bearer(editor)
     ).json["languages"][0]
     assert german["changes"] == [
         {
@@ -534,3 +534,78 @@ def test_upstream_of_a_page_not_reused_is_404(client, make_token, beta):
     response = client.get("/api/v1/regions/alpha/pages/100/upstream", headers=bearer(token))
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_new_page_gets_a_readable_id_from_the_title_and_a_free_one_when_taken(
+    client, make_token, beta
+):
+    editor = make_token("editor")
+    cms = make_token("cms")
+    client.put(
+        "/api/v1/regions/alpha/pages/anmeldung/translations/de",
+        json={"title": "Anmeldung", "content": "<p>Unsere eigene Seite.</p>"},
+        headers=bearer(cms),
+    )
+    push_beta(
+        client,
+        beta,
+        "de",
+        {"title": "Sprachkurse für Zugewanderte", "content": "<p>Kurse.</p>"},
+        page="90",
+    )
+
+    first = reuse(client, editor)
+    umlaut = reuse(client, editor, from_page="90")
+
+    assert first.status_code == 201, first.json
+    assert first.json["external_id"] == "anmeldung-2"  # "anmeldung" is alpha's own page
+    assert umlaut.json["external_id"] == "sprachkurse-fuer-zugewanderte"
+
+
+def test_the_preview_lists_languages_words_and_local_details_and_stores_nothing(
+    client, make_token, beta
+):
+    editor = make_token("editor")
+
+    response = client.get(
+        "/api/v1/regions/alpha/pages/reuse/preview",
+        query_string={"from_region": "beta", "from_page": "50"},
+        headers=bearer(editor),
+    )
+
+    assert response.status_code == 200, response.json
+    preview = response.json
+    assert preview["external_id"] == "anmeldung"
+    assert [(item["language"], item["words"]) for item in preview["languages"]] == [
+        ("de", 16),
+        ("en", 9),
+    ]
+    assert preview["words"] == 25
+    assert preview["nothing_to_gain"] is False
+    assert alpha_pages(client, make_token) == 0  # read only
+    assert reuse(client, editor).status_code == 201
+    again = client.get(
+        "/api/v1/regions/alpha/pages/reuse/preview",
+        query_string={"from_region": "beta", "from_page": "50"},
+        headers=bearer(editor),
+    ).json
+    assert again["duplicates"] == [{"external_id": "anmeldung", "reason": "started_from_this_page"}]
+
+
+def test_the_preview_warns_when_the_page_has_every_language_already(client, make_token, beta):
+    cms = make_token("cms")
+    for language, body in (("de", GERMAN), ("en", ENGLISH)):
+        client.put(
+            f"/api/v1/regions/alpha/pages/a1/translations/{language}",
+            json=body,
+            headers=bearer(cms),
+        )
+
+    preview = client.get(
+        "/api/v1/regions/alpha/pages/reuse/preview",
+        query_string={"from_region": "beta", "from_page": "50", "for_page": "a1"},
+        headers=bearer(make_token("editor")),
+    ).json
+
+    assert preview["nothing_to_gain"] is True
+    assert preview["duplicates"][-1]["languages_gained"] == []

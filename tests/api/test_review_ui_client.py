@@ -104,7 +104,7 @@ def test_page_view_tells_an_editor_which_languages_an_admin_must_add_first(app, 
 
     row = similar_row(client.get("/ui/pages/a1").get_data(as_text=True))
 
-    assert "Start from this page</button>" in row
+    assert "Start from this page…</button>" in row
     assert 'name="add_languages"' not in row
     assert "not a language of Alpha County yet" in row
     assert "an admin of the region can add" in row
@@ -116,6 +116,13 @@ def test_an_admin_starts_a_page_and_adds_the_language_the_region_lacks(app, simi
     row = similar_row(client.get("/ui/pages/a1").get_data(as_text=True))
     assert 'name="add_languages" value="1"' in row
     assert "and add fa" in row
+    confirm = client.get(
+        "/ui/pages/a1/reuse",
+        query_string={"from_region": "beta", "from_page": "b1", "add_languages": "1"},
+    ).get_data(as_text=True)
+    assert "Copy 3 languages as drafts" in confirm and "added to the region" in confirm
+    before = client.get("/api/v1/regions/alpha").json["languages"]
+    assert "fa" not in {node["code"] for node in before}  # nothing changed before the copy
 
     response = client.post(
         "/ui/pages/a1/reuse",
@@ -123,7 +130,7 @@ def test_an_admin_starts_a_page_and_adds_the_language_the_region_lacks(app, simi
             "from_region": "beta",
             "from_page": "b1",
             "add_languages": "1",
-            "csrf_token": csrf_of(row),
+            "csrf_token": csrf_of(confirm),
         },
     )
 
@@ -131,7 +138,7 @@ def test_an_admin_starts_a_page_and_adds_the_language_the_region_lacks(app, simi
     languages = client.get("/api/v1/regions/alpha").json["languages"]
     assert {node["code"]: node["parent"] for node in languages}["fa"] == "en"
     page = client.get(
-        "/api/v1/regions/alpha/pages/reused-beta-b1?include_drafts=true",
+        "/api/v1/regions/alpha/pages/beratung?include_drafts=true",
         headers=bearer(issue(app, "editor")),
     ).json
     assert sorted(t["language"] for t in page["translations"]) == ["de", "en", "fa"]

@@ -185,6 +185,14 @@ def sign_in(page: Page, server: str, token: str) -> None:
     expect(page.locator(".flash-success")).to_contain_text("Signed in")
 
 
+def screenshot_to_docs(page: Page, name: str) -> None:
+    """Save a full-page screenshot as `name` under TM_SCREENSHOT_DIR (the docs' pictures)."""
+    shots = os.environ.get("TM_SCREENSHOT_DIR")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / name), full_page=True)
+
+
 def segment(page: Page, source: str):
     """The queued segment whose source text contains `source` (not a neighbour's)."""
     return page.locator(".segment").filter(has=page.locator(".source-text", has_text=source))
@@ -420,9 +428,16 @@ def test_editor_starts_a_page_from_a_similar_page_of_another_region(app, server,
     page.goto(f"{server}/ui/pages/a1")
     similar = page.locator(".similar-table tr", has_text="Beta City")
     expect(similar).to_contain_text("b1")
-    similar.get_by_role("button", name="Start from this page").click()
-    expect(page).to_have_url(f"{server}/ui/pages/reused-beta-b1")
-    expect(page.locator(".flash-success")).to_contain_text("Started page 'reused-beta-b1'")
+    similar.get_by_role("button", name="Start from this page…").click()
+    # Nothing is copied before the confirmation, which shows what will be.
+    confirm = page.locator(".reuse-confirm")
+    expect(confirm.locator(".reuse-languages tbody tr")).to_have_count(3)  # de, en, ar
+    expect(confirm).to_contain_text("0821 3102-0")
+    expect(page.get_by_label("The new page's id")).to_have_value("beratung")
+    screenshot_to_docs(page, "reuse-confirm.png")
+    confirm.get_by_role("button", name="Copy 3 languages as drafts").click()
+    expect(page).to_have_url(f"{server}/ui/pages/beratung")
+    expect(page.locator(".flash-success")).to_contain_text("Started page 'beratung'")
     expect(page.locator(".attribution-box")).to_contain_text("Beta City")
     expect(page.locator(".attribution-box")).to_contain_text("CC BY 4.0")
     expect(page.locator(".specifics").first).to_contain_text("0821 3102-0")

@@ -18,11 +18,15 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from memory.models import Language, PageTranslation, TranslationStatus
+from memory.models import Page as StoredPage
 from memory.review_models import Suggestion, SuggestionStatus
 from memory.similarity_models import Job, JobState
 from memory.tm_models import TranslationUnit
 from tests.conftest import bearer
 from tests.e2e.test_review_ui import (  # noqa: F401 — fixtures
+    ALPHA_DE,
+    BETA_AR,
+    BETA_EN,
     app,
     browser,
     content,
@@ -221,3 +225,40 @@ def test_an_editor_pretranslates_the_region_from_the_pages_view_and_follows_its_
     expect(page.locator(".segment")).to_have_count(queued)
     page.goto(f"{server}/ui/pages")
     expect(page.locator(".job-line")).to_contain_text("finished 2 of 2")
+
+
+def test_the_reuse_confirmation_warns_when_the_page_is_a_duplicate_with_nothing_to_gain(
+    app, server, page, content
+):
+    cms = issue(app, "cms", "alpha")
+    client = app.test_client()
+    for language, title, body in (
+        ("de", "Beratung", ALPHA_DE),
+        ("en", "Counselling", BETA_EN),
+        ("ar", "استشارة", BETA_AR),
+    ):
+        response = client.put(
+            f"/api/v1/regions/alpha/pages/a1/translations/{language}",
+            json={"title": title, "content": body},
+            headers=bearer(cms),
+        )
+        assert response.status_code in (200, 201), response.json
+    sign_in(page, server, issue(app, "editor", name="Eda Editor"))
+    page.goto(f"{server}/ui/pages/a1")
+
+    page.locator(".similar-table tr", has_text="Beta City").get_by_role(
+        "button", name="Start from this page…"
+    ).click()
+
+    expect(page.locator(".nothing-to-gain")).to_contain_text("Nothing to gain")
+    expect(page.locator(".nothing-to-gain")).to_contain_text("already has ar, de, en")
+    expect(page.get_by_role("button", name="Copy anyway")).to_be_visible()
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count(StoredPage.id)).where(StoredPage.derived_from_id.is_not(None))
+            )
+            == 0
+        )
+    page.get_by_role("link", name="Cancel").click()
+    expect(page).to_have_url(f"{server}/ui/pages/a1")

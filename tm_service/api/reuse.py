@@ -33,7 +33,11 @@ class ReuseRequestSchema(StrictSchema):
     )
     external_id = fields.String(
         validate=EXTERNAL_ID,
-        metadata={"description": "The new page's id (default: reused-{from_region}-{from_page})."},
+        metadata={
+            "description": "The new page's id (default: from the origin's title, e.g. "
+            "'anmeldung', 'anmeldung-2' when taken). Without it, a page the region started from "
+            "the same origin before is a 409."
+        },
     )
     languages = fields.List(
         fields.String(validate=LANGUAGE_CODE),
@@ -153,6 +157,56 @@ class ReusedTranslationSchema(Schema):
     )
 
 
+class ReusePreviewQuerySchema(StrictSchema):
+    from_region = fields.String(required=True, validate=SLUG)
+    from_page = fields.String(required=True, validate=validate.Length(1, 100))
+    add_languages = fields.Boolean(load_default=False)
+    for_page = fields.String(
+        validate=validate.Length(1, 100),
+        metadata={
+            "description": "The region's page it is compared with (the similar page the editor "
+            "came from): `nothing_to_gain` when that page has every language already."
+        },
+    )
+
+
+class LanguagePreviewSchema(Schema):
+    language = fields.String(attribute="language.code")
+    title = fields.String()
+    words = fields.Integer(metadata={"description": "Integreat's word count (title and text)."})
+    to_add = fields.Boolean(
+        metadata={"description": "The region lacks it: added with add_languages (an admin)."}
+    )
+    local_specifics = fields.List(fields.Nested(LocalSpecificSchema))
+    local_details = fields.List(
+        fields.Nested(DetailToReplaceSchema),
+        metadata={"description": "The origin region's local details to replace."},
+    )
+
+
+class ReusePreviewSchema(Schema):
+    region = fields.String(attribute="region.slug")
+    from_region = fields.String(attribute="origin_region.slug")
+    from_page = fields.String(attribute="origin_page.external_id")
+    external_id = fields.String(metadata={"description": "The id the new page would get."})
+    languages = fields.List(fields.Nested(LanguagePreviewSchema))
+    languages_to_add = fields.List(
+        fields.Function(lambda language: language.code),
+        metadata={"description": "Languages of the origin the region lacks."},
+    )
+    words = fields.Integer()
+    duplicates = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Pages of the region with this content: `started_from_this_page`, "
+            "or the compared page (`for_page`) with the languages a copy would gain."
+        },
+    )
+    nothing_to_gain = fields.Boolean(
+        metadata={"description": "The compared page has every language a copy would bring."}
+    )
+
+
 class ReuseResultSchema(Schema):
     region = fields.String(attribute="region.slug")
     external_id = fields.String(attribute="page.external_id")
@@ -246,6 +300,21 @@ def reuse_page(data, region):
     result = reuse_service.reuse_page(db.session, current_actor(), region, **data)
     translations_changed([item.translation.id for item in result.translations])
     return result
+
+
+@blp.route("/regions/<string:region>/pages/reuse/preview")
+@token_required
+@blp.arguments(ReusePreviewQuerySchema, location="query")
+@blp.response(200, ReusePreviewSchema)
+@blp.alt_response(401, description="No token")
+@blp.alt_response(403, description="Token of another region or role")
+@blp.alt_response(404, description="Unknown region, origin region or origin page")
+@blp.alt_response(422, description="Same region, or no language of the region to copy")
+def preview_reuse(query, region):
+    """What starting a page from another region's page would copy, before anything is stored:
+    languages with their words, local details to replace, the new page's id, and whether the
+    region has this content already (nothing to gain)."""
+    return reuse_service.preview_reuse(db.session, current_actor(), region, **query)
 
 
 @blp.route("/regions/<string:region>/upstream-changes")

@@ -462,6 +462,8 @@ def page(external_id: str):
         for row in translations
         if row.translation.origin is Origin.REUSED
     }
+    # The origin region's local details (names, offices, addresses) still in each reused draft.
+    local_details = reuse_service.page_local_details(db.session, view.page)
     return render_template(
         "ui/page.html",
         region=region,
@@ -475,6 +477,44 @@ def page(external_id: str):
         similar_missing=similar_missing,
         upstream=upstream,
         specifics=specifics,
+        local_details=local_details,
+    )
+
+
+@bp.get("/pages/<string:external_id>/reuse")
+@signed_in
+def reuse_confirm(external_id: str):
+    """What "Start from this page" would copy — languages, words, local details to replace,
+    the new page's id — and a warning when the region has that content already."""
+    actor: Actor = g.ui_actor
+    slug, scope = _scope(actor)
+    if slug is None:
+        return _choose_region("ui.pages")
+    region = get_region(db.session, slug)
+    add_languages = request.args.get("add_languages") == "1"
+    try:
+        preview = reuse_service.preview_reuse(
+            db.session,
+            actor,
+            slug,
+            from_region=request.args.get("from_region", ""),
+            from_page=request.args.get("from_page", ""),
+            add_languages=add_languages,
+            for_page=external_id,
+        )
+    except DomainError as error:
+        if isinstance(error, Unauthorized):
+            raise
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("ui.page", external_id=external_id, **scope))
+    return render_template(
+        "ui/reuse_confirm.html",
+        region=region,
+        scope=scope,
+        preview=preview,
+        back=external_id,
+        add_languages=add_languages,
     )
 
 
@@ -496,6 +536,7 @@ def reuse(external_id: str):
             from_region=from_region,
             from_page=from_page,
             add_languages=request.form.get("add_languages") == "1",
+            external_id=(request.form.get("external_id") or "").strip() or None,
         )
     except DomainError as error:
         if isinstance(error, Unauthorized):
@@ -508,8 +549,8 @@ def reuse(external_id: str):
     added = ", ".join(node.language.code for node in result.languages_added)
     flash(
         f"Started page '{result.page.external_id}' from {result.attribution.region.name}'s page "
-        f"'{from_page}' as drafts ({languages}). Check the attribution and the local specifics "
-        "below before publishing."
+        f"'{from_page}' as drafts ({languages}). Check the attribution and the local details "
+        "listed below before publishing."
         + (f" Added {added} to the region's languages." if added else ""),
         "success",
     )
