@@ -443,6 +443,7 @@ class DeepLTranslator:
         self._client._client.close()
         self._client._client = _SingleAttemptHttpClient(timeout)
         self._client.set_app_info("tm-service", "0.1")
+        self._glossary_pairs: frozenset[tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"DeepLTranslator(server_url={self.server_url!r}, timeout={self.timeout!r})"
@@ -549,6 +550,51 @@ class DeepLTranslator:
         """DeepL's (character_count, character_limit) for the current billing period."""
         usage = self._call(self._client.get_usage)
         return usage.character.count or 0, usage.character.limit or 0
+
+    # ----------------------------------------------------------------- glossaries (v2)
+
+    def glossary_language_pairs(self) -> frozenset[tuple[str, str]]:
+        """The (source, target) pairs DeepL makes glossaries for, lower-case base codes
+        ("de", "en"); asked once per translator."""
+        if self._glossary_pairs is None:
+            pairs = self._call(self._client.get_glossary_languages)
+            self._glossary_pairs = frozenset(
+                (pair.source_lang.lower(), pair.target_lang.lower()) for pair in pairs
+            )
+        return self._glossary_pairs
+
+    def create_glossary(
+        self, name: str, source_language: str, target_language: str, entries: Mapping[str, str]
+    ) -> str:
+        """Create a glossary (source term → target term) and return its id. Languages are our
+        codes; glossaries are per base language at DeepL (one "en" glossary serves EN-GB and
+        EN-US)."""
+        source = deepl_source_language(source_language)
+        target = deepl_target_language(target_language, english=self.english).split("-")[0]
+        info = self._call(lambda: self._client.create_glossary(name, source, target, dict(entries)))
+        logger.info(
+            "DeepL glossary %s created (%s→%s, %d entries)",
+            info.glossary_id,
+            source,
+            target,
+            len(entries),
+        )
+        return str(info.glossary_id)
+
+    def delete_glossary(self, glossary_id: str) -> None:
+        """Delete a glossary; one DeepL no longer has is not an error."""
+        try:
+            self._call(lambda: self._client.delete_glossary(glossary_id))
+        except MachineTranslationUnavailable as error:
+            if "404" not in str(error.detail):
+                raise
+
+    def list_glossaries(self) -> list[tuple[str, str, str, str, int]]:
+        """(id, name, source, target, entry count) of every glossary of the account."""
+        return [
+            (g.glossary_id, g.name, g.source_lang.lower(), g.target_lang.lower(), g.entry_count)
+            for g in self._call(self._client.list_glossaries)
+        ]
 
     def _call(self, request: Any) -> Any:
         """Run one client call with bounded retries; DeepL errors become domain errors."""

@@ -4,6 +4,13 @@
 `deepl` client 1.32 sends: `POST /v2/translate` (a JSON body; form bodies are accepted too),
 `GET /v2/usage` and `GET /v2/languages`. The client calls nothing on construction.
 
+Glossaries (v2): `GET /v2/glossary-language-pairs` (`glossary_pairs`), `POST /v2/glossaries`
+(TSV or CSV entries), `GET /v2/glossaries`, `GET /v2/glossaries/{id}`, `GET
+/v2/glossaries/{id}/entries` (TSV) and `DELETE /v2/glossaries/{id}`; they live in
+`glossaries`. A translate request with `glossary_id` needs `source_lang`, an existing glossary
+of the request's languages (else 400 / 404, as DeepL answers), and puts the glossary's target
+terms in for its source terms before "translating", so the effect shows in the output.
+
 "Translation" is deterministic (`fake_translate`): every translatable text node gets the prefix
 "[<TARGET>] ", and — like real MT sometimes does — local specifics outside protected markup are
 damaged: separators between digits vanish ("0821 3102-0" → "082131020"), "@" becomes " (at) "
@@ -35,6 +42,9 @@ __all__ = ["DeepLStandIn", "RecordedRequest", "deepl_standin", "fake_translate"]
 STANDIN_API_KEY = "standin-secret-key-7f3a9c"
 # DeepL refuses these targets unless a request sets enable_beta_languages.
 BETA_TARGETS = frozenset({"FA", "CKB", "KMR"})
+# Glossary language pairs the stand-in offers (lower-case base codes): every pair of these.
+GLOSSARY_LANGUAGES = ("de", "en", "fr", "es", "it", "nl", "pl", "uk", "tr", "ru")
+GLOSSARY_PAIRS = frozenset((a, b) for a in GLOSSARY_LANGUAGES for b in GLOSSARY_LANGUAGES if a != b)
 
 _TOKEN_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.DOTALL)
 _TAG_RE = re.compile(r"<\s*(/)?\s*([\w:.-]+)([^>]*?)(/)?\s*>\Z", re.DOTALL)
@@ -137,6 +147,8 @@ class DeepLStandIn:
     character_limit: int = 500_000
     delay: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
+    glossaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    glossary_pairs: frozenset[tuple[str, str]] = GLOSSARY_PAIRS
     _failure: _Failure | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -236,7 +248,61 @@ class DeepLStandIn:
             return 200, [{"language": "DE", "name": "German"}], {}  # type: ignore[return-value]
         if request.path == "/v2/translate" and request.method == "POST":
             return self._translate(request.body)
+        if request.path == "/v2/glossary-language-pairs":
+            pairs = [{"source_lang": a, "target_lang": b} for a, b in sorted(self.glossary_pairs)]
+            return 200, {"supported_languages": pairs}, {}
+        if request.path.startswith("/v2/glossaries"):
+            return self._glossary(request)
         return 404, {"message": _MESSAGES[404]}, {}
+
+    def _glossary(self, request: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        parts = request.path.strip("/").split("/")[2:]  # after v2/glossaries
+        if not parts and request.method == "POST":
+            body = request.body
+            source = str(body.get("source_lang") or "").lower()
+            target = str(body.get("target_lang") or "").lower()
+            if (source, target) not in self.glossary_pairs:
+                return 400, {"message": "Unsupported glossary source and target pair"}, {}
+            separator = "\t" if body.get("entries_format", "tsv") == "tsv" else ","
+            entries = {}
+            for line in str(body.get("entries") or "").splitlines():
+                if line.strip():
+                    term, _, rendering = line.partition(separator)
+                    entries[term] = rendering
+            if not body.get("name") or not entries:
+                return 400, {"message": "Invalid glossary"}, {}
+            with self._lock:
+                glossary_id = f"standin-{len(self.glossaries) + 1:04d}-{source}-{target}"
+                while glossary_id in self.glossaries:
+                    glossary_id += "x"
+                self.glossaries[glossary_id] = {
+                    "glossary_id": glossary_id,
+                    "name": body["name"],
+                    "ready": True,
+                    "source_lang": source,
+                    "target_lang": target,
+                    "creation_time": "2026-01-01T00:00:00.000Z",
+                    "entry_count": len(entries),
+                    "entries": entries,
+                }
+            return 201, self._glossary_info(glossary_id), {}
+        if not parts:
+            return 200, {"glossaries": [self._glossary_info(g) for g in self.glossaries]}, {}
+        glossary_id = parts[0]
+        if glossary_id not in self.glossaries:
+            return 404, {"message": "Glossary not found"}, {}
+        if len(parts) == 2 and parts[1] == "entries":
+            entries = self.glossaries[glossary_id]["entries"]
+            tsv = "\n".join(f"{term}\t{rendering}" for term, rendering in entries.items())
+            return 200, tsv, {"Content-Type": "text/tab-separated-values"}
+        if request.method == "DELETE":
+            with self._lock:
+                del self.glossaries[glossary_id]
+            return 204, None, {}
+        return 200, self._glossary_info(glossary_id), {}
+
+    def _glossary_info(self, glossary_id: str) -> dict[str, Any]:
+        return {k: v for k, v in self.glossaries[glossary_id].items() if k != "entries"}
 
     def _translate(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         texts = body.get("text")
@@ -248,8 +314,23 @@ class DeepLStandIn:
         ignore_tags = body.get("ignore_tags") or []
         if isinstance(ignore_tags, str):
             ignore_tags = ignore_tags.split(",")
+        entries: dict[str, str] = {}
+        if body.get("glossary_id"):
+            glossary = self.glossaries.get(str(body["glossary_id"]))
+            if not body.get("source_lang"):
+                return 400, {"message": "Use of a glossary requires the source_lang"}, {}
+            if glossary is None:
+                return 404, {"message": "Glossary not found"}, {}
+            if (
+                glossary["source_lang"] != str(body["source_lang"]).lower()
+                or glossary["target_lang"] != target.split("-")[0].lower()
+            ):
+                return 400, {"message": "Glossary does not match the languages"}, {}
+            entries = glossary["entries"]
         translations = []
         for text in texts:
+            for term in sorted(entries, key=len, reverse=True):
+                text = str(text).replace(term, entries[term])
             translations.append(
                 {
                     "detected_source_language": str(body.get("source_lang") or "DE").upper(),
@@ -300,10 +381,14 @@ class _Handler(BaseHTTPRequestHandler):
             body=self._read_body(),
         )
         status, payload, headers = self.owner._respond(request)
-        data = json.dumps(payload).encode("utf-8")
+        if isinstance(payload, str):  # glossary entries: TSV
+            data = payload.encode("utf-8")
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode("utf-8")
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -314,6 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _handle
     do_POST = _handle
+    do_DELETE = _handle
 
 
 @pytest.fixture

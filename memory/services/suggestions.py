@@ -61,6 +61,7 @@ from memory.segmentation import (
     html_to_text,
     render_segment,
 )
+from memory.services.deepl_glossaries import glossary_for
 from memory.services.fragments import FragmentPiece, assemble_segments
 from memory.services.gazetteer import gazetteer_for, gazetteers_for
 from memory.services.pages import (
@@ -904,8 +905,12 @@ def _machine_translate(
     except QuotaExceeded as error:
         report.status, report.detail = "budget_exceeded", str(error.detail)
         return report
+    # The termbase's preferred terms, as a DeepL glossary of this pair (None: none or unsupported).
+    glossary = glossary_for(session, translator, region, source.code, target.code)
     try:
-        translated = translator.translate_html(htmls, source.code, target.code, tag_handling="html")
+        translated = translator.translate_html(
+            htmls, source.code, target.code, tag_handling="html", glossary=glossary
+        )
     except QuotaExceeded as error:  # DeepL's own quota (456)
         report.status, report.detail = "quota_exceeded", str(error.detail)
         return report

@@ -196,8 +196,15 @@ def test_blank_texts_are_returned_without_a_request(
 
 
 def test_glossary_id_is_passed_on(translator: DeepLTranslator, deepl_standin: DeepLStandIn):
-    translator.translate_html(["<p>Hallo</p>"], "de", "en", glossary="gloss-1")
-    assert deepl_standin.translate_requests[0].body["glossary_id"] == "gloss-1"
+    glossary_id = translator.create_glossary("test", "de", "en", {"Hallo": "Hello"})
+    (result,) = translator.translate_html(["<p>Hallo</p>"], "de", "en", glossary=glossary_id)
+    assert deepl_standin.translate_requests[0].body["glossary_id"] == glossary_id
+    assert result.text == "<p>[EN-GB] Hello</p>"  # the stand-in applies the glossary
+
+
+def test_an_unknown_glossary_is_refused(translator: DeepLTranslator, deepl_standin: DeepLStandIn):
+    with pytest.raises(MachineTranslationUnavailable, match="404"):
+        translator.translate_html(["<p>Hallo</p>"], "de", "en", glossary="gloss-1")
 
 
 def test_large_batches_are_split_and_keep_their_order(
