@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     DateTime,
@@ -93,6 +95,13 @@ class Origin(enum.StrEnum):
 class ReviewStatus(enum.StrEnum):
     UNREVIEWED = "unreviewed"
     REVIEWED = "reviewed"
+
+
+class ContentKind(enum.StrEnum):
+    PAGE = "page"
+    EVENT = "event"
+    LOCATION = "location"
+    IMPRINT = "imprint"
 
 
 class Role(enum.StrEnum):
@@ -204,6 +213,14 @@ class Page(Base):
     derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("page.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # What the CMS calls it: a page, an event, a location (POI) or the imprint. Each is
+    # translated, versioned and matched like a page; only the kind differs.
+    kind: Mapped[ContentKind] = mapped_column(
+        _enum(ContentKind, "content_kind"), default=ContentKind.PAGE, server_default="page"
+    )
+    # An event's dates, a location's address, coordinates, phone, e-mail, website, category:
+    # local details, kept for reading and never segmented, matched or reused.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     region: Mapped[Region] = relationship()
     source_language: Mapped[Language] = relationship(lazy="joined")

@@ -198,3 +198,29 @@ def register_cms_commands(group: AppGroup) -> None:
             click.echo(f"error: {error}", err=True)
         if report.errors:
             raise SystemExit(1)
+
+    @group.command("import-integreat-content")
+    @click.argument("path", type=click.Path(exists=True, path_type=Path))
+    @click.option("--region", "region_slug", required=True, help="Region to import into.")
+    def import_integreat_content(path: Path, region_slug: str) -> None:
+        """Import API v3 events, locations (POIs) and the imprint of a region from dump files
+        (`[region_]{language}_{events|locations|imprint}.json`, a file or a folder) as content
+        kinds next to its pages. Their local details (addresses, coordinates, phones) are kept
+        apart and become gazetteer entries; they never enter the translation memory."""
+        from connectors.integreat import IntegreatFormatError
+        from connectors.integreat_content import read_content_dumps
+        from memory.services.content_kinds import import_integreat_content as import_content
+        from memory.services.regions import get_region
+        from tm_service.cli import ensure_schema, process_changes
+
+        ensure_schema()
+        try:
+            region = get_region(db.session, region_slug)
+            items = read_content_dumps(
+                path, source_language=region.source_language.code, region=region_slug
+            )
+            report = import_content(db.session, None, region_slug, items)
+        except (DomainError, IntegreatFormatError) as error:
+            _fail(error)
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        process_changes(report.changed_translation_ids, f"processing {region_slug}")

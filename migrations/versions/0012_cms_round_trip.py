@@ -1,11 +1,13 @@
-"""CMS round trip: the live sync's state per region and language (cms_sync_state)
+"""CMS round trip: content kinds (page.kind: page, event, location, imprint; page.details:
+their local details) and the live sync's state per region and language (cms_sync_state)
 
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 16:45:00
 
 Written by hand (memory/cms_models.py); tests/integration/test_migrations.py checks that it
-matches the models on SQLite and PostgreSQL. Additive: one new table, nothing else changes.
+matches the models on SQLite and PostgreSQL. Additive: two new columns (every existing page is
+of kind "page") and one new table.
 """
 
 import sqlalchemy as sa
@@ -18,6 +20,25 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("page") as batch:
+        batch.add_column(
+            sa.Column(
+                "kind",
+                sa.Enum(
+                    "page",
+                    "event",
+                    "location",
+                    "imprint",
+                    name="content_kind",
+                    native_enum=False,
+                    create_constraint=False,
+                    length=20,
+                ),
+                server_default="page",
+                nullable=False,
+            )
+        )
+        batch.add_column(sa.Column("details", sa.JSON(), nullable=True))
     op.create_table(
         "cms_sync_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -42,3 +63,6 @@ def upgrade():
 
 def downgrade():
     op.drop_table("cms_sync_state")
+    with op.batch_alter_table("page") as batch:
+        batch.drop_column("details")
+        batch.drop_column("kind")

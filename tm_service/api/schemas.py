@@ -248,6 +248,10 @@ class PageSummarySchema(Schema):
     )
     source_language = fields.String(attribute="page.source_language.code")
     position = fields.Integer(attribute="page.position")
+    kind = fields.Function(
+        lambda view: view.page.kind.value if view.page.kind else "page",
+        metadata={"description": "page | event | location | imprint"},
+    )
     translations = fields.List(fields.Nested(TranslationSummarySchema))
 
 
@@ -270,6 +274,18 @@ class PageSchema(Schema):
         )
     )
     position = fields.Integer(attribute="page.position")
+    kind = fields.Function(
+        lambda view: view.page.kind.value if view.page.kind else "page",
+        metadata={"description": "page | event | location | imprint"},
+    )
+    details = fields.Function(
+        lambda view: view.page.details,
+        metadata={
+            "description": "An event's dates and place, a location's address, coordinates, "
+            "phone, e-mail, website and opening hours: the region's local details, never "
+            "matched or reused."
+        },
+    )
     translations = fields.List(fields.Nested(TranslationSchema))
     versions = fields.List(fields.Nested(VersionSchema))
     license = fields.Function(lambda view: license_of(view.region))
