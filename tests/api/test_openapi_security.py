@@ -52,7 +52,7 @@ def test_every_token_route_refuses_an_anonymous_call_before_reading_the_body(cli
     secured = [(m, p) for m, p, op in operations(spec) if "security" in op]
     assert len(secured) >= 10
     for method, path in secured:
-        url = re.sub(r"\{(?:suggestion_id|entry_id)\}", "1", path)
+        url = re.sub(r"\{(?:suggestion_id|entry_id|concept_id)\}", "1", path)
         url = re.sub(r"\{[a-z_]+\}", "alpha", url)
         # Broken JSON would be a 400 if the body were read first.
         response = client.open(

@@ -19,6 +19,7 @@ from memory.services.gazetteer import put_entry
 from memory.services.pages import push_translation
 from memory.services.reuse import reuse_page
 from memory.services.suggestions import suggest_translations
+from memory.services.terminology import put_concept
 from memory.services.translation_memory import TranslationMemoryIndex
 from tests.conftest import bearer
 from tm_service.extensions import db
@@ -195,6 +196,44 @@ def _rebuild_gazetteer(region: str):
 
 GAZETTEER_EDITORS = frozenset({"editor", "admin"})
 
+
+def _put_concept(region: str):
+    body = {"terms": [{"language": "de", "text": f"Begriff {next(_counter)}"}]}
+    return ("PUT", f"/api/v1/terminology/{region}/concepts/c{next(_counter)}", {"json": body})
+
+
+def _term_import(region: str):
+    body = f"concept,language,term\nc{next(_counter)},de,Wort {next(_counter)}\n".encode()
+    return (
+        "POST",
+        f"/api/v1/terminology/import?scope={region}",
+        {"data": body, "content_type": "text/csv"},
+    )
+
+
+def _region_concept(app: Flask, region: str) -> int:
+    """A concept of `region`'s own termbase, stored through the service."""
+    with app.app_context():
+        concept, _ = put_concept(
+            db.session,
+            Actor(role=Role.ADMIN, region_slug=None),
+            region,
+            {"key": f"k{next(_counter)}", "terms": [{"language": "de", "text": "Amt"}]},
+        )
+        return concept.id
+
+
+def _delete_concept(region: str, concept_id: int):
+    return ("DELETE", f"/api/v1/terminology/concepts/{concept_id}", {})
+
+
+def _recognize(region: str):
+    body = {"text": "Jobcenter", "source_language": "de", "target_language": "en", "region": region}
+    return ("POST", "/api/v1/terminology/recognize", {"json": body})
+
+
+TERMBASE_ADMINS = frozenset({"admin"})  # a region's admins for its own concepts
+
 MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
     ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
@@ -232,6 +271,16 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/regions/<string:region>/gazetteer/rebuild"): Entry(
         _rebuild_gazetteer, roles=GAZETTEER_EDITORS
+    ),
+    ("PUT", "/api/v1/terminology/<string:scope>/concepts/<string:key>"): Entry(
+        _put_concept, roles=TERMBASE_ADMINS
+    ),
+    ("POST", "/api/v1/terminology/import"): Entry(_term_import, roles=TERMBASE_ADMINS),
+    ("DELETE", "/api/v1/terminology/concepts/<int:concept_id>"): Entry(
+        _delete_concept, roles=TERMBASE_ADMINS, setup=_region_concept
+    ),
+    ("POST", "/api/v1/terminology/recognize"): Entry(
+        _recognize, roles=frozenset(ROLES), public=True
     ),
 }
 
