@@ -274,18 +274,20 @@ def queue(
     )
     if page_id is not None:
         query = query.where(Suggestion.page_id == page_id)
-    rows = list(
-        session.scalars(
-            query.options(selectinload(Suggestion.reviews)).order_by(
-                Suggestion.page_id.is_(None),
-                Suggestion.page_id,
-                Suggestion.part.desc(),
-                Suggestion.segment_index,
-                Suggestion.id,
-            )
-        )
+    ordered = query.options(selectinload(Suggestion.reviews)).order_by(
+        Suggestion.page_id.is_(None),
+        Suggestion.page_id,
+        Suggestion.part.desc(),
+        Suggestion.segment_index,
+        Suggestion.id,
     )
     needle = " ".join((text or "").split()).casefold()
+    if show == "all" and not needle:
+        # The whole queue: counted and paged by the database (a county has thousands).
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        shown = list(session.scalars(ordered.limit(limit).offset(offset)))
+        return shown, int(total), segment_contexts(session, shown)
+    rows = list(session.scalars(ordered))
     if needle:
         rows = [
             s
@@ -358,16 +360,19 @@ def undo_decision(session: Session, actor: Actor | None, suggestion_id: int) -> 
 
 
 def _batch_ready(suggestion: Suggestion) -> bool:
+    return _batch_ready_record(suggestion.source_text, suggestion.candidates or [])
+
+
+def _batch_ready_record(source_text: str, candidates: list[dict[str, Any]]) -> bool:
     """Top candidate: a human translation of exactly this source sentence (not one whose
     numbers or links were put in), reviewed or published, not outdated or rejected, no failed
     check, no local detail to replace."""
-    candidates = suggestion.candidates or []
     if not candidates:
         return False
     top = candidates[0]
     trust = top.get("trust") or {}
     return (
-        _normal(str(top.get("match_source_text") or "")) == _normal(suggestion.source_text)
+        _normal(str(top.get("match_source_text") or "")) == _normal(source_text)
         and top.get("match") is not None
         and float(top["match"]) >= 100
         and top.get("source") != "machine_translation"
@@ -389,8 +394,29 @@ def batch_candidates(
     page_id: int | None = None,
 ) -> list[Suggestion]:
     """Pending segments whose top candidate is a clean 100/101 % human match."""
-    rows, _, _ = queue(session, actor, region, target, page_id=page_id, limit=10**9)
-    return [s for s in rows if _batch_ready(s)]
+    authorize(actor, Action.SUGGEST, region.slug)
+    query = select(Suggestion.id, Suggestion.source_text, Suggestion.candidates).where(
+        Suggestion.region_id == region.id,
+        Suggestion.target_language_id == target.id,
+        Suggestion.status == SuggestionStatus.PENDING,
+    )
+    if page_id is not None:
+        query = query.where(Suggestion.page_id == page_id)
+    ready = [
+        row.id
+        for row in session.execute(query)
+        if _batch_ready_record(row.source_text, row.candidates or [])
+    ]
+    if not ready:
+        return []
+    found: list[Suggestion] = []
+    for start in range(0, len(ready), 500):
+        found.extend(
+            session.scalars(select(Suggestion).where(Suggestion.id.in_(ready[start : start + 500])))
+        )
+    return sorted(
+        found, key=lambda s: (s.page_id is None, s.page_id or 0, s.part != "title", s.segment_index)
+    )
 
 
 def batch_accept(

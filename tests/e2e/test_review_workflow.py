@@ -26,6 +26,7 @@ from tests.conftest import bearer
 from tests.e2e.test_review_ui import (  # noqa: F401 — fixtures
     ALPHA_DE,
     BETA_AR,
+    BETA_DE,
     BETA_EN,
     app,
     browser,
@@ -262,3 +263,66 @@ def test_the_reuse_confirmation_warns_when_the_page_is_a_duplicate_with_nothing_
         )
     page.get_by_role("link", name="Cancel").click()
     expect(page).to_have_url(f"{server}/ui/pages/a1")
+
+
+def test_a_reused_page_shows_the_upstream_change_as_a_sentence_diff(app, server, page, content):
+    editor = issue(app, "editor", name="Eda Editor")
+    reused = app.test_client().post(
+        "/api/v1/regions/alpha/pages/reuse",
+        json={"from_region": "beta", "from_page": "b1", "languages": ["de", "en"]},
+        headers=bearer(editor),
+    )
+    assert reused.status_code == 201, reused.json
+    changed = BETA_DE.replace(
+        "Bringen Sie Ihren Pass mit.", "Bringen Sie Ihren Pass und die Meldebescheinigung mit."
+    )
+    response = app.test_client().put(
+        "/api/v1/regions/beta/pages/b1/translations/de",
+        json={"title": "Beratung", "content": changed},
+        headers=bearer(issue(app, "cms", "beta")),
+    )
+    assert response.status_code == 201, response.json
+    sign_in(page, server, editor)
+
+    page.goto(f"{server}/ui/pages/{reused.json['external_id']}")
+
+    upstream = page.locator(".upstream li", has_text="de:")
+    expect(upstream).to_contain_text("changed upstream")
+    expect(upstream.locator("ins")).to_contain_text("Meldebescheinigung")
+    expect(upstream.locator("del")).to_contain_text("Bringen Sie Ihren Pass mit.")
+    expect(page.locator(".specifics").first).to_contain_text("0821 3102-0")  # listed on the page
+    screenshot(page, "upstream-diff.png")
+
+
+def test_the_leverage_report_runs_as_a_job_from_the_pages_view(app, server, page, content):
+    sign_in(page, server, issue(app, "translator", name="Tina Translator"))
+    page.goto(f"{server}/ui/pages")
+
+    form = page.locator(".leverage-form")
+    form.get_by_label("Leverage report for").select_option("en")
+    form.get_by_role("button", name="Count matches").click()
+
+    expect(page.locator("h1")).to_contain_text("Leverage report (en)")
+    expect(page.locator(".job-state")).to_have_text("finished")
+    table = page.locator(".leverage-table")
+    expect(table.locator("thead th")).to_contain_text(["language", "pages", "words", "101", "100"])
+    english = table.locator("tbody tr").first
+    expect(english.locator("th")).to_have_text("en")
+    expect(english.locator("td").nth(0)).to_have_text("1")  # a1 lacks English
+    screenshot(page, "leverage-job.png")
+
+
+def test_a_candidate_reads_as_match_and_trust(app, server, page, content):
+    """The picture of docs/review-ui.md#how-to-read-a-score: one candidate's badges."""
+    token = issue(app, "translator", name="Tina Translator")
+    queue(app, token, "a1", "en")
+    sign_in(page, server, token)
+    page.goto(f"{server}/ui/review?language=en")
+
+    candidate = segment(page, "Termin unter").locator(".candidate").first
+    expect(candidate.locator(".score")).to_have_text("101 %")
+    expect(candidate.locator(".trust")).to_have_text("approved · other region")
+    expect(candidate.locator(".penalty").first).to_have_text("−1 other region")
+    shots = os.environ.get("TM_SCREENSHOT_DIR")
+    if shots:
+        candidate.screenshot(path=str(Path(shots) / "score.png"))
