@@ -80,7 +80,9 @@ def phrases(text: str, max_words: int = MAX_PHRASE_WORDS) -> list[Phrase]:
     position = 0
     for stretch in [*_PLACEHOLDER.finditer(text), None]:
         stop = stretch.start() if stretch is not None else len(text)
-        words = [(m.start() + position, m.end() + position) for m in _WORD.finditer(text[position:stop])]
+        words = [
+            (m.start() + position, m.end() + position) for m in _WORD.finditer(text[position:stop])
+        ]
         for first in range(len(words)):
             for last in range(first, min(first + max_words, len(words))):
                 start, end = words[first][0], words[last][1]
@@ -186,12 +188,14 @@ def calendar_pieces(text: str, source_language: str, target_language: str) -> li
         if target is None:
             bare = word.rstrip(".")
             following = text[match.end() : match.end() + 2].lstrip(" ")[:1]
-            if bare in short and (word.endswith(".") or following in {".", "-", "–", "/", ","}
-                                  or following.isdigit()):
+            if bare in short and (
+                word.endswith(".") or following in {".", "-", "–", "/", ","} or following.isdigit()
+            ):
                 target = short[bare]
                 end = match.end() + (1 if text[match.end() : match.end() + 1] == "." else 0)
-                pieces.append(Piece(match.start(), end, text[match.start() : end], target, 1,
-                                    kind="calendar"))
+                pieces.append(
+                    Piece(match.start(), end, text[match.start() : end], target, 1, kind="calendar")
+                )
             continue
         if target != word:
             pieces.append(Piece(match.start(), match.end(), word, target, 1, kind="calendar"))

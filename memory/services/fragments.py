@@ -27,14 +27,15 @@ from matchers.fragments import (
     word_count,
 )
 from matchers.normalise import PROTECTED_TOKEN
-from memory.services.translation_memory import LookupContext, LookupMatch
+from matchers.terms import lemma_forms
+from memory.services.translation_memory import LookupContext, LookupMatch, LookupQuery
 
 # A phrase with fewer letters than this is no fragment worth a unit ("Nr.", "Tel", a number):
 # it would only put another region's abbreviation in.
 MIN_LETTERS = 3
-# A clause takes a unit whose source matches it from this score up (a fuzzy match the draft
-# would take for a whole segment is good enough for a part of one).
-MIN_CLAUSE_SCORE = 85.0
+# A clause takes a unit whose source matches it from this score up: the score from which the
+# draft takes a fuzzy match for a whole segment (suggestions.DRAFT_MIN_SCORE).
+MIN_CLAUSE_SCORE = 75.0
 
 
 @dataclass(frozen=True)
@@ -51,50 +52,66 @@ def assemble_segments(
 ) -> list[Assembly | None]:
     """Per segment text (with inline placeholders), its assembly from memory units and
     calendar names, or None when nothing of it is found."""
-    found_phrases = [
-        [p for p in phrases(text) if p.words < word_count(text) and _worth_a_unit(p)]
-        for text in texts
-    ]
-    queries = [[context.query(p.text) for p in segment] for segment in found_phrases]
-    # A phrase that is all number, date or time ("1. März 2020" is one date) has nothing of
-    # its own to translate: its unit would only be another date's.
-    for index, segment_queries in enumerate(queries):
-        kept = [
-            (p, q)
-            for p, q in zip(found_phrases[index], segment_queries, strict=True)
-            if _letters(PROTECTED_TOKEN.sub("", q.key.form)) >= MIN_LETTERS
-        ]
-        found_phrases[index] = [p for p, _ in kept]
-        queries[index] = [q for _, q in kept]
-    context.prefetch_exact(q for segment in queries for q in segment)
+    lookups = [_lookups(context, text) for text in texts]
+    context.prefetch_exact(q for segment in lookups for _, forms in segment for q in forms)
     results: list[Assembly | None] = []
-    for text, segment_phrases, segment_queries in zip(texts, found_phrases, queries, strict=True):
+    for text, segment_lookups in zip(texts, lookups, strict=True):
         pieces: list[Piece] = calendar_pieces(text, context.source.code, context.target.code)
-        for phrase, query in zip(segment_phrases, segment_queries, strict=True):
-            units = context.exact_units(query)
-            if not units:
-                continue
-            matches = [m for m in context.score_units(query, units) if not is_own(m)]
-            if not matches:
-                continue
-            best = matches[0]
-            target = fitted(best.match.target_text, phrase, text)
-            if not target:
-                continue
-            pieces.append(
-                Piece(
-                    phrase.start,
-                    phrase.end,
-                    phrase.text,
-                    target,
-                    phrase.words,
-                    kind="memory",
-                    ref=FragmentPiece(best),
+        for phrase, forms in segment_lookups:
+            best = _best_unit(context, forms, is_own)
+            target = fitted(best.match.target_text, phrase, text) if best is not None else ""
+            if best is not None and target:
+                pieces.append(
+                    Piece(
+                        phrase.start,
+                        phrase.end,
+                        phrase.text,
+                        target,
+                        phrase.words,
+                        kind="memory",
+                        ref=FragmentPiece(best),
+                    )
                 )
-            )
         pieces += _clause_pieces(context, text, is_own)
         results.append(assemble(text, pieces) if pieces else None)
     return results
+
+
+def _lookups(context: LookupContext, text: str) -> list[tuple[Phrase, list[LookupQuery]]]:
+    """The segment's phrases worth a unit, each with the queries to try in order: the phrase
+    itself, then (a single word) its lemma ("Berufsschulen" → "Berufsschule", simplemma)."""
+    found = []
+    whole = word_count(text)
+    language = context.source.code
+    for phrase in phrases(text):
+        if phrase.words >= whole or _letters(phrase.text) < MIN_LETTERS:
+            continue
+        query = context.query(phrase.text)
+        # A phrase that is all number, date or time ("1. März 2020" is one date) has nothing
+        # of its own to translate: its unit would only be another date's.
+        if _letters(PROTECTED_TOKEN.sub("", query.key.form)) < MIN_LETTERS:
+            continue
+        forms = [query]
+        if phrase.words == 1 and phrase.text.isalpha():
+            forms += [
+                context.query(lemma)
+                for lemma in sorted(lemma_forms(phrase.text, language) - {phrase.text.lower()})
+                if _letters(lemma) >= MIN_LETTERS
+            ]
+        found.append((phrase, forms))
+    return found
+
+
+def _best_unit(
+    context: LookupContext, forms: Sequence[LookupQuery], is_own: Callable[[LookupMatch], bool]
+) -> LookupMatch | None:
+    for query in forms:
+        units = context.exact_units(query)
+        if units:
+            matches = [m for m in context.score_units(query, units) if not is_own(m)]
+            if matches:
+                return matches[0]
+    return None
 
 
 def _clause_pieces(
@@ -106,9 +123,7 @@ def _clause_pieces(
     for clause in clauses(text):
         query = context.query(clause.text)
         matches = [
-            m
-            for m in context.matches(query)
-            if m.match.score >= MIN_CLAUSE_SCORE and not is_own(m)
+            m for m in context.matches(query) if m.match.score >= MIN_CLAUSE_SCORE and not is_own(m)
         ]
         if not matches:
             continue
@@ -126,10 +141,6 @@ def _clause_pieces(
                 )
             )
     return pieces
-
-
-def _worth_a_unit(phrase: Phrase) -> bool:
-    return _letters(phrase.text) >= MIN_LETTERS
 
 
 def _letters(text: str) -> int:

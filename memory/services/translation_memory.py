@@ -1209,6 +1209,10 @@ class _Query:
     context_hash: str | None
 
 
+# What LookupContext.query returns, for callers that keep queries (memory.services.fragments).
+LookupQuery = _Query
+
+
 def lookup(
     session: Session,
     index: TranslationMemoryIndex,

@@ -230,3 +230,24 @@ def test_a_sentence_no_unit_matches_is_assembled_from_the_units_of_its_parts(two
     assert draft["coverage"]["fragments"] == 2
     assert draft["coverage"]["fragments"] + draft["coverage"]["untranslated"] == found["words"]
     assert [a["region"] for a in draft["attribution"]] == ["lkaugsburg"]
+
+
+def test_an_inflected_word_takes_the_unit_of_its_lemma(two_counties):
+    # München: "Die berufliche Erstausbildung ist an Berufsschulen … möglich." Augsburg has a
+    # page titled "Berufsschule" (singular).
+    app, token = two_counties
+    response = app.test_client().post(
+        "/api/v1/regions/lkaichach/suggestions",
+        json={
+            "text": "Die berufliche Erstausbildung ist an Berufsschulen möglich.",
+            "source_language": "de",
+            "target_language": "en",
+        },
+        headers=bearer(token),
+    )
+    assert response.status_code == 200, response.json
+    (candidate,) = [
+        c for c in response.json["segments"][0]["candidates"] if c["kind"] == "fragments"
+    ]
+    pieces = {p["source"]: p["target"] for p in candidate["fragments"]["pieces"]}
+    assert pieces["Berufsschulen"] == "Vocational school"
