@@ -27,8 +27,23 @@ from connectors.integreat import (
     IntegreatPage,
     parse_pages,
 )
+from connectors.integreat_content import (
+    ContentItem,
+    parse_events,
+    parse_imprint,
+    parse_locations,
+)
 
-__all__ = ["Listing", "SyncClient", "SyncError"]
+__all__ = ["ENDPOINTS", "KINDS", "Listing", "SyncClient", "SyncError"]
+
+# What a sync reads per language, and where API v3 serves it.
+ENDPOINTS = {
+    "pages": "pages",
+    "events": "events",
+    "locations": "locations",
+    "imprint": "disclaimer",
+}
+KINDS = tuple(ENDPOINTS)
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -39,12 +54,14 @@ class SyncError(Exception):
 
 @dataclass
 class Listing:
-    """One language's page listing. status: changed | not_modified | failed."""
+    """One language's listing of one kind. status: changed | not_modified | failed | absent."""
 
     language: str
     status: str
     url: str
+    kind: str = "pages"  # pages | events | locations | imprint
     pages: list[IntegreatPage] = field(default_factory=list)
+    items: list[ContentItem] = field(default_factory=list)
     etag: str | None = None
     last_modified: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -86,9 +103,25 @@ class SyncClient:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Listing:
-        """One language's listing: not_modified (304), changed (pages read; `errors` names
-        each page that could not be), or failed (`errors` says why)."""
-        url = f"{self.base_url}/api/v3/{quote(region)}/{quote(language)}/pages/"
+        """One language's page listing: not_modified (304), changed (pages read; `errors`
+        names each page that could not be), or failed (`errors` says why)."""
+        return self.listing(region, language, "pages", etag=etag, last_modified=last_modified)
+
+    def listing(
+        self,
+        region: str,
+        language: str,
+        kind: str,
+        *,
+        source_language: str = "de",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Listing:
+        """One language's listing of `kind` (pages, events, locations, imprint), read
+        conditionally. Pages go to `pages`, events, locations and the imprint to `items`
+        (keyed by their `source_language` translation); absent (404): the instance has none."""
+        endpoint = ENDPOINTS[kind]
+        url = f"{self.base_url}/api/v3/{quote(region)}/{quote(language)}/{endpoint}/"
         headers = {"Accept": "application/json"}
         if etag:
             headers["If-None-Match"] = etag
@@ -97,26 +130,31 @@ class SyncClient:
         try:
             response = self.http.get(url, headers=headers, timeout=self.timeout)
         except requests.RequestException as error:
-            return Listing(language, "failed", url, errors=[f"{url}: {_reason(error)}"])
+            return Listing(language, "failed", url, kind=kind, errors=[f"{url}: {_reason(error)}"])
         if response.status_code == 304:
-            return Listing(language, "not_modified", url, etag=etag, last_modified=last_modified)
-        if response.status_code != 200:
             return Listing(
-                language,
-                "failed",
-                url,
-                errors=[f"{url}: HTTP {response.status_code} {response.reason or ''}".rstrip()],
+                language, "not_modified", url, kind=kind, etag=etag, last_modified=last_modified
             )
+        if response.status_code == 404 and kind != "pages":
+            return Listing(language, "absent", url, kind=kind)
+        if response.status_code != 200:
+            reason = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+            return Listing(language, "failed", url, kind=kind, errors=[f"{url}: {reason}"])
         try:
             data: Any = response.json()
         except ValueError as error:
-            return Listing(language, "failed", url, errors=[f"{url}: not JSON ({error})"])
+            return Listing(
+                language, "failed", url, kind=kind, errors=[f"{url}: not JSON ({error})"]
+            )
+        if kind == "imprint":
+            data = [data] if isinstance(data, dict) and data else []
         if not isinstance(data, list):
-            return Listing(language, "failed", url, errors=[f"{url}: not a list of pages"])
+            return Listing(language, "failed", url, kind=kind, errors=[f"{url}: not a list"])
         listing = Listing(
             language,
             "changed",
             url,
+            kind=kind,
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
         )
@@ -125,11 +163,28 @@ class SyncClient:
             if isinstance(item, dict) and item.get("id") is not None:
                 where += f" (id {item['id']})"
             try:
-                listing.pages.extend(parse_pages([item], language=language, source=where))
+                if kind == "pages":
+                    listing.pages.extend(parse_pages([item], language=language, source=where))
+                else:
+                    listing.items.extend(_content(kind, item, language, source_language, where))
             except (IntegreatFormatError, ValueError, TypeError, KeyError) as error:
                 message = str(error).replace(f"{where}[0]", where, 1)
                 listing.errors.append(message if message.startswith(where) else f"{where}: {error}")
         return listing
+
+
+def _content(
+    kind: str, item: Any, language: str, source_language: str, where: str
+) -> list[ContentItem]:
+    if kind == "events":
+        return parse_events(
+            [item], language=language, source_language=source_language, source=where
+        )
+    if kind == "locations":
+        return parse_locations(
+            [item], language=language, source_language=source_language, source=where
+        )
+    return parse_imprint(item, language=language, source=where)
 
 
 def _reason(error: requests.RequestException) -> str:

@@ -1,8 +1,9 @@
 """Tables of the Integreat CMS round trip: what the live sync last read from an instance.
 
-`CmsSyncState`: per region and language, the page listing's address, the validators the
-instance sent with it (ETag, Last-Modified: the next run sends them back and an unchanged
-listing is not downloaded again), when it was read, how many pages it had, and the last error.
+`CmsSyncState`: per region, language and kind (pages, events, locations, imprint), the
+listing's address, the validators the instance sent with it (ETag, Last-Modified: the next run
+sends them back and an unchanged listing is not downloaded again), when it was read, how many
+items it had, and the last error.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from memory.models import Base, Region, UtcDateTime
 
 class CmsSyncState(Base):
     __tablename__ = "cms_sync_state"
-    __table_args__ = (UniqueConstraint("region_id", "language_code"),)
+    __table_args__ = (UniqueConstraint("region_id", "language_code", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"))
     language_code: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), default="pages")
     url: Mapped[str] = mapped_column(String(1000), default="")
     etag: Mapped[str | None] = mapped_column(String(300))
     last_modified: Mapped[str | None] = mapped_column(String(100))

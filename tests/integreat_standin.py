@@ -1,10 +1,11 @@
 """A local stand-in for an Integreat instance's public API v3, for sync tests.
 
 `IntegreatStandIn` runs `http.server` in a thread on 127.0.0.1 (a free port) and serves
-`GET /api/v3/{region}/languages/` and `GET /api/v3/{region}/{language}/pages/` from dumps in
-API v3 shape (the corpus's). Each listing carries an ETag (SHA-256 of its body) and answers
-`If-None-Match` with 304 when it still matches, as a conditional-GET server would; with
-`etags=False` it sends no validators at all. `edit_page` changes one page in place (and so its
+`GET /api/v3/{region}/languages/`, `GET /api/v3/{region}/{language}/pages/` and, where given,
+`…/events/`, `…/locations/` and `…/disclaimer/` (the imprint) from dumps in API v3 shape (the
+corpus's); other addresses answer 404. Each listing carries an ETag (SHA-256 of its body)
+and answers `If-None-Match` with 304 when it still matches, as a conditional-GET server would;
+with `etags=False` it sends no validators at all. `edit_page` changes one page in place (and so its
 listing's ETag); `fail_with(language, status)` makes one listing answer an error. Every request
 is recorded (path, If-None-Match).
 """
@@ -33,6 +34,8 @@ class IntegreatStandIn:
     region: str
     # language code → the API v3 pages list
     pages: dict[str, list[dict[str, Any]]]
+    # "events" | "locations" | "disclaimer" → language code → the API v3 answer
+    content: dict[str, dict[str, Any]] = field(default_factory=dict)
     etags: bool = True
     requests: list[Recorded] = field(default_factory=list)
     _failures: dict[str, int] = field(default_factory=dict)
@@ -105,6 +108,13 @@ class IntegreatStandIn:
         ):
             language = parts[3]
             body = self.pages[language]
+        elif (
+            len(parts) == 5
+            and parts[:3] == ["api", "v3", self.region]
+            and parts[3] in self.content.get(parts[4], {})
+        ):
+            language = parts[3]
+            body = self.content[parts[4]][language]
         if body is None:
             self._send(handler, 404, b'{"error": "not found"}')
             return
@@ -134,5 +144,7 @@ class IntegreatStandIn:
 
 
 def standin_of(region: str, pages: dict[str, list[dict[str, Any]]], **options: Any):
-    """A started stand-in serving deep copies of `pages` (edits never touch the caller's)."""
-    return IntegreatStandIn(region, copy.deepcopy(pages), **options).start()
+    """A started stand-in serving deep copies of `pages` and `content` (edits never touch the
+    caller's)."""
+    content = copy.deepcopy(options.pop("content", {}))
+    return IntegreatStandIn(region, copy.deepcopy(pages), content, **options).start()

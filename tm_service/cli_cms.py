@@ -127,6 +127,13 @@ def register_cms_commands(group: AppGroup) -> None:
     @click.option("--language", "languages", multiple=True, help="Only this language (repeatable).")
     @click.option("--name", "region_name", help="Region name, if the region is new here.")
     @click.option(
+        "--kind",
+        "kinds",
+        multiple=True,
+        type=click.Choice(["pages", "events", "locations", "imprint"]),
+        help="Only this kind (repeatable; default: all).",
+    )
+    @click.option(
         "--every",
         "every_s",
         type=click.IntRange(min=60),
@@ -138,20 +145,22 @@ def register_cms_commands(group: AppGroup) -> None:
         region_slug: str,
         languages: tuple[str, ...],
         region_name: str | None,
+        kinds: tuple[str, ...],
         every_s: int | None,
         stop: bool,
     ) -> None:
-        """Pull the region's changed pages from a live Integreat instance (API v3).
+        """Pull the region's changed pages, events, locations and imprint from a live
+        Integreat instance (API v3).
 
-        Each language's listing is fetched only if it changed since the last run (ETag /
-        Last-Modified); only pages whose content changed are stored and processed. Prints a
+        Each listing (per language and kind) is fetched only if it changed since the last run
+        (ETag / Last-Modified); only items whose content changed are stored and processed. Prints a
         JSON report; each language or page that failed is named on stderr, and the command
         then exits with status 1 after storing what it could.
         """
         from flask import current_app
 
         from connectors.integreat import is_url
-        from connectors.integreat_sync import SyncClient
+        from connectors.integreat_sync import KINDS, SyncClient
         from memory.services.integreat_sync import sync_integreat as sync
         from tm_service import sync_jobs
         from tm_service.cli import ProgressBar, ensure_schema, process_changes
@@ -184,6 +193,7 @@ def register_cms_commands(group: AppGroup) -> None:
                 region_slug,
                 client,
                 languages=list(languages) or None,
+                kinds=kinds or KINDS,
                 region_name=region_name,
                 progress=bar,
             )

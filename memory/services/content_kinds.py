@@ -41,9 +41,14 @@ Progress = Callable[[int, int], None]
 _OPERATOR = Actor(role=Role.ADMIN, region_slug=None, name="content import")
 
 
+# The API v3 listing of each kind.
+LISTING_OF_KIND = {"event": "events", "location": "locations", "imprint": "imprint"}
+
+
 @dataclass
 class ContentImportReport(ImportReport):
     kinds: Counter[str] = field(default_factory=Counter)  # items per kind
+    created_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, kind)
     local_details: int = 0  # gazetteer entries written
     skipped_details: list[str] = field(default_factory=list)
 
@@ -132,6 +137,8 @@ def import_integreat_content(
                 report.kinds[item.kind] += 1
                 details[item.key] = item.details
             report.count(item.language, translation, created)
+            if created:
+                report.created_kinds[(item.language, item.kind)] += 1
             if progress:
                 progress(done, len(items))
         report.pages = len({item.key for item in items})

@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.integreat import IntegreatPage
-from connectors.integreat_sync import Listing, SyncClient, SyncError
+from connectors.integreat_content import ContentItem
+from connectors.integreat_sync import KINDS, Listing, SyncClient, SyncError
 from memory.authorization import Action, Actor, authorize
 from memory.cms_models import CmsSyncState
-from memory.errors import ServiceUnavailable
+from memory.errors import InvalidInput, ServiceUnavailable
 from memory.models import Region, utcnow
+from memory.services.content_kinds import LISTING_OF_KIND, import_integreat_content
 from memory.services.imports import import_integreat_pages
 
 __all__ = ["SyncReport", "sync_integreat"]
@@ -40,6 +42,8 @@ class SyncReport:
     base_url: str
     # Per language: status (changed | not_modified | failed), pages read, versions created.
     languages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The same per "{language}/{events|locations|imprint}" (status absent: the instance has none).
+    content: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
@@ -50,6 +54,7 @@ class SyncReport:
             "region": self.region,
             "base_url": self.base_url,
             "languages": self.languages,
+            "content": self.content,
             "created": self.created,
             "unchanged": self.unchanged,
             "errors": self.errors,
@@ -63,10 +68,12 @@ def sync_integreat(
     client: SyncClient,
     *,
     languages: Sequence[str] | None = None,
+    kinds: Sequence[str] = KINDS,
     region_name: str | None = None,
     progress: Progress | None = None,
 ) -> SyncReport:
-    """Pull the region's changed pages (all its languages, or `languages`) from the instance.
+    """Pull the region's changed pages, events, locations and imprint (`kinds`; all its
+    languages, or `languages`) from the instance.
 
     `actor=None` is the operator (command line, scheduled job); otherwise an admin. Raises
     ServiceUnavailable when the instance's language list cannot be read (nothing to sync);
@@ -75,6 +82,12 @@ def sync_integreat(
     if actor is not None:
         authorize(actor, Action.MANAGE_REGION, region_slug)
     report = SyncReport(region=region_slug, base_url=client.base_url)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown kinds: {', '.join(unknown)}.",
+            errors={"kinds": [f"One of {', '.join(KINDS)}."]},
+        )
     if languages:
         codes = list(dict.fromkeys(languages))
     else:
@@ -86,57 +99,76 @@ def sync_integreat(
                 errors={"base_url": [str(error)]},
             ) from None
     region = session.scalar(select(Region).where(Region.slug == region_slug))
+    source_code = region.source_language.code if region else "de"
     states = _states(session, region)
-    total = len(codes) + 1
+    total = len(codes) * len(kinds) + 1
     listings: list[Listing] = []
-    for done, code in enumerate(codes, start=1):
-        state = states.get(code)
-        listing = client.pages(
-            region_slug,
-            code,
-            etag=state.etag if state else None,
-            last_modified=state.last_modified if state else None,
-        )
-        listings.append(listing)
-        report.errors.extend(listing.errors)
-        report.languages[code] = {
-            "status": listing.status,
-            "pages": len(listing.pages),
-            "created": 0,
-            "errors": len(listing.errors),
-        }
-        if progress:
-            progress(done, total, f"read {code}: {listing.status}")
-    changed: list[IntegreatPage] = [
-        page for listing in listings if listing.status == "changed" for page in listing.pages
-    ]
+    done = 0
+    for code in codes:
+        for kind in kinds:
+            state = states.get((code, kind))
+            listing = client.listing(
+                region_slug,
+                code,
+                kind,
+                source_language=source_code,
+                etag=state.etag if state else None,
+                last_modified=state.last_modified if state else None,
+            )
+            listings.append(listing)
+            report.errors.extend(listing.errors)
+            entry: dict[str, Any] = {
+                "status": listing.status,
+                "pages" if kind == "pages" else "items": len(listing.pages or listing.items),
+                "created": 0,
+                "errors": len(listing.errors),
+            }
+            if kind == "pages":
+                report.languages[code] = entry
+            else:
+                report.content[f"{code}/{kind}"] = entry
+            done += 1
+            if progress:
+                progress(done, total, f"read {code} {kind}: {listing.status}")
+    changed = [listing for listing in listings if listing.status == "changed"]
+    pages: list[IntegreatPage] = [page for listing in changed for page in listing.pages]
+    items: list[ContentItem] = [item for listing in changed for item in listing.items]
     session.rollback()  # end the read transaction before the import takes its locks
-    if changed:
+    if pages:
         imported = import_integreat_pages(
             session,
             None,
             region_slug,
-            changed,
+            pages,
             region_name=region_name,
-            source_language=region.source_language.code if region else "de",
+            source_language=source_code,
         )
         for code, count in imported.created.items():
             if code in report.languages:
                 report.languages[code]["created"] = count
-        report.created = sum(imported.created.values())
-        report.unchanged = sum(imported.unchanged.values())
-        report.changed_translation_ids = imported.changed_translation_ids
+        report.created += sum(imported.created.values())
+        report.unchanged += sum(imported.unchanged.values())
+        report.changed_translation_ids += imported.changed_translation_ids
+    if items:
+        content = import_integreat_content(session, None, region_slug, items)
+        for (code, kind), count in content.created_kinds.items():
+            listed = report.content.get(f"{code}/{LISTING_OF_KIND[kind]}")
+            if listed is not None:
+                listed["created"] = count
+        report.created += sum(content.created.values())
+        report.unchanged += sum(content.unchanged.values())
+        report.changed_translation_ids += content.changed_translation_ids
     if progress:
         progress(total, total, f"stored {report.created} new version(s)")
     _remember(session, region_slug, listings)
     return report
 
 
-def _states(session: Session, region: Region | None) -> dict[str, CmsSyncState]:
+def _states(session: Session, region: Region | None) -> dict[tuple[str, str], CmsSyncState]:
     if region is None:
         return {}
     return {
-        state.language_code: state
+        (state.language_code, state.kind): state
         for state in session.scalars(
             select(CmsSyncState).where(CmsSyncState.region_id == region.id)
         )
@@ -151,9 +183,12 @@ def _remember(session: Session, region_slug: str, listings: Sequence[Listing]) -
     states = _states(session, region)
     now = utcnow()
     for listing in listings:
-        state = states.get(listing.language)
+        state = states.get((listing.language, listing.kind))
         if state is None:
-            state = CmsSyncState(region_id=region.id, language_code=listing.language)
+            state = CmsSyncState(
+                region_id=region.id, language_code=listing.language, kind=listing.kind
+            )
+            states[(listing.language, listing.kind)] = state
             session.add(state)
         state.url = listing.url[:1000]
         if listing.status == "failed":
@@ -162,7 +197,7 @@ def _remember(session: Session, region_slug: str, listings: Sequence[Listing]) -
         if listing.status == "changed":
             state.etag = (listing.etag or None) and listing.etag[:300]
             state.last_modified = (listing.last_modified or None) and listing.last_modified[:100]
-            state.pages = len(listing.pages)
+            state.pages = len(listing.pages or listing.items)
         state.error = "; ".join(listing.errors)
         state.synced_at = now
     session.commit()

@@ -1,5 +1,5 @@
 """CMS round trip: content kinds (page.kind: page, event, location, imprint; page.details:
-their local details) and the live sync's state per region and language (cms_sync_state)
+their local details) and the live sync's state per region, language and kind (cms_sync_state)
 
 Revision ID: 0012
 Revises: 0011
@@ -44,6 +44,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("region_id", sa.Integer(), nullable=False),
         sa.Column("language_code", sa.String(length=20), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("url", sa.String(length=1000), nullable=False),
         sa.Column("etag", sa.String(length=300), nullable=True),
         sa.Column("last_modified", sa.String(length=100), nullable=True),
@@ -57,7 +58,9 @@ def upgrade():
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cms_sync_state")),
-        sa.UniqueConstraint("region_id", "language_code", name=op.f("uq_cms_sync_state_region_id")),
+        sa.UniqueConstraint(
+            "region_id", "language_code", "kind", name=op.f("uq_cms_sync_state_region_id")
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from memory.cms_models import CmsSyncState
 from memory.models import Page, PageTranslation
 from memory.services.integreat_sync import sync_integreat
 from memory.similarity_models import Job, JobState
-from tests.conftest import DEMO
+from tests.conftest import CORPUS, DEMO
 from tests.integreat_standin import IntegreatStandIn, standin_of
 from tm_service.extensions import db
 from tm_service.sync_jobs import start_integreat_sync
@@ -200,3 +200,40 @@ def test_sync_job_records_progress_and_its_report(app, dumps, make_standin):
         # The stored versions went to the content pipeline as a job of their own.
         content = db.session.get(Job, row.result["content_job"])
         assert content is not None and content.state == JobState.FINISHED
+
+
+def test_sync_pulls_events_locations_and_the_imprint_and_then_only_what_changed(app, make_standin):
+    api_v3 = CORPUS / "integreat-cms" / "api-v3"
+    content = {
+        "events": {
+            code: read_json_file(api_v3 / f"augsburg_{code}_events.json") for code in ("de", "en")
+        },
+        "locations": {"de": read_json_file(api_v3 / "augsburg_de_locations.json")},
+        "disclaimer": {
+            code: read_json_file(api_v3 / f"augsburg_{code}_imprint.json") for code in ("de", "en")
+        },
+    }
+    pages = {"de": read_json_file(api_v3 / "augsburg_de_pages.json"), "en": []}
+    standin = make_standin("augsburg", pages, content=content)
+    with app.app_context():
+        client = SyncClient(standin.url, timeout=5)
+        first = sync_integreat(db.session, None, "augsburg", client, languages=["de", "en"])
+        assert first.errors == []
+        assert first.content["de/locations"]["created"] == 1
+        assert first.content["en/events"]["created"] == 1
+        assert first.content["en/locations"]["status"] == "absent"
+        location = db.session.scalar(select(Page).where(Page.external_id == "location:2"))
+        assert location is not None and location.kind.value == "location"
+        assert location.details["place"]["address"] == "Wolfgangstraße 2"
+        standin.content["locations"]["de"][0]["content"] = "<p>Neue Öffnungszeiten ab März.</p>"
+
+        second = sync_integreat(db.session, None, "augsburg", client, languages=["de", "en"])
+        client.close()
+
+    assert second.created == 1
+    assert second.content["de/locations"] == {
+        "status": "changed", "items": 1, "created": 1, "errors": 0
+    }  # fmt: skip
+    statuses = {key: entry["status"] for key, entry in second.content.items()}
+    assert statuses["de/events"] == statuses["de/imprint"] == "not_modified"
+    assert second.languages["de"]["status"] == "not_modified"
