@@ -2,7 +2,8 @@
 
 The real app is served over HTTP from a thread on a copy of the seeded SQLite database; Debian's
 Chromium is driven through Playwright (`.ci/run` installs it; a missing browser fails the test).
-`TM_SCREENSHOT_DIR=docs` saves the review page as `docs/review-ui.png`.
+`TM_SCREENSHOT_DIR=docs` saves the pictures of the docs: the review page (`docs/review-ui.png`),
+similar pages and the reuse confirmation (and test_review_workflow.py's).
 """
 
 from __future__ import annotations
@@ -428,6 +429,7 @@ def test_editor_starts_a_page_from_a_similar_page_of_another_region(app, server,
     page.goto(f"{server}/ui/pages/a1")
     similar = page.locator(".similar-table tr", has_text="Beta City")
     expect(similar).to_contain_text("b1")
+    screenshot_to_docs(page, "similar-pages.png")
     similar.get_by_role("button", name="Start from this page…").click()
     # Nothing is copied before the confirmation, which shows what will be.
     confirm = page.locator(".reuse-confirm")
