@@ -102,7 +102,7 @@ def page_titles(session: Session, page_ids: Iterable[int]) -> dict[int, str]:
 
 def _current_units(session: Session, suggestions: Sequence[Suggestion]) -> dict[int, str]:
     """Suggestion id → the page's own published unit of the segment (target text)."""
-    wanted: dict[tuple[int, int, int, str], list[int]] = {}
+    wanted: dict[tuple[int | None, int, int, str], list[int]] = {}
     for suggestion in suggestions:
         if suggestion.page_id is None:
             continue
@@ -112,7 +112,7 @@ def _current_units(session: Session, suggestions: Sequence[Suggestion]) -> dict[
             [],
         ).append(suggestion.id)
     found: dict[int, str] = {}
-    page_ids = sorted({key[0] for key in wanted})
+    page_ids = sorted({key[0] for key in wanted if key[0] is not None})
     for start in range(0, len(page_ids), 200):
         chunk = page_ids[start : start + 200]
         for unit in session.scalars(
@@ -178,7 +178,7 @@ def segment_contexts(
         if page_ids
         else []
     )
-    by_page: dict[tuple[int, int], list[Any]] = {}
+    by_page: dict[tuple[int | None, int], list[Any]] = {}
     for row in rows:
         by_page.setdefault((row.page_id, row.target_language_id), []).append(row)
     for segments in by_page.values():
@@ -467,7 +467,7 @@ def rejected_texts(session: Session, queue_keys: Iterable[str]) -> dict[str, set
                 SuggestionReview.before_text.is_not(None),
             )
         ):
-            found.setdefault(key, set()).add(_normal(text))
+            found.setdefault(key, set()).add(_normal(text or ""))
     return found
 
 
