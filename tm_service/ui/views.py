@@ -416,9 +416,14 @@ def suggest(external_id: str):
         for segment in result.segments
         if segment.suggestion is not None and segment.suggestion.status is SuggestionStatus.PENDING
     )
+    title = (
+        review_queue.page_titles(db.session, [result.page.id]).get(result.page.id)
+        if (result.page is not None)
+        else None
+    )
     message = (
-        f"{pending} of {len(result.segments)} segments of page '{external_id}' wait for review "
-        f"in {TextLanguage.of(result.target_language).name}."
+        f"{pending} of {len(result.segments)} segments of page '{title or external_id}' wait for "
+        f"review in {TextLanguage.of(result.target_language).name}."
     )
     report = result.machine_translation
     if report.status == "used":

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request, session
+from sqlalchemy import select
 
 from memory.authorization import Actor
-from memory.models import Region
+from memory.models import Language, Region
 from memory.services import review_queue
 from memory.services.pages import get_page_or_404
 from memory.services.regions import get_language
@@ -163,14 +164,20 @@ class JobView:
     error: str | None
 
 
+def _language_name(code: str) -> str:
+    language = db.session.scalar(select(Language).where(Language.code == code))
+    return TextLanguage.of(language).name if language is not None else code
+
+
 def job_view(job: Job) -> JobView:
     params = job.params or {}
     languages = params.get("languages") or []
     done, total = job.progress_done or 0, job.progress_total or 0
+    names = ", ".join(_language_name(code) for code in languages)
     if job.kind == PRETRANSLATE:
-        title = f"Pre-translation into {', '.join(languages)}"
+        title = f"Pre-translation into {names}"
     elif job.kind == LEVERAGE:
-        title = f"Leverage report ({', '.join(languages) or 'every language'})"
+        title = f"Leverage report ({names or 'every language'})"
     else:
         title = job.kind
     return JobView(
