@@ -9,7 +9,7 @@ from flask import Flask, g
 from markupsafe import Markup
 
 from memory.models import Region
-from memory.services.terminology import SegmentTerm, termbase_for
+from memory.services.terminology import SegmentTerm, Termbase, termbase_for
 from tm_service.extensions import db
 
 # Markup.format escapes every value put in.
@@ -20,7 +20,11 @@ def segment_terms(region: Region, segment: Any) -> list[SegmentTerm]:
     """The termbase terms of a review segment's source, once per request and segment."""
     cache: dict[int, list[SegmentTerm]] = g.setdefault("segment_terms", {})
     if segment.id not in cache:
-        termbase = termbase_for(db.session, region)
+        termbases: dict[str, Termbase] = g.setdefault("termbases", {})
+        slug = getattr(region, "slug", "")
+        if slug not in termbases:  # one termbase check per request, not one per segment
+            termbases[slug] = termbase_for(db.session, region if slug else None)
+        termbase = termbases[slug]
         cache[segment.id] = (
             termbase.terms_in(segment.source_text, segment.source.code, segment.target.code)
             if termbase
