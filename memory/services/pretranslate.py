@@ -70,7 +70,9 @@ class PretranslationReport:
     drafts_stored: int = 0
     drafts_unchanged: int = 0  # the same draft was stored by an earlier run
     drafts_kept: int = 0  # somebody's draft or review version is the latest: left as it is
-    pages_waiting_for_source: list[str] = field(default_factory=list)
+    # Pages whose source language has no public version yet (a count: the report is public in
+    # GET /jobs/{id}, and such a page may exist only as drafts).
+    pages_waiting_for_source: int = 0
     segments: int = 0
     segments_pending: int = 0  # waiting in the review queue
     words: int = 0
@@ -146,13 +148,12 @@ def pretranslate(
         page = session.get(Page, page_id)
         if page is None:  # deleted meanwhile
             continue
-        external_id = page.external_id
         try:
             result = suggest(page)
         except NotFound:
             # Its source language has no public version yet (Arabic from a missing English).
             session.rollback()
-            report.pages_waiting_for_source.append(external_id)
+            report.pages_waiting_for_source += 1
         else:
             _tally(report, result, coverage, statuses)
             charged += result.machine_translation.words_charged

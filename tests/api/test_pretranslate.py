@@ -210,3 +210,23 @@ def test_the_leverage_of_the_region_runs_as_a_job_with_the_report_as_result(
     assert [band for band in result["languages"][0]["bands"]] == list(
         direct["languages"][0]["bands"]
     )
+
+
+def test_a_page_whose_source_language_is_missing_waits_and_gets_no_draft(app, make_token):
+    # Alpha translates Arabic from English; page p1 has German only.
+    app.test_client().put(
+        "/api/v1/regions/alpha/pages/p1/translations/de",
+        json={"title": "Anmeldung", "content": "<p>Melden Sie sich an.</p>"},
+        headers=bearer(make_token("cms", "alpha")),
+    )
+
+    result = app.test_cli_runner().invoke(args=["tm", "pretranslate", "alpha", "--language", "ar"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert (report["pages"], report["pages_waiting_for_source"], report["drafts_stored"]) == (
+        1,
+        1,
+        0,
+    )
+    assert pending(app, "ar") == 0
