@@ -739,7 +739,7 @@ def _fragments_candidate(segment: SegmentSuggestion, assembly: Assembly) -> Cand
         kind="fragments",
         source="translation_memory",
         segment=assembly.text,
-        match_source_text=segment.plain_source,
+        match_source_text=_fragments_source(segment.source_text, assembly),
         origin=origin,
         fragments={
             "words": assembly.words,
@@ -748,6 +748,22 @@ def _fragments_candidate(segment: SegmentSuggestion, assembly: Assembly) -> Cand
             "pieces": pieces,
         },
     )
+
+
+def _fragments_source(source_text: str, assembly: Assembly) -> str:
+    """The source an assembly translates: the segment with each memory piece's phrase put back
+    as its unit's own source. A clause matched fuzzily may name the donor's office or town where
+    the segment does not; the local-details check then finds it like any match's."""
+    out: list[str] = []
+    position = 0
+    for piece in assembly.pieces:
+        if not isinstance(piece.ref, FragmentPiece):
+            continue
+        out.append(source_text[position : piece.start])
+        out.append(strip_markup(piece.ref.match.match.source_text))
+        position = piece.end
+    out.append(source_text[position:])
+    return strip_markup("".join(out))
 
 
 def _best_score(segment: SegmentSuggestion) -> float:
