@@ -31,7 +31,6 @@ from memory.models import Page, PageTranslation, Region, TranslationStatus, utcn
 from memory.segmentation import html_to_text, split_sentences
 from memory.services.regions import get_region
 from memory.termbase_files import (
-    STATUSES,
     ConceptData,
     TermbaseFileError,
     TermData,
@@ -44,6 +43,7 @@ from memory.terminology_models import SHARED_SCOPE, Concept, Term, TermStatus
 __all__ = [
     "AVOIDED",
     "Termbase",
+    "check_suggestions",
     "delete_concept",
     "deprecated_terms_report",
     "export_tbx",
@@ -52,6 +52,7 @@ __all__ = [
     "list_concepts",
     "push_warnings",
     "put_concept",
+    "qa_terminology",
     "termbase_for",
 ]
 
@@ -767,12 +768,6 @@ def push_warnings(session: Session, translation: PageTranslation) -> list[dict[s
         for o in now
         if (o.term, o.sentence) not in before
     ]
-
-
-def validate_status(value: str) -> str:
-    if value not in STATUSES:
-        raise InvalidInput(f"Unknown term status {value!r}.")
-    return value
 
 
 # --------------------------------------------------------------------------- suggestions
