@@ -20,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from matchers.qa_checks import QaFinding, term_findings
 from matchers.scoring import PenaltyPolicy
 from matchers.terms import TermEntry, TermHit, TermRecognizer
 from memory.authorization import Action, Actor, authorize
-from memory.errors import ImportRejected, InvalidInput, NotFound
+from memory.errors import Conflict, ImportRejected, InvalidInput, NotFound
 from memory.models import Page, PageTranslation, Region, TranslationStatus, utcnow
 from memory.segmentation import html_to_text, split_sentences
 from memory.services.regions import get_region
@@ -174,9 +175,20 @@ def put_concept(
     existing = session.scalar(
         select(Concept).where(Concept.scope == key, Concept.key == incoming.key)
     )
-    concept = _store(session, key, region, incoming, existing, defaults)
-    session.commit()
+    try:
+        concept = _store(session, key, region, incoming, existing, defaults)
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise _concurrent_write() from error
+    except Exception:
+        session.rollback()
+        raise
     return concept, existing is None
+
+
+def _concurrent_write() -> Conflict:
+    return Conflict("Another write to the same concepts happened at the same time; retry.")
 
 
 def delete_concept(session: Session, actor: Actor | None, concept_id: int) -> None:
@@ -362,6 +374,10 @@ def import_termbase(
             else:
                 report.updated += 1
         session.commit()
+    except IntegrityError as error:
+        # Another import of the same concepts committed first: nothing of this one is kept.
+        session.rollback()
+        raise _concurrent_write() from error
     except Exception:
         session.rollback()
         raise

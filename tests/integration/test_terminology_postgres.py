@@ -3,6 +3,8 @@ nothing, term search, recognition, the report and a push warning."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from flask_migrate import upgrade
 
@@ -66,3 +68,28 @@ def test_the_termbase_works_on_postgresql(pg):
     report = client.get("/api/v1/terminology/deprecated-terms").json
     assert report["regions"][0]["region"] == "alpha"
     assert report["regions"][0]["terms"] == {"Hartz IV": 1}
+
+
+def test_two_imports_of_one_file_at_once_store_it_once(pg):
+    client, admin, _ = pg
+    app = client.application
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def run() -> None:
+        own = app.test_client()
+        barrier.wait()
+        response = own.post(
+            "/api/v1/terminology/import", data=STARTER, content_type=TBX, headers=admin
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) in ([200, 200], [200, 409]), statuses
+    listed = client.get("/api/v1/terminology/concepts").json
+    assert listed["total"] == 5
+    assert sum(len(c["terms"]) for c in listed["items"]) == 22

@@ -238,6 +238,7 @@ def get_concept(concept_id):
 @blp.alt_response(401, description="No token")
 @blp.alt_response(403, description="Not an admin of this scope")
 @blp.alt_response(404, description="Unknown region")
+@blp.alt_response(409, description="A concurrent write of the same concept won; retry")
 def put_concept(data, scope, key):
     """Create or replace a concept of a scope (its terms are replaced as a whole)."""
     if len(key) > KEY_MAX:
@@ -268,6 +269,7 @@ def delete_concept(concept_id):
 @blp.alt_response(403, description="Not an admin of this scope")
 @blp.alt_response(413, description="Body larger than the configured limit")
 @blp.alt_response(415, description="Neither TBX, CSV nor a multipart file")
+@blp.alt_response(409, description="A concurrent import of the same concepts won; retry")
 @blp.alt_response(422, description="Not a valid termbase file; nothing was imported")
 def import_termbase(query):
     """Import a TBX (TBX-Basic) or CSV termbase: the file as body, or a multipart `file`.
