@@ -234,6 +234,15 @@ def _recognize(region: str):
 
 TERMBASE_ADMINS = frozenset({"admin"})  # a region's admins for its own concepts
 
+
+def _pretranslate(region: str):
+    body = {"target_language": "en", "machine_translation": False}
+    return ("POST", f"/api/v1/regions/{region}/pretranslate", {"json": body})
+
+
+def _leverage_job(region: str):
+    return ("POST", f"/api/v1/regions/{region}/leverage/jobs", {"json": {}})
+
 MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
     ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
@@ -281,6 +290,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/terminology/recognize"): Entry(
         _recognize, roles=frozenset(ROLES), public=True
+    ),
+    # Pre-translation stores drafts: content writers only; the leverage job only reads.
+    ("POST", "/api/v1/regions/<string:region>/pretranslate"): Entry(
+        _pretranslate, roles=frozenset({"cms", "editor", "admin"})
+    ),
+    ("POST", "/api/v1/regions/<string:region>/leverage/jobs"): Entry(
+        _leverage_job, roles=frozenset(ROLES)
     ),
 }
 
