@@ -589,6 +589,16 @@ class DeepLTranslator:
             if "404" not in str(error.detail):
                 raise
 
+    def glossary_exists(self, glossary_id: str) -> bool:
+        """Whether DeepL still has the glossary (one deleted by hand must be made again)."""
+        try:
+            self._call(lambda: self._client.get_glossary(glossary_id))
+        except MachineTranslationUnavailable as error:
+            if "404" in str(error.detail):
+                return False
+            raise
+        return True
+
     def list_glossaries(self) -> list[tuple[str, str, str, str, int]]:
         """(id, name, source, target, entry count) of every glossary of the account."""
         return [

@@ -149,6 +149,7 @@ class DeepLStandIn:
     requests: list[RecordedRequest] = field(default_factory=list)
     glossaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     glossary_pairs: frozenset[tuple[str, str]] = GLOSSARY_PAIRS
+    _glossaries_made: int = 0
     _failure: _Failure | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -272,9 +273,8 @@ class DeepLStandIn:
             if not body.get("name") or not entries:
                 return 400, {"message": "Invalid glossary"}, {}
             with self._lock:
-                glossary_id = f"standin-{len(self.glossaries) + 1:04d}-{source}-{target}"
-                while glossary_id in self.glossaries:
-                    glossary_id += "x"
+                self._glossaries_made += 1
+                glossary_id = f"standin-{self._glossaries_made:04d}-{source}-{target}"
                 self.glossaries[glossary_id] = {
                     "glossary_id": glossary_id,
                     "name": body["name"],

@@ -6,8 +6,9 @@ saying "Hartz IV" comes out with the new target term) → the concept's first pr
 admitted) target term. The entries' SHA-256 is stored with the glossary's id
 (`DeeplGlossary`): an unchanged termbase reuses the glossary, a changed one creates a new one
 and deletes the old one at DeepL, once. A region without concepts of its own shares the
-glossary of the shared termbase. Only pairs DeepL makes glossaries for are synced; for others,
-and when DeepL's glossary calls fail, translation goes on without a glossary (logged).
+glossary of the shared termbase. A stored glossary DeepL no longer has (deleted by hand) is made
+again. Only pairs DeepL makes glossaries for are synced; for others, and when DeepL's glossary
+calls fail, translation goes on without a glossary (logged).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def glossary_for(
         digest = content_hash(source_language, target_language, entries)
         row = _row(session, scope, source_language, target_language)
         if row is not None and row.content_hash == digest:
-            return row.glossary_id
+            if translator.glossary_exists(row.glossary_id):
+                return row.glossary_id
+            logger.warning("DeepL glossary %s is gone; making it again", row.glossary_id)
         name = f"tm-service {scope or 'shared'} {source_language}-{target_language} {digest[:8]}"
         glossary_id = translator.create_glossary(name, source_language, target_language, entries)
     except (DomainError, ValueError) as error:
@@ -93,7 +96,7 @@ def glossary_for(
             getattr(error, "detail", error),
         )
         return None
-    old = row.glossary_id if row is not None else None
+    old = row.glossary_id if row is not None and row.content_hash != digest else None
     try:
         with session.begin_nested():
             if row is None:

@@ -128,3 +128,15 @@ def test_the_connector_lists_and_deletes_glossaries(deepl_standin):  # noqa: F81
         translator.delete_glossary(glossary_id)
         translator.delete_glossary(glossary_id)  # gone already: not an error
         assert translator.list_glossaries() == []
+
+
+def test_a_glossary_deleted_at_deepl_by_hand_is_made_again(client, make_token, with_deepl):
+    token = make_token("editor")
+    machine_translate(client, token)
+    (first,) = with_deepl.glossaries
+    del with_deepl.glossaries[first]
+    machine_translate(client, token, text="<p>Die Duldung gilt drei Monate.</p>")
+    (second,) = with_deepl.glossaries
+    assert second != first
+    assert with_deepl.translate_requests[-1].body["glossary_id"] == second
+    assert not [r for r in with_deepl.requests if r.method == "DELETE"]
