@@ -58,6 +58,7 @@ class ContentItem:
     last_updated: str | None
     translation_id: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    meta_description: str = ""
 
 
 def _text(value: Any) -> str:
@@ -146,6 +147,7 @@ def parse_locations(
                 last_updated=item.get("last_updated"),
                 translation_id=str(item["id"]) if item.get("id") is not None else None,
                 details=details,
+                meta_description=_text(item.get("meta_description")),
             )
         )
     return items

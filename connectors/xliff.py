@@ -7,7 +7,8 @@ The structure follows Integreat CMS's own XLIFF export: one `<file>` per page, `
 page's id, the source and target language of the region's language tree. Unlike the CMS (one
 unit per field), every *segment* is one unit, so a translation agency's CAT tool reuses at the
 sentence level and a returned file maps back sentence by sentence. A unit id names page,
-source version and segment: `{page}.v{version}.{part}-{index}` (`part`: title or content; the
+source version and segment: `{page}.v{version}.{part}-{index}` (`part`: title,
+meta_description or content; the
 page id may itself contain dots, the last two dots separate the rest).
 
 Inline markup: a segment's `<g1>…</g1>` / `<x2/>` placeholders (memory.segmentation) become
@@ -59,7 +60,7 @@ NOTE_ORIGIN = "tm-service"
 # Placeholders of memory.segmentation: <g1>, </g1>, <x2/>.
 _PLACEHOLDER_RE = re.compile(r"</?g(\d+)>|<x(\d+)/>")
 _UNIT_ID_RE = re.compile(
-    r"^(?P<page>.+)\.v(?P<version>\d+)\.(?P<part>title|content)-(?P<index>\d+)$"
+    r"^(?P<page>.+)\.v(?P<version>\d+)\.(?P<part>title|meta_description|content)-(?P<index>\d+)$"
 )
 _DONE_12 = frozenset({"translated", "signed-off", "final"})
 _DONE_20 = frozenset({"translated", "reviewed", "final"})
@@ -79,7 +80,7 @@ class XliffError(ValueError):
 class UnitId:
     page: str
     version: int
-    part: str  # title | content
+    part: str  # title | meta_description | content
     index: int
 
 

@@ -142,3 +142,14 @@ def content_hash(title: str, content: str) -> str:
     """SHA-256 hex of the canonical title and HTML content of a page translation."""
     payload = normalise_html_for_hash(title) + "\x1f" + normalise_html_for_hash(content)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def translation_hash(title: str, content: str, meta_description: str = "") -> str:
+    """The content hash of a page translation with its meta description: `content_hash` when
+    it has none (so every hash stored before meta descriptions were kept stays valid), else
+    a hash of that and the canonical meta description."""
+    base = content_hash(title, content)
+    meta = normalise_html_for_hash(meta_description or "")
+    if not meta:
+        return base
+    return hashlib.sha256(f"{base}\x1e{meta}".encode()).hexdigest()

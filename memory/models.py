@@ -250,6 +250,9 @@ class PageTranslation(Base):
     version: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(1000))
     content: Mapped[str] = mapped_column(Text, default="")
+    # The page's meta description (search engines, link previews): versioned, segmented and
+    # suggested like the title; part of the content hash when there is one.
+    meta_description: Mapped[str] = mapped_column(Text, default="", server_default="")
     content_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[TranslationStatus] = mapped_column(
         _enum(TranslationStatus, "translation_status"), default=TranslationStatus.PUBLIC

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from memory.content_hash import content_hash
+from memory.content_hash import translation_hash
 from memory.models import PageTranslation
 from memory.review_models import PageDerivation
 
@@ -35,7 +35,8 @@ class RehashReport:
 
 
 def recompute_content_hashes(session: Session) -> RehashReport:
-    """Rewrite stored content hashes with today's `content_hash`; one transaction, idempotent."""
+    """Rewrite stored content hashes with today's `translation_hash`; one transaction,
+    idempotent."""
     # (page id, version, old hash) → new hash: a version number is per language, the old hash
     # tells the languages apart.
     renamed: dict[tuple[int, int, str], str] = {}
@@ -47,11 +48,14 @@ def recompute_content_hashes(session: Session) -> RehashReport:
             PageTranslation.version,
             PageTranslation.title,
             PageTranslation.content,
+            PageTranslation.meta_description,
             PageTranslation.content_hash,
         ).execution_options(yield_per=_BATCH)
     )
     for version in rows:
-        rehashed = content_hash(version.title, version.content or "")
+        rehashed = translation_hash(
+            version.title, version.content or "", version.meta_description or ""
+        )
         renamed[(version.page_id, version.version, version.content_hash)] = rehashed
         if rehashed != version.content_hash:
             changed_rows.append({"id": version.id, "content_hash": rehashed})

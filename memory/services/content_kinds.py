@@ -120,6 +120,7 @@ def import_integreat_content(
                 {
                     "title": item.title,
                     "content": item.content,
+                    "meta_description": item.meta_description,
                     "status": TranslationStatus.PUBLIC,
                     "origin": Origin.HUMAN,
                     "url": item.url,

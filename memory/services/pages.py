@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from memory.authorization import Action, Actor, authorize
-from memory.content_hash import content_hash
+from memory.content_hash import translation_hash
 from memory.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from memory.models import (
     Language,
@@ -218,6 +218,7 @@ class _Incoming:
 
     title: str
     content: str
+    meta_description: str
     content_hash: str
     status: TranslationStatus
     origin: Origin
@@ -228,10 +229,12 @@ class _Incoming:
     def of(cls, data: Mapping[str, Any]) -> _Incoming:
         title = data["title"]
         content = data.get("content") or ""
+        meta_description = data.get("meta_description") or ""
         return cls(
             title=title,
             content=content,
-            content_hash=content_hash(title, content),
+            meta_description=meta_description,
+            content_hash=translation_hash(title, content, meta_description),
             status=TranslationStatus(data.get("status", TranslationStatus.PUBLIC)),
             origin=Origin(data.get("origin", Origin.HUMAN)),
             review_status=ReviewStatus(data.get("review_status", ReviewStatus.UNREVIEWED)),
@@ -275,6 +278,7 @@ def _new_version(
         version=(latest.version + 1) if latest else 1,
         title=incoming.title,
         content=incoming.content,
+        meta_description=incoming.meta_description,
         content_hash=incoming.content_hash,
         status=incoming.status,
         origin=incoming.origin,

@@ -229,6 +229,7 @@ def _store_draft(
         {
             "title": draft.title or page.external_id,
             "content": draft.content,
+            "meta_description": draft.meta_description or "",
             "status": TranslationStatus.DRAFT.value,
             "origin": (Origin.MACHINE if uses_machine else Origin.REUSED).value,
             "review_status": ReviewStatus.UNREVIEWED.value,

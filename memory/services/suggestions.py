@@ -105,6 +105,8 @@ SEMANTIC_ASKED_BELOW = 95.0
 # published (approved) unit.
 SEMANTIC_DRAFT_MIN_SCORE = 74.0
 MACHINE_PROVIDER = "DeepL"
+# The part of a page's meta description (one segment, like the title).
+META_PART = "meta_description"
 # A segment that no candidate reaches, put together from the memory's units of its parts
 # (kind "fragments"), goes into the draft when they cover at least this share of its words
 # and no machine translation is there (bench/reuse_quality.py, docs/bench-reuse.md).
@@ -209,7 +211,8 @@ class Candidate:
 
 @dataclass
 class SegmentSuggestion:
-    """A source segment ("title", "content" or "text" part) and its ranked candidates."""
+    """A source segment ("title", "meta_description", "content" or "text" part) and its
+    ranked candidates."""
 
     part: str
     index: int
@@ -259,6 +262,8 @@ class Draft:
     # Other regions' local details the draft kept, each marked in `content` with
     # <mark data-local-detail="KIND">: part, index, kind, value, span, region.
     local_details: list[dict[str, Any]] = field(default_factory=list)
+    # The meta description's translation (None: the source has none).
+    meta_description: str | None = None
 
 
 @dataclass
@@ -319,6 +324,10 @@ def suggest_translations(
         title = source_translation.title.strip()
         template = build_template(source_translation.content or "", source.code)
         parts = [("title", title)] if title else []
+        meta = " ".join((source_translation.meta_description or "").split())
+        if meta:
+            # Suggested like the title: one segment of its own.
+            parts.append((META_PART, meta))
         part_name = "content"
     else:
         if source_language is None:
@@ -1071,11 +1080,15 @@ def _without_foreign_placeholders(text: str, markup: dict[str, str]) -> str:
 
 def _draft(segments: list[SegmentSuggestion], template: PageTemplate, part_name: str) -> Draft:
     title = None
+    meta_description = None
     filled: dict[int, str] = {}
     for segment in segments:
         chosen = segment.chosen
         if segment.part == "title":
             title = chosen.text if chosen else segment.source_text
+            continue
+        if segment.part == META_PART:
+            meta_description = chosen.text if chosen else segment.source_text
             continue
         markup = dict(template.segments[segment.index].markup)
         if chosen is None:
@@ -1094,6 +1107,7 @@ def _draft(segments: list[SegmentSuggestion], template: PageTemplate, part_name:
             out.append(filled.get(part) or render_segment(segment_obj.text, segment_obj.markup))
     return Draft(
         title=title,
+        meta_description=meta_description,
         content="".join(out),
         attribution=_attribution(segments),
         coverage=_coverage(segments),

@@ -595,12 +595,18 @@ def _units_of_pair(
     outdated: bool,
     embed: Embed | None = None,
 ) -> list[_NewUnit]:
-    """Aligned units of one source/target translation pair (title first, then the content)."""
+    """Aligned units of one source/target translation pair (title first, the meta description,
+    then the content)."""
     source_code = source.language.code
     target_code = target.language.code
     pairs: list[tuple[str, str]] = []
     if source.title.strip() and target.title.strip():
         pairs.append((source.title.strip(), target.title.strip()))
+    source_meta = " ".join((source.meta_description or "").split())
+    target_meta = " ".join((target.meta_description or "").split())
+    if source_meta and target_meta:
+        # One unit like the title: a meta description is one or two sentences.
+        pairs.append((source_meta, target_meta))
     aligned = align_segments(
         segment_html(source.content or "", source_code),
         segment_html(target.content or "", target_code),

@@ -64,7 +64,12 @@ from memory.services.pages import (
     translation_source_language,
 )
 from memory.services.regions import get_language, get_region, region_language_parent
-from memory.services.suggestions import Candidate, SegmentSuggestion, SuggestionResult
+from memory.services.suggestions import (
+    META_PART,
+    Candidate,
+    SegmentSuggestion,
+    SuggestionResult,
+)
 from memory.services.translation_memory import add_reviewed_unit, segment_key, strip_markup
 from memory.tm_models import TranslationUnit
 
@@ -569,6 +574,9 @@ def _expected_segments(plan: _PageImport, template: Any) -> Expected:
     title = plan.source.title.strip()
     if title:
         expected.append(("title", 0, title, frozenset()))
+    meta = " ".join((plan.source.meta_description or "").split())
+    if meta:
+        expected.append((META_PART, 0, meta, frozenset()))
     expected.extend(
         ("content", segment.index, segment.text, frozenset(segment.markup))
         for segment in template.segments
@@ -620,6 +628,7 @@ def _store_page(
 ) -> None:
     template = build_template(plan.source.content or "", source.code)
     title = plan.targets.get(("title", 0), plan.source.title)
+    meta = plan.targets.get((META_PART, 0), "")
     content = template.render(
         {index: text for (part, index), text in plan.targets.items() if part == "content"}
     )
@@ -632,6 +641,7 @@ def _store_page(
         {
             "title": " ".join(strip_markup(title).split()),
             "content": content,
+            "meta_description": " ".join(strip_markup(meta).split()),
             "status": TranslationStatus.PUBLIC if publish else TranslationStatus.DRAFT,
             "origin": Origin.HUMAN,
             "review_status": ReviewStatus.REVIEWED if all_done else ReviewStatus.UNREVIEWED,

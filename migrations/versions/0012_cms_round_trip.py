@@ -1,13 +1,14 @@
 """CMS round trip: content kinds (page.kind: page, event, location, imprint; page.details:
-their local details) and the live sync's state per region, language and kind (cms_sync_state)
+their local details), meta descriptions (page_translation.meta_description) and the live sync's
+state per region, language and kind (cms_sync_state)
 
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 16:45:00
 
 Written by hand (memory/cms_models.py); tests/integration/test_migrations.py checks that it
-matches the models on SQLite and PostgreSQL. Additive: two new columns (every existing page is
-of kind "page") and one new table.
+matches the models on SQLite and PostgreSQL. Additive: three new columns (every existing page is
+of kind "page", every translation without a meta description) and one new table.
 """
 
 import sqlalchemy as sa
@@ -39,6 +40,10 @@ def upgrade():
             )
         )
         batch.add_column(sa.Column("details", sa.JSON(), nullable=True))
+    with op.batch_alter_table("page_translation") as batch:
+        batch.add_column(
+            sa.Column("meta_description", sa.Text(), server_default="", nullable=False)
+        )
     op.create_table(
         "cms_sync_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -66,6 +71,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table("cms_sync_state")
+    with op.batch_alter_table("page_translation") as batch:
+        batch.drop_column("meta_description")
     with op.batch_alter_table("page") as batch:
         batch.drop_column("details")
         batch.drop_column("kind")

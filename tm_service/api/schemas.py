@@ -175,6 +175,11 @@ class TranslationPushSchema(StrictSchema):
 
     title = fields.String(required=True, validate=validate.Length(1, 1000))
     content = fields.String(load_default="", validate=validate.Length(max=5_000_000))
+    meta_description = fields.String(
+        load_default="",
+        validate=validate.Length(max=10_000),
+        metadata={"description": "The meta description: versioned and translated like the title."},
+    )
     status = fields.Enum(TranslationStatus, by_value=True, load_default=TranslationStatus.PUBLIC)
     origin = fields.Enum(Origin, by_value=True, load_default=Origin.HUMAN)
     review_status = fields.Enum(ReviewStatus, by_value=True, load_default=ReviewStatus.UNREVIEWED)
@@ -209,6 +214,7 @@ class TranslationSchema(Schema):
     is_latest = fields.Boolean()
     title = fields.String(attribute="translation.title")
     content = fields.String(attribute="translation.content")
+    meta_description = fields.String(attribute="translation.meta_description")
     content_hash = fields.String(attribute="translation.content_hash")
     status = fields.Enum(TranslationStatus, by_value=True, attribute="translation.status")
     origin = fields.Enum(Origin, by_value=True, attribute="translation.origin")

@@ -286,6 +286,9 @@ class SegmentSchema(Schema):
 
 class DraftSchema(Schema):
     title = fields.String(allow_none=True)
+    meta_description = fields.String(
+        allow_none=True, metadata={"description": "Null when the source has none."}
+    )
     content = fields.String(metadata={"description": "HTML, best candidate per segment."})
     attribution = fields.List(fields.Dict())
     coverage = fields.Dict(keys=fields.String(), values=fields.Integer())
