@@ -243,6 +243,29 @@ def _pretranslate(region: str):
 def _leverage_job(region: str):
     return ("POST", f"/api/v1/regions/{region}/leverage/jobs", {"json": {}})
 
+
+def _decided_suggestion(app: Flask, region: str) -> int:
+    """A suggestion of `region` with a decision to undo (a rejection of a candidate without a
+    unit: the setup itself changes nothing the public sees)."""
+    from memory.services.suggestions import review_suggestion
+
+    suggestion_id = _pending_suggestion(app, region)
+    with app.app_context():
+        review_suggestion(
+            db.session, Actor(role=Role.ADMIN, region_slug=None), suggestion_id, decision="reject"
+        )
+    return suggestion_id
+
+
+def _undo(region: str, suggestion_id: int):
+    return ("POST", f"/api/v1/suggestions/{suggestion_id}/undo", {})
+
+
+def _batch_accept(region: str):
+    body = {"target_language": "en", "suggestion_ids": []}
+    return ("POST", f"/api/v1/regions/{region}/suggestions/batch-accept", {"json": body})
+
+
 MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/regions"): Entry(_create_region, roles=frozenset()),
     ("PATCH", "/api/v1/regions/<string:region>"): Entry(_patch_region, roles=frozenset({"admin"})),
@@ -297,6 +320,15 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/regions/<string:region>/leverage/jobs"): Entry(
         _leverage_job, roles=frozenset(ROLES)
+    ),
+    ("POST", "/api/v1/suggestions/<int:suggestion_id>/undo"): Entry(
+        _undo,
+        roles=frozenset({"translator", "editor", "admin"}),
+        setup=_decided_suggestion,
+        other_region_status=404,
+    ),
+    ("POST", "/api/v1/regions/<string:region>/suggestions/batch-accept"): Entry(
+        _batch_accept, roles=frozenset({"translator", "editor", "admin"})
     ),
 }
 

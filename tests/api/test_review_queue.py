@@ -122,3 +122,44 @@ def test_undo_needs_a_decision_and_a_reviewer_of_the_region(app, client, make_to
             select(Suggestion).where(Suggestion.id == segment["suggestion_id"])
         ).one()
         assert [r.undone_at is not None for r in stored.reviews] == [True]
+
+
+def test_the_api_lists_the_batch_then_accepts_it_and_undoes_one_decision(
+    app, client, make_token, two_sources
+):
+    translator = make_token("translator")
+    suggest(client, translator)
+    url = "/api/v1/regions/alpha/suggestions/batch-accept"
+
+    listed = client.post(url, json={"target_language": "en"}, headers=bearer(translator))
+
+    assert listed.status_code == 200, listed.json
+    assert listed.json["decided"] is False
+    ids = [item["id"] for item in listed.json["items"]]
+    assert listed.json["count"] == len(ids) >= 1
+    sources = [item["source_text"] for item in listed.json["items"]]
+    assert "Bringen Sie Ihren Pass mit." in sources
+    with app.app_context():
+        pending = db.session.scalars(select(Suggestion.status).where(Suggestion.id.in_(ids))).all()
+        assert set(pending) == {SuggestionStatus.PENDING}  # a listing decides nothing
+
+    accepted = client.post(
+        url, json={"target_language": "en", "suggestion_ids": ids}, headers=bearer(translator)
+    )
+
+    assert accepted.status_code == 200, accepted.json
+    assert (accepted.json["decided"], accepted.json["count"]) == (True, len(ids))
+    assert {item["status"] for item in accepted.json["items"]} == {"accepted"}
+    again = client.post(
+        url, json={"target_language": "en", "suggestion_ids": ids}, headers=bearer(translator)
+    )
+    assert again.json["count"] == 0  # decided ones no longer qualify
+
+    undone = client.post(f"/api/v1/suggestions/{ids[0]}/undo", headers=bearer(translator))
+
+    assert undone.status_code == 200, undone.json
+    assert undone.json["status"] == "pending"
+    assert (
+        client.post(f"/api/v1/suggestions/{ids[0]}/undo", headers=bearer(translator)).status_code
+        == 409
+    )
