@@ -1,6 +1,7 @@
 # ruff: noqa: F811 — the fixtures of test_review_ui.py, imported by name
 """The review workflow in headless Chromium: titles, the current translation, progress, undo,
-batch accept, filters, the page tree and pre-translating the region from the pages view.
+batch accept, filters, the page tree, pre-translating the region from the pages view (also
+watched while it runs in the job thread), the leverage job, the reuse confirmation.
 
 Same app, server and content as tests/e2e/test_review_ui.py. `TM_SCREENSHOT_DIR=docs` saves
 the screenshots of the docs (review queue, pages view, pre-translation job).
@@ -10,19 +11,23 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
 from memory.models import Language, PageTranslation, TranslationStatus
 from memory.models import Page as StoredPage
 from memory.review_models import Suggestion, SuggestionStatus
+from memory.services import suggestions as suggestion_service
 from memory.similarity_models import Job, JobState
 from memory.tm_models import TranslationUnit
-from tests.conftest import bearer
+from tests.conftest import bearer, copy_of_seeded_app
 from tests.e2e.test_review_ui import (  # noqa: F401 — fixtures
     ALPHA_DE,
     BETA_AR,
@@ -328,3 +333,69 @@ def test_a_candidate_reads_as_match_and_trust(app, server, page, content):
     shots = os.environ.get("TM_SCREENSHOT_DIR")
     if shots:
         candidate.screenshot(path=str(Path(shots) / "score.png"))
+
+
+@pytest.fixture
+def threaded_app(tmp_path, seeded_database, monkeypatch):
+    """The app as `tm serve` runs it without Redis: jobs in this process's job thread, not in
+    the request; each page of a pre-translation takes at least 0.4 s, so it can be watched."""
+    real = suggestion_service.suggest_translations
+
+    def slow(*args, **kwargs):
+        time.sleep(0.4)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(suggestion_service, "suggest_translations", slow)
+    with copy_of_seeded_app(
+        tmp_path,
+        seeded_database,
+        TESTING=False,
+        INDEX_DIR="memory",
+        SECRET_KEY="browser-test-secret-key-0123456789abcdef",
+    ) as app:
+        yield app
+
+
+def test_the_job_page_shows_the_pretranslation_running_and_refreshes_until_it_is_done(
+    threaded_app, browser, tmp_path
+):
+    app = threaded_app
+    cms = issue(app, "cms", "alpha")
+    client = app.test_client()
+    for number in range(6):
+        response = client.put(
+            f"/api/v1/regions/alpha/pages/p{number}/translations/de",
+            json={
+                "title": f"Seite {number}",
+                "content": f"<p>Bringen Sie Unterlagen {number} mit.</p>",
+            },
+            headers=bearer(cms),
+        )
+        assert response.status_code == 201, response.json
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    server = f"http://127.0.0.1:{http.server_port}"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    try:
+        sign_in(tab, server, issue(app, "editor", name="Eda Editor"))
+        tab.goto(f"{server}/ui/pages")
+        form = tab.locator(".pretranslate-form")
+        form.get_by_label("Pre-translate every page that lacks").select_option("fa")
+        form.get_by_role("button", name="Pre-translate").click()
+
+        # The answer comes at once, while the job still runs in the background.
+        expect(tab.locator(".job-state")).to_have_text(re.compile("queued|running"))
+        expect(tab.locator(".job")).to_contain_text("refreshes itself")
+        assert int(tab.locator("progress").get_attribute("value") or 0) < 6
+        # Without a click, the page follows it to the end.
+        expect(tab.locator(".job-state")).to_have_text("finished", timeout=60_000)
+        expect(tab.locator(".progress-text")).to_contain_text("6 of 6 pages (100 %)")
+        expect(tab.locator(".job-result")).to_contain_text("Drafts stored")
+    finally:
+        context.close()
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()
