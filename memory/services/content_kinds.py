@@ -34,7 +34,12 @@ from memory.services.imports import ImportReport
 from memory.services.pages import RegionPages, parse_timestamp
 from memory.services.regions import get_language, get_region
 
-__all__ = ["ContentImportReport", "import_integreat_content", "local_details_of"]
+__all__ = [
+    "ContentImportReport",
+    "import_integreat_content",
+    "local_details_of",
+    "record_local_details",
+]
 
 Progress = Callable[[int, int], None]
 # The operator at the command line (actor None) records gazetteer entries as an admin.
@@ -63,19 +68,25 @@ class ContentImportReport(ImportReport):
 def local_details_of(details: dict[str, Any] | None) -> list[tuple[str, str]]:
     """(gazetteer kind, value) of an item's local details: address, postal code with town,
     town, phone, e-mail, website."""
-    if not details:
+    if not isinstance(details, dict):
         return []
-    place = details.get("place") or {}
+    # {"place": {"address": …}, "phone": …} as the import writes it, or flat as a CMS may push.
+    place = details["place"] if isinstance(details.get("place"), dict) else details
+
+    def text(mapping: dict[str, Any], key: str) -> str:
+        value = mapping.get(key)
+        return str(value).strip() if isinstance(value, str | int) else ""
+
     found: list[tuple[str, str]] = []
-    if place.get("address"):
-        found.append(("address", str(place["address"])))
-    if place.get("postcode") and place.get("town"):
-        found.append(("postal_code_town", f"{place['postcode']} {place['town']}"))
-    if place.get("town"):
-        found.append(("place", str(place["town"])))
+    if text(place, "address"):
+        found.append(("address", text(place, "address")))
+    if text(place, "postcode") and text(place, "town"):
+        found.append(("postal_code_town", f"{text(place, 'postcode')} {text(place, 'town')}"))
+    if text(place, "town"):
+        found.append(("place", text(place, "town")))
     for key, kind in (("phone", "phone"), ("email", "email"), ("website", "url")):
-        if details.get(key):
-            found.append((kind, str(details[key])))
+        if text(details, key):
+            found.append((kind, text(details, key)))
     return found
 
 
@@ -160,6 +171,18 @@ def import_integreat_content(
     return report
 
 
+def record_local_details(
+    session: Session, region_slug: str, details: dict[str, dict[str, Any] | None]
+) -> tuple[int, list[str]]:
+    """Gazetteer entries for the local details of pushed items (item key → details): how many
+    were new, and the values refused (not a phone number, say). Call it after the push
+    committed; writing the same entries again changes nothing."""
+    report = ContentImportReport(region=region_slug)
+    known = {key: value for key, value in details.items() if value}
+    _record_local_details(session, _OPERATOR, region_slug, known, report)
+    return report.local_details, report.skipped_details
+
+
 def _record_local_details(
     session: Session,
     actor: Actor,
@@ -184,8 +207,9 @@ def _record_local_details(
                 continue
             try:
                 _, created = put_entry(session, actor, region_slug, kind=kind, value=value)
-            except InvalidInput as error:
+            except (InvalidInput, ValueError) as error:
                 session.rollback()
-                report.skipped_details.append(f"{key}: {kind} '{value}': {error.detail}")
+                reason = getattr(error, "detail", str(error))
+                report.skipped_details.append(f"{key}: {kind} '{value}': {reason}")
                 continue
             report.local_details += int(created)

@@ -15,6 +15,7 @@ from memory.authorization import Action, Actor, authorize
 from memory.content_hash import translation_hash
 from memory.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from memory.models import (
+    ContentKind,
     Language,
     Origin,
     Page,
@@ -442,6 +443,10 @@ def _apply_page_fields(
             page.parent = parent
     if data.get("position") is not None:
         page.position = data["position"]
+    if data.get("kind") is not None:
+        page.kind = ContentKind(data["kind"])
+    if "details" in data:
+        page.details = data["details"]
 
 
 def _source_reference(

@@ -169,3 +169,48 @@ def test_cli_imports_a_region_s_content_and_leaves_other_regions_files_out(citie
     )
     assert broken.exit_code != 0
     assert "no '{language}_events.json'" in broken.output
+
+
+def test_the_cms_pushes_a_location_with_its_kind_and_local_details(cities):
+    with cities.app_context():
+        from memory.services import tokens as token_service
+
+        secret = token_service.create_token(
+            db.session, None, role=Role.CMS, region_slug="augsburg"
+        ).plaintext
+    client = cities.test_client()
+    details = {
+        "place": {"address": "Zeugplatz 4", "postcode": "86150", "town": "Augsburg"},
+        "phone": "0821 324-0",
+    }
+
+    pushed = client.put(
+        "/api/v1/regions/augsburg/pages/location:77/translations/de",
+        json={
+            "title": "Bürgerbüro",
+            "content": "<p>Anmeldung und Pässe.</p>",
+            "kind": "location",
+            "details": details,
+        },
+        headers=bearer(secret),
+    )
+    bad = client.put(
+        "/api/v1/regions/augsburg/pages/location:78/translations/de",
+        json={"title": "X", "kind": "shop"},
+        headers=bearer(secret),
+    )
+
+    assert pushed.status_code == 201, pushed.json
+    assert bad.status_code == 422
+    page = client.get("/api/v1/regions/augsburg/pages/location:77").json
+    assert page["kind"] == "location"
+    assert page["details"] == details
+    with cities.app_context():
+        gazetteer = gazetteer_for(db.session, get_region(db.session, "augsburg"))
+        assert "Zeugplatz 4" in {entry.value for entry in gazetteer.entries}
+        units = db.session.scalars(
+            select(TranslationUnit.source_text).where(
+                TranslationUnit.page.has(external_id="location:77")
+            )
+        ).all()
+        assert not any("Zeugplatz" in text for text in units)

@@ -6,6 +6,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from memory.services import pages as page_service
+from memory.services.content_kinds import record_local_details
 from memory.services.regions import get_region
 from tm_service.api.schemas import (
     DraftQuerySchema,
@@ -116,6 +117,9 @@ def push_translation(data, region, external_id, language):
     if result.created:
         translation_changed(result.view.translation.id)
         view = with_term_warnings(view)  # deprecated or forbidden terms it brings in
+    if data.get("details"):
+        # An event's or location's address, phone …: the region's own, in its gazetteer.
+        record_local_details(db.session, region, {external_id: data["details"]})
     return (
         view,
         201 if result.created else 200,

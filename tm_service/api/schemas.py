@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from memory.models import (
+    ContentKind,
     Origin,
     RegionKind,
     ReviewStatus,
@@ -61,6 +63,14 @@ class UtcDateTime(fields.AwareDateTime):
             return moment.astimezone(UTC)
         except OverflowError as error:
             raise ValidationError("Outside the years 1–9999 once converted to UTC.") from error
+
+
+def _json_of_at_most(size: int):
+    def check(value: Any) -> None:
+        if value is not None and len(json.dumps(value, ensure_ascii=False)) > size:
+            raise ValidationError(f"At most {size} characters as JSON.")
+
+    return check
 
 
 class StrictSchema(Schema):
@@ -199,6 +209,22 @@ class TranslationPushSchema(StrictSchema):
     path = fields.String(validate=validate.Length(max=1000))
     last_updated = UtcDateTime(default_timezone=None)
     external_translation_id = fields.String(validate=validate.Length(max=100))
+    kind = fields.Enum(
+        ContentKind,
+        by_value=True,
+        metadata={"description": "page (default for a new page) | event | location | imprint"},
+    )
+    details = fields.Dict(
+        keys=fields.String(),
+        allow_none=True,
+        validate=_json_of_at_most(100_000),
+        metadata={
+            "description": "An event's or location's local details (address, coordinates, "
+            "phone, dates …): kept with the page, never matched or reused; a location's "
+            "address, postal code with town, phone, e-mail and website go into the region's "
+            "gazetteer."
+        },
+    )
 
 
 class TranslationSchema(Schema):
