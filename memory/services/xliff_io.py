@@ -461,7 +461,8 @@ def import_xliff(
 def _document_languages(
     session: Session, region: Region, source_tag: str, target_tag: str
 ) -> tuple[Language, Language]:
-    """The file's languages, which must be an edge of the region's language tree."""
+    """The file's languages, which must be an edge of the region's language tree (a target
+    the tree lacks is translated from the region's source language)."""
     languages = []
     for tag, name in ((source_tag, "source"), (target_tag, "target")):
         try:
@@ -483,12 +484,13 @@ def _document_languages(
             )
         languages.append(language)
     source, target = languages
-    parent = region_language_parent(region, target)
-    if parent is None or parent.id != source.id:
-        tree = f"from '{parent.code}'" if parent is not None else "not at all"
+    # As for a push: a language the tree lacks is translated from the region's own language.
+    parent = region_language_parent(region, target) or region.source_language
+    if parent.id != source.id or target.id == region.source_language.id:
         raise ImportRejected(
             f"The XLIFF file translates {source.code} → {target.code}, but region "
-            f"'{region.slug}' translates {target.code} {tree}. Nothing was imported.",
+            f"'{region.slug}' translates {target.code} from '{parent.code}'. Nothing was "
+            "imported.",
             errors={"file": ["The languages do not match the region's language tree."]},
         )
     return source, target

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from connectors.xliff import WriteFile, WriteUnit, unit_id, write_xliff
 from memory.authorization import Actor
 from memory.models import ApiToken, Role, utcnow
 from memory.services.gazetteer import put_entry
@@ -261,6 +262,32 @@ def _undo(region: str, suggestion_id: int):
     return ("POST", f"/api/v1/suggestions/{suggestion_id}/undo", {})
 
 
+def _xliff_file(app: Flask, region: str) -> bytes:
+    """A returned XLIFF file for a new draft page of `region` (drafts leave its public state)."""
+    page = f"x{next(_counter)}"
+    with app.app_context():
+        push_translation(
+            db.session,
+            Actor(role=Role.ADMIN, region_slug=None),
+            region,
+            page,
+            "de",
+            {"title": "Seite", "status": "draft"},
+        )
+    unit = WriteUnit(unit_id(page, 1, "title", 0), "Seite", frozenset(), "Page", done=True)
+    return write_xliff(
+        [WriteFile(page, (unit,))], version="1.2", source_language="de", target_language="en"
+    )
+
+
+def _xliff_import(region: str, body: bytes):
+    return (
+        "POST",
+        f"/api/v1/regions/{region}/xliff",
+        {"data": body, "content_type": "application/xliff+xml"},
+    )
+
+
 def _batch_accept(region: str):
     body = {"target_language": "en", "suggestion_ids": []}
     return ("POST", f"/api/v1/regions/{region}/suggestions/batch-accept", {"json": body})
@@ -329,6 +356,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/regions/<string:region>/suggestions/batch-accept"): Entry(
         _batch_accept, roles=frozenset({"translator", "editor", "admin"})
+    ),
+    # A returned XLIFF file stores page versions: content writers only.
+    ("POST", "/api/v1/regions/<string:region>/xliff"): Entry(
+        _xliff_import, roles=frozenset({"cms", "editor", "admin"}), setup=_xliff_file
     ),
 }
 
