@@ -696,6 +696,10 @@ def evaluate_page(
                     "score": c.get("score"),
                     "penalties": [p.get("code") for p in c.get("penalties") or []],
                     "fragments_share": (c.get("fragments") or {}).get("share"),
+                    "fragments_pieces": [
+                        (p.get("kind"), p.get("words"))
+                        for p in (c.get("fragments") or {}).get("pieces") or []
+                    ],
                 }
                 for c in candidates
             ],

@@ -29,7 +29,7 @@ _WORD = re.compile(r"\w+(?:[-‐'’.]\w+)*", re.UNICODE)
 _TRAILING = ":;,.!?"
 _SENTENCE_END = ".!?"
 
-MAX_PHRASE_WORDS = 8
+MAX_PHRASE_WORDS = 4
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Fragments of a sentence that the memory holds as units of their own (fragment assembly).
 
 For segments no memory unit matches as a whole, every phrase of the segment (matchers.fragments:
-runs of up to 8 words, with or without a following ":" …) is looked up as an exact source in the
+runs of up to 4 words, with or without a following ":" …) is looked up as an exact source in the
 translation memory — one batched query per 500 phrases, through the index of source hashes
 that exact matching uses — and day and month names are put into the target language. The
 pieces found are assembled longest first (matchers.fragments.assemble).
@@ -12,6 +12,7 @@ translation back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from matchers.normalise import PROTECTED_TOKEN
 from matchers.terms import lemma_forms
 from memory.services.translation_memory import LookupContext, LookupMatch, LookupQuery
 
+_LETTER = re.compile(r"[^\W\d_]")
 # A phrase with fewer letters than this is no fragment worth a unit ("Nr.", "Tel", a number):
 # it would only put another region's abbreviation in.
 MIN_LETTERS = 3
@@ -52,7 +54,8 @@ def assemble_segments(
 ) -> list[Assembly | None]:
     """Per segment text (with inline placeholders), its assembly from memory units and
     calendar names, or None when nothing of it is found."""
-    lookups = [_lookups(context, text) for text in texts]
+    queries: dict[str, LookupQuery] = {}  # by phrase: the same words recur across segments
+    lookups = [_lookups(context, text, queries) for text in texts]
     context.prefetch_exact(q for segment in lookups for _, forms in segment for q in forms)
     results: list[Assembly | None] = []
     for text, segment_lookups in zip(texts, lookups, strict=True):
@@ -72,12 +75,14 @@ def assemble_segments(
                         ref=FragmentPiece(best),
                     )
                 )
-        pieces += _clause_pieces(context, text, is_own)
+        pieces += _clause_pieces(context, text, is_own, pieces)
         results.append(assemble(text, pieces) if pieces else None)
     return results
 
 
-def _lookups(context: LookupContext, text: str) -> list[tuple[Phrase, list[LookupQuery]]]:
+def _lookups(
+    context: LookupContext, text: str, queries: dict[str, LookupQuery]
+) -> list[tuple[Phrase, list[LookupQuery]]]:
     """The segment's phrases worth a unit, each with the queries to try in order: the phrase
     itself, then (a single word) its lemma ("Berufsschulen" → "Berufsschule", simplemma)."""
     found = []
@@ -86,7 +91,9 @@ def _lookups(context: LookupContext, text: str) -> list[tuple[Phrase, list[Looku
     for phrase in phrases(text):
         if phrase.words >= whole or _letters(phrase.text) < MIN_LETTERS:
             continue
-        query = context.query(phrase.text)
+        query = queries.get(phrase.text)
+        if query is None:
+            query = queries[phrase.text] = context.query(phrase.text)
         # A phrase that is all number, date or time ("1. März 2020" is one date) has nothing
         # of its own to translate: its unit would only be another date's.
         if _letters(PROTECTED_TOKEN.sub("", query.key.form)) < MIN_LETTERS:
@@ -115,15 +122,23 @@ def _best_unit(
 
 
 def _clause_pieces(
-    context: LookupContext, text: str, is_own: Callable[[LookupMatch], bool]
+    context: LookupContext,
+    text: str,
+    is_own: Callable[[LookupMatch], bool],
+    found: Sequence[Piece],
 ) -> list[Piece]:
     """Clauses of the segment (matchers.fragments.clauses) that a unit matches as a whole,
-    exactly or by a fuzzy match ≥ MIN_CLAUSE_SCORE."""
+    exactly or by a fuzzy match ≥ MIN_CLAUSE_SCORE; a clause a piece `found` already covers
+    is not looked up again."""
     pieces = []
     for clause in clauses(text):
+        if any(p.start <= clause.start and clause.end <= p.end for p in found):
+            continue
         query = context.query(clause.text)
         matches = [
-            m for m in context.matches(query) if m.match.score >= MIN_CLAUSE_SCORE and not is_own(m)
+            m
+            for m in context.matches(query, pivots=False)
+            if m.match.score >= MIN_CLAUSE_SCORE and not is_own(m)
         ]
         if not matches:
             continue
@@ -144,4 +159,4 @@ def _clause_pieces(
 
 
 def _letters(text: str) -> int:
-    return sum(character.isalpha() for character in text)
+    return len(_LETTER.findall(text))

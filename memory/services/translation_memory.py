@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -152,8 +153,12 @@ def _placeholder_text(match: re.Match[str]) -> str:
     return "" if match.group(1) is not None else " "
 
 
+@lru_cache(maxsize=65_536)
 def segment_key(text: str, language: str) -> SegmentKey:
-    """The matching key of a segment text (with or without inline placeholders) in `language`."""
+    """The matching key of a segment text (with or without inline placeholders) in `language`.
+
+    Cached (keys are immutable): the same sentences and phrases recur across the pages of a
+    region and its requests (fragment assembly looks up every phrase of a segment)."""
     extracted = extract_placeholders(strip_markup(text))
     form = normalise_for_matching(extracted.form, language)
     return SegmentKey(form, _sha256(form), extracted.values)
@@ -1346,8 +1351,9 @@ class LookupContext:
         """The units whose source is the query's (after `prefetch_exact` of that query)."""
         return self._exact.get(query.key.hash, [])
 
-    def matches(self, query: _Query) -> list[LookupMatch]:
-        """Ranked matches ≥ min_score, at most `limit`, one per suggested text."""
+    def matches(self, query: _Query, *, pivots: bool = True) -> list[LookupMatch]:
+        """Ranked matches ≥ min_score, at most `limit`, one per suggested text (through a
+        pivot language when no direct match passes, unless `pivots` is false)."""
         args = (self.source, self.target, self.min_score, self.limit, self.policy, self.ranker)
         direct = _direct(
             self.session,
@@ -1358,7 +1364,7 @@ class LookupContext:
             self._exact.get(query.key.hash),
             self.own_page_id,
         )
-        if not any(self._passes(m) for m in direct):
+        if pivots and not any(self._passes(m) for m in direct):
             if self._pivots is None:  # the same for every segment of this language pair
                 self._pivots = _pivot_languages(
                     self.session, self.index, self.source, self.target, self.pivot_languages
