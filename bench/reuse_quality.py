@@ -1045,9 +1045,8 @@ def candidate_quality(pages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 name = f"draft choice: {chosen['source']}/{chosen['kind']}"
                 _add(groups[name], chosen["text"], segment["source"], reference)
             for candidate in segment["candidates"]:
-                band = (
-                    "(no score)" if candidate["kind"] == "fragments" else band_of(candidate["score"])
-                )
+                fragments = candidate["kind"] == "fragments"
+                band = "(no score)" if fragments else band_of(candidate["score"])
                 name = f"{candidate['source']}/{candidate['kind']} {band}"
                 _add(groups[name], candidate["text"], segment["source"], reference)
     quality = {}
