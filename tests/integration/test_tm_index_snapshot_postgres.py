@@ -1,12 +1,15 @@
 """A big memory on PostgreSQL behind gunicorn: lookups answer at once, fuzzy ones after the job.
 
-200 000 units (25 000 German sentences, each translated into 8 languages) are generated straight
-into PostgreSQL (the distinct sources through COPY, the units by INSERT … SELECT over
-generate_series). gunicorn's web workers start without an index snapshot: every lookup answers
-within a second — exact matches, and `"fuzzy": "warming_up"` — and the first one records the
-snapshot job for the rq workers. Once a real `flask tm worker --burst` has run it, the same
-lookups find fuzzy matches in every target language, and a unit written afterwards shows up
-within the refresh interval (the delta on top of the mapped snapshot).
+The platform's million-unit scenario: 1 000 000 units (125 000 German sentences, each translated
+into 8 languages) are generated straight into PostgreSQL (the distinct sources through COPY, the units by INSERT …
+SELECT over generate_series). gunicorn's web workers start without an index snapshot: every
+lookup answers within a second — exact matches, and `"fuzzy": "warming_up"` — and the first one
+records the snapshot job for the rq workers. Once a real `flask tm worker --burst` has run it,
+the same lookups find fuzzy matches in every target language, and a unit written afterwards
+shows up within the refresh interval (the delta on top of the mapped snapshot).
+
+About a minute on 2 cores (`pytest tests/integration/test_tm_index_snapshot_postgres.py -s` prints
+the figures; docs/benchmarks.md has them). `TM_TEST_SNAPSHOT_SOURCES` sets another size.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-SOURCES = 25_000
+SOURCES = int(os.environ.get("TM_TEST_SNAPSHOT_SOURCES", "125000"))
 TARGETS = ("en", "ar", "fa", "uk", "tr", "ru", "fr", "es")
 ANSWER_LIMIT_S = 1.0
 TEMPLATES = (
@@ -69,7 +72,8 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float) -> obje
 
 
 def generate_units(url: str) -> None:
-    """25 000 distinct sources by COPY, 200 000 units by INSERT … SELECT, revision 1, analysed."""
+    """SOURCES distinct sources by COPY, their units in the 8 TARGETS by INSERT … SELECT, revision
+    1, analysed."""
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
         with connection.cursor() as cursor:
             cursor.execute(
