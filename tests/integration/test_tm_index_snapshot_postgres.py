@@ -1,15 +1,16 @@
 """A big memory on PostgreSQL behind gunicorn: lookups answer at once, fuzzy ones after the job.
 
-The platform's million-unit scenario: 1 000 000 units (125 000 German sentences, each translated
-into 8 languages) are generated straight into PostgreSQL (the distinct sources through COPY, the units by INSERT …
-SELECT over generate_series). gunicorn's web workers start without an index snapshot: every
-lookup answers within a second — exact matches, and `"fuzzy": "warming_up"` — and the first one
-records the snapshot job for the rq workers. Once a real `flask tm worker --burst` has run it,
-the same lookups find fuzzy matches in every target language, and a unit written afterwards
-shows up within the refresh interval (the delta on top of the mapped snapshot).
+The platform's million-unit scenario: 1 000 000 units (125 000 German sentences, each
+translated into 8 languages) are generated straight into PostgreSQL (the distinct sources
+through COPY, the units by INSERT … SELECT over generate_series). gunicorn's web workers start
+without an index snapshot: every lookup answers within a second — exact matches, and
+`"fuzzy": "warming_up"` — and the first one records the snapshot job for the rq workers. Once a
+real `flask tm worker --burst` has run it, the same lookups find fuzzy matches in every target
+language, and a unit written afterwards shows up within the refresh interval (the delta on top
+of the mapped snapshot).
 
-About a minute on 2 cores (`pytest tests/integration/test_tm_index_snapshot_postgres.py -s` prints
-the figures; docs/benchmarks.md has them). `TM_TEST_SNAPSHOT_SOURCES` sets another size.
+About a minute on 2 cores (`pytest tests/integration/test_tm_index_snapshot_postgres.py -s`
+prints the figures; docs/benchmarks.md has them). `TM_TEST_SNAPSHOT_SOURCES` sets another size.
 """
 
 from __future__ import annotations
