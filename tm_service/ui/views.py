@@ -167,6 +167,14 @@ def _scope(actor: Actor) -> tuple[str | None, dict[str, str]]:
     return requested, ({"region": requested} if requested else {})
 
 
+def _required_scope(actor: Actor) -> tuple[str, dict[str, str]]:
+    """`_scope` for a form that acts on one region: a global admin must have picked it."""
+    slug, scope = _scope(actor)
+    if slug is None:
+        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    return slug, scope
+
+
 def _choose_region(endpoint: str):
     return render_template(
         "ui/choose_region.html", regions=list_regions(db.session), endpoint=endpoint
@@ -394,9 +402,7 @@ def pages():
 def suggest(external_id: str):
     """Queue suggestions for one page into one language, then open that queue."""
     actor: Actor = g.ui_actor
-    slug, scope = _scope(actor)
-    if slug is None:
-        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    slug, scope = _required_scope(actor)
     language = request.form.get("language", "")
     try:
         result = suggest_with_app_services(
@@ -528,9 +534,7 @@ def reuse_confirm(external_id: str):
 def reuse(external_id: str):
     """Start a page of the signed-in region from a similar page of another region."""
     actor: Actor = g.ui_actor
-    slug, scope = _scope(actor)
-    if slug is None:
-        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    slug, scope = _required_scope(actor)
     from_region = request.form.get("from_region", "")
     from_page = request.form.get("from_page", "")
     try:
@@ -587,9 +591,7 @@ def undo(suggestion_id: int):
 def batch_accept():
     """Accept every clean 100/101 % human match of the queue: a confirmation first, then all."""
     actor: Actor = g.ui_actor
-    slug, scope = _scope(actor)
-    if slug is None:
-        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    slug, scope = _required_scope(actor)
     region = get_region(db.session, slug)
     target = get_language(db.session, request.form.get("language", ""), field="language")
     if request.form.get("confirm") != "1":
@@ -617,9 +619,7 @@ def _queue_url(scope: dict[str, str]) -> str:
 def start_pretranslation():
     """Pre-translate the region into one language as a background job; then its progress."""
     actor: Actor = g.ui_actor
-    slug, scope = _scope(actor)
-    if slug is None:
-        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    slug, scope = _required_scope(actor)
     try:
         job, created = region_jobs.start_pretranslation(
             actor,
@@ -643,9 +643,7 @@ def start_pretranslation():
 def start_leverage():
     """The region's leverage report as a background job; then its progress and the report."""
     actor: Actor = g.ui_actor
-    slug, scope = _scope(actor)
-    if slug is None:
-        raise InvalidInput("Choose a region first.", errors={"region": ["Required."]})
+    slug, scope = _required_scope(actor)
     language = request.form.get("language") or None
     try:
         job, _ = region_jobs.start_leverage(actor, slug, [language] if language else None)
