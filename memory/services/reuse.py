@@ -169,20 +169,7 @@ def reuse_page(
     authorize(actor, Action.WRITE_CONTENT, target.slug)
     if add_languages:
         authorize(actor, Action.MANAGE_REGION, target.slug)
-    if from_region == target.slug:
-        raise InvalidInput(
-            "A page is reused from another region; within a region, push a new page instead.",
-            errors={"from_region": ["Must be another region than the target."]},
-        )
-    origin_region = get_region(session, from_region)
-    origin_page = get_page_or_404(session, origin_region, from_page, field="from_page")
-    origins = latest_public_by_language(origin_page)
-    if not origins:
-        # Drafts of other regions are never readable: a draft-only page does not exist for us.
-        raise NotFound(
-            f"Region '{origin_region.slug}' has no page '{from_page}'.",
-            errors={"from_page": [f"No page '{from_page}' in region '{origin_region.slug}'."]},
-        )
+    origin_region, origin_page, origins = _origin(session, target, from_region, from_page)
 
     if external_id is None:
         earlier = session.scalar(
@@ -345,19 +332,7 @@ def preview_reuse(
     """
     target = get_region(session, region)
     authorize(actor, Action.WRITE_CONTENT, target.slug)
-    if from_region == target.slug:
-        raise InvalidInput(
-            "A page is reused from another region; within a region, push a new page instead.",
-            errors={"from_region": ["Must be another region than the target."]},
-        )
-    origin_region = get_region(session, from_region)
-    origin_page = get_page_or_404(session, origin_region, from_page, field="from_page")
-    origins = latest_public_by_language(origin_page)
-    if not origins:
-        raise NotFound(
-            f"Region '{origin_region.slug}' has no page '{from_page}'.",
-            errors={"from_page": [f"No page '{from_page}' in region '{origin_region.slug}'."]},
-        )
+    origin_region, origin_page, origins = _origin(session, target, from_region, from_page)
     region_languages = _region_languages(target)
     chosen, missing = _languages_to_copy(target, origin_page, origins, None, add_languages)
     to_add = [o.language for o in origins.values() if o.language_id not in region_languages]
@@ -811,3 +786,25 @@ def _shown(before: Segment, after: Segment) -> tuple[str, str]:
     if before.plain == after.plain:
         return _segment_html(before), _segment_html(after)
     return before.plain, after.plain
+
+
+def _origin(
+    session: Session, target: Region, from_region: str, from_page: str
+) -> tuple[Region, Page, dict[int, PageTranslation]]:
+    """The region and page to start from (another region's), and the page's latest public
+    translation per language."""
+    if from_region == target.slug:
+        raise InvalidInput(
+            "A page is reused from another region; within a region, push a new page instead.",
+            errors={"from_region": ["Must be another region than the target."]},
+        )
+    origin_region = get_region(session, from_region)
+    origin_page = get_page_or_404(session, origin_region, from_page, field="from_page")
+    origins = latest_public_by_language(origin_page)
+    if not origins:
+        # Drafts of other regions are never readable: a draft-only page does not exist for us.
+        raise NotFound(
+            f"Region '{origin_region.slug}' has no page '{from_page}'.",
+            errors={"from_page": [f"No page '{from_page}' in region '{origin_region.slug}'."]},
+        )
+    return origin_region, origin_page, origins
