@@ -222,18 +222,10 @@ def run_changes_here(
     ids = sorted(set(translation_ids))
     if not ids:
         return None
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     job, _ = _job_row_for(ids)
-    job_id = job.id
-    if job.state != JobState.FINISHED:
-        _run_with_retries(
-            app,
-            job_id,
-            sleep=not app.config.get("TESTING"),
-            remove_session=False,
-            on_progress=on_progress,
-        )
-    return db.session.get(Job, job_id, populate_existing=True)
+    if job.state == JobState.FINISHED:
+        return db.session.get(Job, job.id, populate_existing=True)
+    return run_recorded_here(job.id, on_progress)
 
 
 def run_recorded_here(job_id: str, on_progress: ProgressCallback | None = None) -> Job | None:
