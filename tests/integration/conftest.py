@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from tests.integration.servers import PostgresServer, RedisServer, start_postgres, start_redis
@@ -47,3 +52,31 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
         _missing("redis-server")
     yield server
     server.stop()
+
+
+@contextmanager
+def redis_backed_app(
+    folder: Path, seeded_database: Path, redis_url: str, **config: Any
+) -> Iterator[Flask]:
+    """An app on a copy of the seeded database whose jobs go to a queue of its own on a real
+    Redis (retries without waits, the fake encoder); `config` adds to or overrides that."""
+    from tm_service import create_app, jobs
+    from tm_service.extensions import db
+
+    path = folder / "tm.sqlite3"
+    shutil.copyfile(seeded_database, path)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{path}",
+            "REDIS_URL": redis_url,
+            "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+            "EMBEDDING_MODEL": "fake",
+            "JOB_RETRY_INTERVALS": [0, 0, 0],
+            **config,
+        }
+    )
+    yield app
+    with app.app_context():
+        jobs.rq_queue(app).connection.close()
+        db.engine.dispose()

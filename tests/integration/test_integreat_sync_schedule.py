@@ -4,8 +4,6 @@ a real rq worker runs it against the stand-in instance and hands the next run to
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +14,9 @@ from rq import SimpleWorker
 from connectors.integreat import read_json_file
 from memory.similarity_models import Job, JobState
 from tests.conftest import DEMO
+from tests.integration.conftest import redis_backed_app
 from tests.integreat_standin import standin_of
-from tm_service import create_app, jobs
+from tm_service import jobs
 from tm_service.extensions import db
 from tm_service.jobs import INTEGREAT_SYNC
 
@@ -26,22 +25,8 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path, redis_server) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "REDIS_URL": redis_server.url,
-            "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-            "EMBEDDING_MODEL": "fake",
-            "JOB_RETRY_INTERVALS": [0, 0, 0],
-        }
-    )
-    yield app
-    with app.app_context():
-        jobs.rq_queue(app).connection.close()
-        db.engine.dispose()
+    with redis_backed_app(tmp_path, seeded_database, redis_server.url) as app:
+        yield app
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,8 @@ from memory.services import tokens as token_service
 from memory.similarity_models import Job, JobState
 from tests.api.test_pretranslate import PAGES, county_slice
 from tests.api.test_review_ui_client import csrf_of
-from tm_service import create_app, jobs
+from tests.integration.conftest import redis_backed_app
+from tm_service import jobs
 from tm_service.extensions import db
 
 pytestmark = pytest.mark.redis
@@ -33,23 +32,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path, redis_server) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "REDIS_URL": redis_server.url,
-            "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-            "EMBEDDING_MODEL": "fake",
-            "JOB_RETRY_INTERVALS": [0, 0, 0],
-            "SECRET_KEY": "rq-test-secret-key-0123456789abcdef",
-        }
-    )
-    yield app
-    with app.app_context():
-        jobs.rq_queue(app).connection.close()
-        db.engine.dispose()
+    with redis_backed_app(
+        tmp_path,
+        seeded_database,
+        redis_server.url,
+        SECRET_KEY="rq-test-secret-key-0123456789abcdef",
+    ) as app:
+        yield app
 
 
 def flask_tm(app: Flask, *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,8 @@ from rq import SimpleWorker
 
 from memory.similarity_models import Job, JobState
 from tests.conftest import bearer
-from tm_service import create_app, jobs
+from tests.integration.conftest import redis_backed_app
+from tm_service import jobs
 from tm_service.extensions import db
 
 pytestmark = pytest.mark.redis
@@ -27,22 +26,8 @@ PAGE = "<p>Die Schuldnerberatung hilft kostenlos bei Schulden, Mahnungen und Ink
 
 @pytest.fixture
 def app(tmp_path: Path, seeded_database: Path, redis_server) -> Iterator[Flask]:
-    path = tmp_path / "tm.sqlite3"
-    shutil.copyfile(seeded_database, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{path}",
-            "REDIS_URL": redis_server.url,
-            "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-            "EMBEDDING_MODEL": "fake",
-            "JOB_RETRY_INTERVALS": [0, 0, 0],
-        }
-    )
-    yield app
-    with app.app_context():
-        jobs.rq_queue(app).connection.close()
-        db.engine.dispose()
+    with redis_backed_app(tmp_path, seeded_database, redis_server.url) as app:
+        yield app
 
 
 def push(client, token, content=PAGE):
