@@ -61,6 +61,24 @@ class ContentItem:
     meta_description: str = ""
 
 
+def _content_item(
+    kind: str, key: str, language: str, title: str, item: dict[str, Any], **extra: Any
+) -> ContentItem:
+    """A content item with the fields every API v3 kind has (content, url, path, dates, id)."""
+    return ContentItem(
+        kind=kind,
+        key=key,
+        language=language,
+        title=title,
+        content=_text(item.get("content")),
+        url=_text(item.get("url")),
+        path=_text(item.get("path")),
+        last_updated=item.get("last_updated"),
+        translation_id=str(item["id"]) if item.get("id") is not None else None,
+        **extra,
+    )
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -136,16 +154,12 @@ def parse_locations(
         if item.get("temporarily_closed") is not None:
             details["temporarily_closed"] = bool(item["temporarily_closed"])
         items.append(
-            ContentItem(
-                kind="location",
-                key=f"location:{int(key_id)}",
-                language=language,
-                title=title,
-                content=_text(item.get("content")),
-                url=_text(item.get("url")),
-                path=_text(item.get("path")),
-                last_updated=item.get("last_updated"),
-                translation_id=str(item["id"]) if item.get("id") is not None else None,
+            _content_item(
+                "location",
+                f"location:{int(key_id)}",
+                language,
+                title,
+                item,
                 details=details,
                 meta_description=_text(item.get("meta_description")),
             )
@@ -186,18 +200,7 @@ def parse_events(
         place = _place(item.get("location"))
         if place:
             details["place"] = place
-        items[key] = ContentItem(
-            kind="event",
-            key=key,
-            language=language,
-            title=title,
-            content=_text(item.get("content")),
-            url=_text(item.get("url")),
-            path=_text(item.get("path")),
-            last_updated=item.get("last_updated"),
-            translation_id=str(item["id"]) if item.get("id") is not None else None,
-            details=details,
-        )
+        items[key] = _content_item("event", key, language, title, item, details=details)
     return list(items.values())
 
 
@@ -208,19 +211,7 @@ def parse_imprint(data: Any, *, language: str, source: str = "imprint") -> list[
         return []
     if not isinstance(data, dict):
         raise IntegreatFormatError(f"{source}: expected a JSON object")
-    return [
-        ContentItem(
-            kind="imprint",
-            key="imprint",
-            language=language,
-            title=_require_title(data, source),
-            content=_text(data.get("content")),
-            url=_text(data.get("url")),
-            path=_text(data.get("path")),
-            last_updated=data.get("last_updated"),
-            translation_id=str(data["id"]) if data.get("id") is not None else None,
-        )
-    ]
+    return [_content_item("imprint", "imprint", language, _require_title(data, source), data)]
 
 
 def read_content_dumps(
