@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO
 
@@ -175,20 +176,26 @@ def put_concept(
     existing = session.scalar(
         select(Concept).where(Concept.scope == key, Concept.key == incoming.key)
     )
-    try:
+    with _committed(session):
         concept = _store(session, key, region, incoming, existing, defaults)
-        session.commit()
-    except IntegrityError as error:
-        session.rollback()
-        raise _concurrent_write() from error
-    except Exception:
-        session.rollback()
-        raise
     return concept, existing is None
 
 
-def _concurrent_write() -> Conflict:
-    return Conflict("Another write to the same concepts happened at the same time; retry.")
+@contextmanager
+def _committed(session: Session) -> Iterator[None]:
+    """Commit the writes of the block, or roll all of them back. A unique key that another
+    write of the same concepts took first is a 409 Conflict: nothing of this write is kept."""
+    try:
+        yield
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(
+            "Another write to the same concepts happened at the same time; retry."
+        ) from error
+    except Exception:
+        session.rollback()
+        raise
 
 
 def delete_concept(session: Session, actor: Actor | None, concept_id: int) -> None:
@@ -359,7 +366,7 @@ def import_termbase(
         )
     }
     languages: set[str] = set()
-    try:
+    with _committed(session):
         for incoming in concepts:
             before = existing.get(incoming.key)
             fingerprint = _fingerprint(before) if before is not None else None
@@ -373,14 +380,6 @@ def import_termbase(
                 report.unchanged += 1
             else:
                 report.updated += 1
-        session.commit()
-    except IntegrityError as error:
-        # Another import of the same concepts committed first: nothing of this one is kept.
-        session.rollback()
-        raise _concurrent_write() from error
-    except Exception:
-        session.rollback()
-        raise
     report.languages = sorted(languages)
     return report
 
