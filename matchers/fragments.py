@@ -170,6 +170,9 @@ def assemble(text: str, pieces: Iterable[Piece]) -> Assembly | None:
 # --------------------------------------------------------------------------- calendar words
 
 
+_AFTER_ABBREVIATION = {".", "-", "–", "/", ","}
+
+
 def calendar_pieces(text: str, source_language: str, target_language: str) -> list[Piece]:
     """Day and month names of the source language, put into the target language's (CLDR).
 
@@ -186,16 +189,12 @@ def calendar_pieces(text: str, source_language: str, target_language: str) -> li
         word = match.group(0)
         target = full.get(word.casefold())
         if target is None:
-            bare = word.rstrip(".")
+            # A word never holds its full stop (_WORD): "Mo." is "Mo" followed by ".".
             following = text[match.end() : match.end() + 2].lstrip(" ")[:1]
-            if bare in short and (
-                word.endswith(".") or following in {".", "-", "–", "/", ","} or following.isdigit()
-            ):
-                target = short[bare]
+            if word in short and (following in _AFTER_ABBREVIATION or following.isdigit()):
                 end = match.end() + (1 if text[match.end() : match.end() + 1] == "." else 0)
-                pieces.append(
-                    Piece(match.start(), end, text[match.start() : end], target, 1, kind="calendar")
-                )
+                source = text[match.start() : end]
+                pieces.append(Piece(match.start(), end, source, short[word], 1, kind="calendar"))
             continue
         if target != word:
             pieces.append(Piece(match.start(), match.end(), word, target, 1, kind="calendar"))
