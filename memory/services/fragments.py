@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from matchers.fragments import (
     Assembly,
@@ -40,20 +39,14 @@ MIN_LETTERS = 3
 MIN_CLAUSE_SCORE = 75.0
 
 
-@dataclass(frozen=True)
-class FragmentPiece:
-    """What a memory piece keeps of its unit: the match (origin, trust, penalties)."""
-
-    match: LookupMatch
-
-
 def assemble_segments(
     context: LookupContext,
     texts: Sequence[str],
     is_own: Callable[[LookupMatch], bool] = lambda match: False,
 ) -> list[Assembly | None]:
     """Per segment text (with inline placeholders), its assembly from memory units and
-    calendar names, or None when nothing of it is found."""
+    calendar names, or None when nothing of it is found. A memory piece's `ref` is its
+    LookupMatch (origin, trust, penalties)."""
     queries: dict[str, LookupQuery] = {}  # by phrase: the same words recur across segments
     lookups = [_lookups(context, text, queries) for text in texts]
     context.prefetch_exact(q for segment in lookups for _, forms in segment for q in forms)
@@ -72,7 +65,7 @@ def assemble_segments(
                         target,
                         phrase.words,
                         kind="memory",
-                        ref=FragmentPiece(best),
+                        ref=best,
                     )
                 )
         pieces += _clause_pieces(context, text, is_own, pieces)
@@ -152,7 +145,7 @@ def _clause_pieces(
                     target,
                     clause.words,
                     kind="memory",
-                    ref=FragmentPiece(matches[0]),
+                    ref=matches[0],
                 )
             )
     return pieces

@@ -62,7 +62,7 @@ from memory.segmentation import (
     render_segment,
 )
 from memory.services.deepl_glossaries import glossary_for
-from memory.services.fragments import FragmentPiece, assemble_segments
+from memory.services.fragments import assemble_segments
 from memory.services.gazetteer import gazetteer_for, gazetteers_for
 from memory.services.pages import (
     get_page_or_404,
@@ -732,17 +732,17 @@ def _fragments_candidate(segment: SegmentSuggestion, assembly: Assembly) -> Cand
             "words": piece.words,
             "kind": piece.kind,
         }
-        if isinstance(piece.ref, FragmentPiece):
-            match = piece.ref.match.match
+        if piece.kind == "memory":
+            match = piece.ref.match
             record |= {
                 "unit_id": match.unit_id,
                 "trust": match.trust.status,
                 "origin": dict(match.origin),
             }
         pieces.append(record)
-    memory_pieces = [p for p in assembly.pieces if isinstance(p.ref, FragmentPiece)]
+    memory_pieces = [p for p in assembly.pieces if p.kind == "memory"]
     lead = max(memory_pieces, key=lambda p: p.words, default=None)
-    origin = dict(lead.ref.match.match.origin) if lead is not None else {"calendar": "CLDR"}
+    origin = dict(lead.ref.match.origin) if lead is not None else {"calendar": "CLDR"}
     return Candidate(
         text=strip_markup(assembly.text),
         kind="fragments",
@@ -766,10 +766,10 @@ def _fragments_source(source_text: str, assembly: Assembly) -> str:
     out: list[str] = []
     position = 0
     for piece in assembly.pieces:
-        if not isinstance(piece.ref, FragmentPiece):
+        if piece.kind != "memory":
             continue
         out.append(source_text[position : piece.start])
-        out.append(strip_markup(piece.ref.match.match.source_text))
+        out.append(strip_markup(piece.ref.match.source_text))
         position = piece.end
     out.append(source_text[position:])
     return strip_markup("".join(out))
