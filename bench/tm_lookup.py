@@ -39,6 +39,7 @@ import hashlib
 import html
 import json
 import math
+import os
 import platform
 import random
 import re
@@ -557,7 +558,9 @@ def run_snapshot(args: argparse.Namespace) -> str:
         "",
         f"Command: `.venv/bin/python bench/tm_lookup.py {' '.join(sys.argv[1:])}`",
         f"Machine: {machine['nproc']} cores (`nproc`), {machine['cpu']}, "
-        f"Python {machine['python']}; shared with another long benchmark during the run.",
+        f"Python {machine['python']}; load average (1, 5, 15 min) at the end of the run: "
+        + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+        + ".",
         f"{TARGET_LANGUAGES} target languages, 4–12 per source ({units / len(keys):.1f} units "
         f"per source); queries: {len(query_forms)} (each for a random target language), "
         f"limit {args.limit}, min_score {args.min_score:g}.",
