@@ -38,7 +38,7 @@ import math
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -47,6 +47,8 @@ from datasketch import MinHash
 from rapidfuzz import fuzz, utils
 from rapidfuzz.distance import Indel
 from threadpoolctl import ThreadpoolController
+
+from matchers.segmented import Ragged, Rows, Strings
 
 Signal = Literal["text", "embedding", "title"]
 # What two pages are to each other, strongest first (see `classify_relation`).
@@ -287,7 +289,13 @@ class _Candidate:
 
 
 class _LanguageStore:
-    """All pages of one language: rows of arrays (grown in chunks) plus a sorted band table."""
+    """All pages of one language: rows of arrays (grown in chunks) plus a sorted band table.
+
+    Loaded from a snapshot (`from_arrays`), the big arrays (signatures, vectors, words,
+    shingles, band table) are mapped read-only and rows added later are the process's own
+    (`matchers.segmented`); the small per-row flags and ids are copied into memory, so a
+    discard only clears `alive`.
+    """
 
     def __init__(self, language: str) -> None:
         self.language = language
@@ -298,18 +306,21 @@ class _LanguageStore:
         self.region_codes = np.zeros(_INITIAL_CAPACITY, dtype=np.int32)
         self.alive = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         self.has_vector = np.zeros(_INITIAL_CAPACITY, dtype=bool)
-        self.signatures = np.zeros((_INITIAL_CAPACITY, NUM_PERM), dtype=np.uint32)
-        self.vectors: np.ndarray | None = None
-        self.titles: list[str] = []
-        self.words: list[np.ndarray] = []
-        self.shingles: list[np.ndarray] = []
-        self.sections: list[np.ndarray | None] = []
+        self.signatures = Rows(NUM_PERM, np.uint32)
+        self.vectors: Rows | None = None
+        self.titles = Strings()
+        self.words = Ragged()
+        self.shingles = Ragged()
+        self.sections = Ragged()
         # Title vectors as rows of one matrix (like `vectors`), so a query's title meets every
         # title of a language in one product.
-        self.title_matrix: np.ndarray | None = None
+        self.title_matrix: Rows | None = None
         self.has_title = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         # Band table: sorted (band key, row) arrays plus an unsorted tail merged in batches, so an
-        # add costs a dict insert and a query one searchsorted over all bands at once.
+        # add costs a dict insert and a query one searchsorted over all bands at once. A
+        # snapshot's table stays apart (`base_band_*`, mapped); merges touch the own one only.
+        self.base_band_keys = np.zeros(0, dtype=np.uint64)
+        self.base_band_rows = np.zeros(0, dtype=np.int32)
         self.band_keys = np.zeros(0, dtype=np.uint64)
         self.band_rows = np.zeros(0, dtype=np.int32)
         self.tail: dict[int, list[int]] = {}
@@ -324,19 +335,18 @@ class _LanguageStore:
     def capacity(self) -> int:
         return int(self.keys.shape[0])
 
-    def _grow(self, dim: int | None) -> None:
-        new_capacity = self.capacity * 2
-        for name in ("keys", "region_codes", "alive", "has_vector", "has_title", "signatures"):
+    @property
+    def base_rows(self) -> int:
+        """Rows mapped from a snapshot (read-only); 0 for a store built in this process."""
+        return self.signatures.base_rows
+
+    def _grow(self) -> None:
+        new_capacity = max(self.capacity * 2, _INITIAL_CAPACITY)
+        for name in ("keys", "region_codes", "alive", "has_vector", "has_title"):
             old = getattr(self, name)
-            grown = np.zeros((new_capacity, *old.shape[1:]), dtype=old.dtype)
+            grown = np.zeros(new_capacity, dtype=old.dtype)
             grown[: self.size] = old[: self.size]
             setattr(self, name, grown)
-        for name in ("vectors", "title_matrix"):
-            matrix = getattr(self, name)
-            if matrix is not None:
-                grown_matrix = np.zeros((new_capacity, matrix.shape[1]), dtype=np.float32)
-                grown_matrix[: self.size] = matrix[: self.size]
-                setattr(self, name, grown_matrix)
 
     def region_rows(self, code: int) -> np.ndarray:
         """Rows of one region (alive or not), in row order."""
@@ -357,7 +367,7 @@ class _LanguageStore:
         self, doc: PageDoc, region_code: int, features: _TextFeatures, dim: int | None
     ) -> int:
         if self.size == self.capacity:
-            self._grow(dim)
+            self._grow()
         row = self.size
         self.size += 1
         self.n_alive += 1
@@ -368,7 +378,7 @@ class _LanguageStore:
         self.signatures[row] = features.signature
         if doc.vector is not None and dim is not None:
             if self.vectors is None:
-                self.vectors = np.zeros((self.capacity, dim), dtype=np.float32)
+                self.vectors = Rows(dim, np.float32)
             self.vectors[row] = doc.vector
             self.has_vector[row] = True
         self.titles.append(doc.title)
@@ -378,9 +388,7 @@ class _LanguageStore:
         if doc.title_vector is not None:
             title_vector = np.asarray(doc.title_vector, dtype=np.float32).reshape(-1)
             if self.title_matrix is None:
-                self.title_matrix = np.zeros(
-                    (self.capacity, title_vector.shape[0]), dtype=np.float32
-                )
+                self.title_matrix = Rows(title_vector.shape[0], np.float32)
             self.title_matrix[row] = title_vector
             self.has_title[row] = True
         for band_key in features.band_keys.tolist():
@@ -406,15 +414,31 @@ class _LanguageStore:
         self.tail = {}
         self.tail_docs = 0
 
+    def band_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole band table, sorted by key (a merged copy when a snapshot's is mapped)."""
+        self.merge_tail()
+        if self.base_band_keys.size == 0:
+            return self.band_keys, self.band_rows
+        keys = np.concatenate([self.base_band_keys, self.band_keys])
+        rows = np.concatenate([self.base_band_rows, self.band_rows])
+        order = np.argsort(keys, kind="stable")
+        return keys[order], rows[order]
+
     def band_candidates(self, band_keys: np.ndarray) -> np.ndarray:
         """Rows sharing at least one band with the given band keys (alive or not)."""
         found: list[np.ndarray] = []
-        if self.band_keys.size and band_keys.size:
-            lo = np.searchsorted(self.band_keys, band_keys, side="left")
-            hi = np.searchsorted(self.band_keys, band_keys, side="right")
-            found.extend(
-                self.band_rows[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a
-            )
+        if band_keys.size:
+            for table_keys, table_rows in (
+                (self.base_band_keys, self.base_band_rows),
+                (self.band_keys, self.band_rows),
+            ):
+                if not table_keys.size:
+                    continue
+                lo = np.searchsorted(table_keys, band_keys, side="left")
+                hi = np.searchsorted(table_keys, band_keys, side="right")
+                found.extend(
+                    table_rows[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a
+                )
         for band_key in band_keys.tolist():
             rows = self.tail.get(band_key)
             if rows:
@@ -430,6 +454,77 @@ class _LanguageStore:
 
     def valid_vector_rows(self) -> np.ndarray:
         return np.flatnonzero(self.alive[: self.size] & self.has_vector[: self.size])
+
+    # ---- snapshots ------------------------------------------------------------------------
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The live rows as plain arrays (renumbered 0…n−1): what a snapshot stores."""
+        live = np.flatnonzero(self.alive[: self.size])
+        rows = live.tolist()
+        arrays: dict[str, np.ndarray] = {
+            "keys": self.keys[live],
+            "region_codes": self.region_codes[live],
+            "has_vector": self.has_vector[live],
+            "has_title": self.has_title[live],
+            "signatures": self.signatures[live],
+        }
+        if self.vectors is not None:
+            arrays["vectors"] = np.ascontiguousarray(self.vectors[live], dtype=np.float32)
+        if self.title_matrix is not None:
+            arrays["title_vectors"] = np.ascontiguousarray(
+                self.title_matrix[live], dtype=np.float32
+            )
+        arrays["title_data"], arrays["title_offsets"] = Strings.pack([self.titles[r] for r in rows])
+        for name, store in (("words", self.words), ("shingles", self.shingles)):
+            flat, offsets, _ = Ragged.pack([store[r] for r in rows], np.uint32)
+            arrays[f"{name}_flat"], arrays[f"{name}_offsets"] = flat, offsets
+        sections = [self.sections.get(r) for r in rows]
+        if any(s is not None for s in sections):
+            width = next(s for s in sections if s is not None).shape[1]
+            flat, offsets, present = Ragged.pack(sections, np.float32, width)
+            arrays["sections_flat"], arrays["sections_offsets"] = flat, offsets
+            arrays["sections_present"] = present
+        # The band table of the live rows, renumbered; entries stay sorted by key.
+        table_keys, table_rows = self.band_table()
+        renumber = np.full(self.size, -1, dtype=np.int64)
+        renumber[live] = np.arange(live.size)
+        kept = renumber[table_rows] >= 0
+        arrays["band_keys"] = np.ascontiguousarray(table_keys[kept])
+        arrays["band_rows"] = renumber[table_rows[kept]].astype(np.int32)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, language: str, arrays: Mapping[str, np.ndarray]) -> _LanguageStore:
+        """A store over a snapshot's arrays (mapped or not); later rows are added in memory."""
+        store = cls(language)
+        n = int(arrays["keys"].shape[0])
+        capacity = max(_INITIAL_CAPACITY, n + n // 8)
+        for name in ("keys", "region_codes", "has_vector", "has_title"):
+            source = arrays[name]
+            copied = np.zeros(capacity, dtype=source.dtype)
+            copied[:n] = source
+            setattr(store, name, copied)
+        store.alive = np.zeros(capacity, dtype=bool)
+        store.alive[:n] = True
+        store.size = store.n_alive = store.mutations = n
+        store.signatures = Rows(NUM_PERM, np.uint32, arrays["signatures"])
+        if "vectors" in arrays:
+            store.vectors = Rows(int(arrays["vectors"].shape[1]), np.float32, arrays["vectors"])
+        if "title_vectors" in arrays:
+            matrix = arrays["title_vectors"]
+            store.title_matrix = Rows(int(matrix.shape[1]), np.float32, matrix)
+        store.titles = Strings(arrays["title_data"], arrays["title_offsets"])
+        store.words = Ragged(arrays["words_flat"], arrays["words_offsets"])
+        store.shingles = Ragged(arrays["shingles_flat"], arrays["shingles_offsets"])
+        if "sections_flat" in arrays:
+            store.sections = Ragged(
+                arrays["sections_flat"], arrays["sections_offsets"], arrays["sections_present"]
+            )
+        else:
+            store.sections = Ragged(None, np.zeros(n + 1, dtype=np.int64), np.zeros(n, bool))
+        store.base_band_keys = arrays["band_keys"]
+        store.base_band_rows = arrays["band_rows"]
+        return store
 
 
 class NearDuplicateIndex:
@@ -492,27 +587,32 @@ class NearDuplicateIndex:
             self._compact(store)
 
     def _compact(self, store: _LanguageStore) -> None:
-        # Rows are renumbered, so rebuild the store from its live rows.
+        # Rows are renumbered, so rebuild the store from its live rows. A store over a mapped
+        # snapshot is not compacted (that would copy the snapshot into this process): its dead
+        # rows stay hidden until the next snapshot.
+        if store.base_rows:
+            return
         live = np.flatnonzero(store.alive[: store.size])
         fresh = _LanguageStore(store.language)
         while fresh.capacity < max(live.size, 1):
-            fresh._grow(self._dim)
+            fresh._grow()
         n = live.size
         fresh.size = fresh.n_alive = n
         fresh.mutations = store.mutations
-        for name in ("keys", "region_codes", "alive", "has_vector", "has_title", "signatures"):
+        for name in ("keys", "region_codes", "alive", "has_vector", "has_title"):
             getattr(fresh, name)[:n] = getattr(store, name)[live]
+        fresh.signatures.own = store.signatures[live]
         for name in ("vectors", "title_matrix"):
             matrix = getattr(store, name)
             if matrix is not None:
-                compacted = np.zeros((fresh.capacity, matrix.shape[1]), dtype=np.float32)
-                compacted[:n] = matrix[live]
+                compacted = Rows(matrix.width, np.float32)
+                compacted.own = matrix[live]
                 setattr(fresh, name, compacted)
         live_rows = live.tolist()
-        fresh.titles = [store.titles[r] for r in live_rows]
-        fresh.words = [store.words[r] for r in live_rows]
-        fresh.shingles = [store.shingles[r] for r in live_rows]
-        fresh.sections = [store.sections[r] for r in live_rows]
+        fresh.titles.own = [store.titles[r] for r in live_rows]
+        fresh.words.own = [store.words[r] for r in live_rows]
+        fresh.shingles.own = [store.shingles[r] for r in live_rows]
+        fresh.sections.own = [store.sections.get(r) for r in live_rows]
         for new_row, features_row in enumerate(live_rows):
             for band_key in self._band_keys(
                 store.signatures[features_row], store.words[features_row]
@@ -529,6 +629,39 @@ class NearDuplicateIndex:
             code = self._region_codes[region] = len(self._region_names)
             self._region_names.append(region)
         return code
+
+    # ---- snapshots ------------------------------------------------------------------------
+
+    def to_arrays(self) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+        """(meta, arrays per language) of the live pages: what a snapshot stores
+        (`matchers.near_duplicate_snapshot`). Calibrations are not stored: they are estimated
+        from the pages at the first query, as in a freshly built index."""
+        languages = sorted(self._stores)
+        meta = {
+            "shingle_size": self.shingle_size,
+            "seed": self._seed,
+            "dim": self._dim,
+            "regions": list(self._region_names),
+            "languages": languages,
+        }
+        arrays = {language: self._stores[language].to_arrays() for language in languages}
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(
+        cls, meta: Mapping, arrays: Mapping[str, Mapping[str, np.ndarray]]
+    ) -> NearDuplicateIndex:
+        """An index over a snapshot's arrays (`to_arrays`; mapped read-only or not). Pages
+        added later are held in memory; discards hide the snapshot's row."""
+        index = cls(shingle_size=int(meta["shingle_size"]), seed=int(meta["seed"]))
+        index._dim = None if meta.get("dim") is None else int(meta["dim"])
+        for region in meta["regions"]:
+            index._region_code(region)
+        for language in meta["languages"]:
+            store = index._stores[language] = _LanguageStore.from_arrays(language, arrays[language])
+            keys = store.keys[: store.size].tolist()
+            index._where.update((key, (language, row)) for row, key in enumerate(keys))
+        return index
 
     # ---- text features --------------------------------------------------------------------
 
@@ -604,7 +737,9 @@ class NearDuplicateIndex:
         rows_b = np.flatnonzero(store_b.alive[: store_b.size] & store_b.has_title[: store_b.size])
         if len(rows_a) * len(rows_b) < CALIBRATION_MIN_PAIRS:
             return None
-        rng = np.random.default_rng(zlib.crc32(f"title|{pair}|{mutations}".encode()))
+        rows_a, rows_b = _by_key(store_a, rows_a), _by_key(store_b, rows_b)
+        seed = _content_seed(f"title|{pair}", store_a, rows_a, store_b, rows_b)
+        rng = np.random.default_rng(seed)
         n = min(CALIBRATION_SAMPLE, len(rows_a) * len(rows_b))
         pick_a = rng.integers(0, len(rows_a), size=n)
         pick_b = rng.integers(0, len(rows_b), size=n)
@@ -656,8 +791,11 @@ class NearDuplicateIndex:
                 pair[0], pair[1], 0.0, std, np.zeros(0, dtype=np.float32), mutations, sizes
             )
         assert store_a.vectors is not None and store_b.vectors is not None
-        # Seeded by the language pair and the index state: the same index calibrates the same.
-        seed = zlib.crc32(f"{pair[0]}|{pair[1]}|{mutations}".encode())
+        # Seeded by the language pair and the pages it holds, drawn from the rows in key
+        # order: the same pages calibrate the same, however the index got them (built here,
+        # or a snapshot plus the pages written since).
+        rows_a, rows_b = _by_key(store_a, rows_a), _by_key(store_b, rows_b)
+        seed = _content_seed(f"{pair[0]}|{pair[1]}", store_a, rows_a, store_b, rows_b)
         rng = np.random.default_rng(seed)
         n = min(CALIBRATION_SAMPLE, possible)
         pick_a = rng.integers(0, rows_a.size, size=n * 2)
@@ -717,7 +855,7 @@ class NearDuplicateIndex:
             vector = (
                 store.vectors[row] if store.has_vector[row] and store.vectors is not None else None
             )
-            sections = store.sections[row]
+            sections = store.sections.get(row)
             title_vector = store.title_vector(row)
             self_key = query
 
@@ -771,7 +909,7 @@ class NearDuplicateIndex:
                 if n_valid == 0:
                     continue
                 cosines, top = _nearest_rows(
-                    store.vectors, vector, valid, min(per_language, n_valid)
+                    store.vectors, vector, valid, min(per_language, n_valid), store.keys
                 )
                 all_cosines[lang] = (cosines, valid)
                 for rank, row in enumerate(top.tolist(), start=1):
@@ -791,7 +929,11 @@ class NearDuplicateIndex:
                 if n_valid == 0:
                     continue
                 cosines, top = _nearest_rows(
-                    store.title_matrix, query_title, valid, min(TITLE_CANDIDATES, n_valid)
+                    store.title_matrix,
+                    query_title,
+                    valid,
+                    min(TITLE_CANDIDATES, n_valid),
+                    store.keys,
                 )
                 title_cosines[lang] = (cosines, valid)
                 for row in top.tolist():
@@ -932,7 +1074,7 @@ class NearDuplicateIndex:
             lang_a,
             store_a.titles[row_a],
             features,
-            store_a.sections[row_a],
+            store_a.sections.get(row_a),
             lang_b,
             row_b,
             cosine,
@@ -996,7 +1138,7 @@ class NearDuplicateIndex:
             percentile = calibration.percentile(cosine)
             embedding = embedding_evidence(z)
         section_similarity = None
-        other_sections = store.sections[other_row]
+        other_sections = store.sections.get(other_row)
         if (
             sections is not None
             and other_sections is not None
@@ -1077,8 +1219,7 @@ class NearDuplicateIndex:
 
     def _text_pairs(self, store: _LanguageStore) -> Iterator[tuple[int, int]]:
         """Row pairs of different regions that share a band and whose MinHash estimate passes."""
-        store.merge_tail()
-        keys, rows = store.band_keys, store.band_rows
+        keys, rows = store.band_table()
         if keys.size < 2:
             return
         chunks: list[np.ndarray] = []
@@ -1185,16 +1326,24 @@ class NearDuplicateIndex:
 
 
 def _nearest_rows(
-    matrix: np.ndarray, query: np.ndarray, valid: np.ndarray, take: int
+    matrix: Rows, query: np.ndarray, valid: np.ndarray, take: int, keys: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosines of the query with the first len(valid) rows (-inf where not valid), and the
-    `take` nearest valid rows, nearest first."""
+    `take` nearest valid rows, nearest first; equal cosines (copies of one text) go by key, so
+    the answer does not depend on where a page sits in the index."""
     # einsum, not BLAS gemv: on the 2-core machine a threaded OpenBLAS call costs a fixed
     # ~15 ms of thread hand-off, more than the product itself (2 ms at 20 k).
-    cosines = np.einsum("ij,j->i", matrix[: valid.size], query)
+    cosines = matrix.dot(query, valid.size)
     cosines = np.where(valid, cosines, -np.inf)
     top = np.argpartition(-cosines, take - 1)[:take]
-    return cosines, top[np.argsort(-cosines[top], kind="stable")]
+    weakest = cosines[top].min()
+    above = np.flatnonzero(cosines > weakest)
+    tied = np.flatnonzero(cosines == weakest)
+    if above.size + tied.size > take:
+        tied = tied[np.argsort(keys[tied], kind="stable")][: take - above.size]
+        top = np.concatenate([above, tied])
+    order = np.lexsort((keys[top], -cosines[top]))
+    return cosines, top[order]
 
 
 _threadpools: ThreadpoolController | None = None
@@ -1216,6 +1365,24 @@ def _rank_in_region(
     rows = store.region_rows(code)
     rows = rows[valid[rows]]
     return int(np.count_nonzero(cosines[rows] > cosine)) + 1
+
+
+def _by_key(store: _LanguageStore, rows: np.ndarray) -> np.ndarray:
+    """The rows in the order of their keys (the order of a fresh build is not the same)."""
+    return rows[np.argsort(store.keys[rows], kind="stable")]
+
+
+def _content_seed(
+    label: str,
+    store_a: _LanguageStore,
+    rows_a: np.ndarray,
+    store_b: _LanguageStore,
+    rows_b: np.ndarray,
+) -> int:
+    """A seed from the label and the keys of the (key-ordered) rows."""
+    seed = zlib.crc32(label.encode())
+    seed = zlib.crc32(np.ascontiguousarray(store_a.keys[rows_a]).tobytes(), seed)
+    return zlib.crc32(np.ascontiguousarray(store_b.keys[rows_b]).tobytes(), seed)
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
