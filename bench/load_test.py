@@ -9,11 +9,13 @@ data and imports `--units` generated German→English units (a TMX file, through
 gunicorn on 127.0.0.1 and, with `--redis`, a redis-server and `--rq-workers` rq workers, so the
 jobs a push starts leave the web workers. Then `--clients` threads (each its own
 requests.Session) run for `--duration` seconds doing a mix of page reads, page lists, pushes
-(cms token), TM lookups and similar-page queries. Without `--rate` every client sends its next
-request as soon as the last one is answered (closed loop: the machine is saturated and latency is
-mostly queueing); with `--rate R` the clients together send R requests/s at random (Poisson)
-intervals, the way independent editors do, and latency is measured at that load. Prints
-throughput and p50/p95/p99 latency per request kind, and errors, as Markdown. Only loopback
+(cms token), TM lookups and similar-page queries (`--only KIND`: that kind alone). Without
+`--rate` every client sends its next request as soon as the last one is answered (closed loop:
+the machine is saturated and latency is mostly queueing); with `--rate R` the clients together
+send R requests/s at random (Poisson) intervals, the way independent editors do, and latency is
+measured at that load. Prints
+throughput, p50/p95/p99 latency per request kind, errors, and the CPU time per request of the
+web workers, PostgreSQL, Redis, the rq workers and the whole machine, as Markdown. Only loopback
 addresses; every loop is bounded by the deadline; everything started is stopped.
 """
 
@@ -224,13 +226,59 @@ def client_loop(
             recorder.add(kind, time.perf_counter() - started, 0, repr(exc))
 
 
+def _process_table() -> dict[int, tuple[int, float]]:
+    """pid → (parent pid, CPU seconds used: user + system) of every process on the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, … utime (12th), stime (13th).
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+def tree_cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process and its descendants, plus the machine's."""
+    table = _process_table()
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (parent, _) in table.items():
+        children[parent].append(pid)
+    used = {}
+    for name, root in roots.items():
+        stack, total = [root], 0.0
+        while stack:
+            pid = stack.pop()
+            total += table.get(pid, (0, 0.0))[1]
+            stack.extend(children.get(pid, ()))
+        used[name] = total
+    busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    # user nice system idle iowait irq softirq steal: everything but idle and iowait.
+    values = [int(v) for v in busy[:8]]
+    used["machine (clients included)"] = (sum(values) - values[3] - values[4]) / os.sysconf(
+        "SC_CLK_TCK"
+    )
+    return used
+
+
 def percentile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def report(recorder: Recorder, duration: float, args, command: str, routes: list[str]) -> str:
+def report(
+    recorder: Recorder,
+    duration: float,
+    args,
+    command: str,
+    routes: list[str],
+    cpu: dict[str, float] | None = None,
+) -> str:
     lines = [
         f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}",
         f"- python {platform.python_version()}, {platform.platform()}",
@@ -242,6 +290,7 @@ def report(recorder: Recorder, duration: float, args, command: str, routes: list
         "- offered load: "
         + (f"{args.rate:g} requests/s in all (Poisson)" if args.rate else "closed loop"),
         f"- optional routes present: {', '.join(routes) or 'none'}",
+        "- requests: " + (f"only {args.only}" if args.only else "the mix"),
         "",
         "| kind | requests | req/s | p50 ms | p95 ms | p99 ms | non-2xx |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -257,6 +306,9 @@ def report(recorder: Recorder, duration: float, args, command: str, routes: list
             f"{percentile(values, 99) * 1000:.0f} | {bad or '—'} |"
         )
     lines.append(f"| **all** | {total} | {total / duration:.1f} | | | | |")
+    if cpu and total:
+        lines += ["", "| CPU per request, measured window | ms |", "|---|---:|"]
+        lines += [f"| {name} | {seconds * 1000 / total:.1f} |" for name, seconds in cpu.items()]
     for kind, errors in recorder.errors.items():
         for error in errors:
             lines.append(f"\n- {kind} error sample: `{error.strip()[:200]}`")
@@ -279,6 +331,11 @@ def main() -> None:
     parser.add_argument("--rq-workers", type=int, default=1)
     parser.add_argument(
         "--rate", type=float, default=None, help="total requests/s (default: closed loop)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["page_read", "page_list", "push", "tm_lookup", "similar"],
+        help="send only this kind of request (default: the mix)",
     )
     args = parser.parse_args()
     if args.duration > 600 or args.clients > 200:
@@ -362,6 +419,8 @@ def main() -> None:
         if "/api/v1/regions/{region}/pages/{external_id}/similar" in spec:
             kinds += ["similar"]
             routes.append("GET …/similar")
+        if args.only:
+            kinds = [args.only]
         listing = requests.get(
             f"{base}/api/v1/regions/lkaugsburg/pages?limit=200&language=de", timeout=30
         ).json()
@@ -401,6 +460,15 @@ def main() -> None:
         for thread in warmers:
             thread.join(timeout=args.warmup + 120)
         recorder = Recorder()
+        roots = {"gunicorn workers": gunicorn.pid}
+        postmaster = postgres.data_dir / "postmaster.pid"
+        if postmaster.exists():
+            roots["PostgreSQL"] = int(postmaster.read_text().split()[0])
+        if redis is not None:
+            roots["Redis"] = redis.process.pid
+        for number, worker in enumerate(workers):
+            roots[f"rq worker {number}"] = worker.pid
+        cpu_before = tree_cpu_seconds(roots)
         deadline = time.monotonic() + args.duration
         started = time.monotonic()
         per_client = args.rate / args.clients if args.rate else None
@@ -417,7 +485,9 @@ def main() -> None:
         for thread in threads:
             thread.join(timeout=args.duration + 60)
         duration = time.monotonic() - started
-        print(report(recorder, duration, args, command, routes))
+        cpu_after = tree_cpu_seconds(roots)
+        cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+        print(report(recorder, duration, args, command, routes, cpu))
     finally:
         for process in [gunicorn, *workers]:
             if process is None:
