@@ -113,7 +113,7 @@ class FrozenFormIndex:
             int(postings_budget * len(self) / max(int(forms), 1, len(self) // MAX_BUDGET_FACTOR))
             for forms in forms_per_target.tolist()
         ]
-        self._scratch = np.zeros(0, dtype=np.float32)
+        self._scratch = np.zeros(0, dtype=np.uint16)
         self._buffer: np.ndarray | None = None
 
     # ------------------------------------------------------------------ building and storing
@@ -353,7 +353,7 @@ class FrozenFormIndex:
         ]
         total = len(self)
         if self._scratch.size < total:
-            self._scratch = np.zeros(total, dtype=np.float32)
+            self._scratch = np.zeros(total, dtype=np.uint16)
         presence = self._presence[row]
 
         def accept(slots: np.ndarray) -> np.ndarray:
