@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,8 +32,14 @@ META = "index.json"
 
 def save(index: NearDuplicateIndex, directory: Path) -> int:
     """Write the index's live pages into `directory` (created), fsync each file; its bytes."""
+    return save_arrays(*index.to_arrays(), directory)
+
+
+def save_arrays(
+    meta: Mapping[str, Any], arrays: Mapping[str, Mapping[str, np.ndarray]], directory: Path
+) -> int:
+    """Write what `NearDuplicateIndex.to_arrays` returned into `directory`; its bytes."""
     directory.mkdir(parents=True, exist_ok=True)
-    meta, arrays = index.to_arrays()
     total = 0
     for number, language in enumerate(meta["languages"]):
         folder = directory / f"lang-{number}"
@@ -83,4 +90,4 @@ def _fsync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
-__all__ = ["FORMAT", "load", "save"]
+__all__ = ["FORMAT", "load", "save", "save_arrays"]

@@ -1,4 +1,5 @@
-"""`flask tm …` commands of background jobs and near-duplicates (worker, embed, similar-pairs)."""
+"""`flask tm …` commands of background jobs and near-duplicates (worker, embed, similar-pairs,
+similarity-snapshot)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from memory.errors import DomainError
 from memory.services import similarity
@@ -20,6 +21,7 @@ def register_job_commands(group: AppGroup) -> None:
     group.add_command(pretranslate)
     group.add_command(embed)
     group.add_command(similar_pairs)
+    group.add_command(similarity_snapshot)
 
 
 @click.command("worker")
@@ -106,3 +108,25 @@ def similar_pairs(region_a: str, region_b: str, min_score: float) -> None:
         "missing_by_language": report.missing_by_language,
     }
     click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@click.command("similarity-snapshot")
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Record a job for the workers (rq, or the server's job thread) instead of building here.",
+)
+@with_appcontext
+def similarity_snapshot(enqueue: bool) -> None:
+    """Build the near-duplicate page index snapshot (in INDEX_DIR/similarity) and report it.
+
+    Every process serving /similar maps the new snapshot within its refresh interval instead
+    of building its own index; with INDEX_DIR "memory" there are no snapshots.
+    """
+    from tm_service import jobs
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if jobs.similarity_snapshot_dir(app) is None:
+        raise click.ClickException('INDEX_DIR is "memory": each process builds its own index.')
+    result = jobs.request_similarity_snapshot(app, here=not enqueue)
+    click.echo(json.dumps({"job": result} if enqueue else result))

@@ -18,7 +18,9 @@ error. Ways to run it, same job function:
 A second kind, "tm_index_snapshot", builds the fuzzy translation-memory index from the
 database and publishes it as a snapshot in INDEX_DIR (`request_index_snapshot`): a web worker
 without a snapshot asks for one and answers without fuzzy candidates meanwhile; a CLI command
-or a job builds it there and then.
+or a job builds it there and then. A third, "similarity_snapshot", builds the near-duplicate
+page index and publishes it in INDEX_DIR/similarity (`request_similarity_snapshot`,
+`flask tm similarity-snapshot`): processes map it instead of building their own.
 
 Every CLI command and web worker imports this module: rq, redis and the embedding model are
 imported only where they are used.
@@ -62,7 +64,14 @@ LEVERAGE = "leverage"
 REGION_JOB_KINDS = (PRETRANSLATE, LEVERAGE)
 # The live sync of a region from an Integreat instance (tm_service.sync_jobs).
 INTEGREAT_SYNC = "integreat_sync"
-JOB_KINDS = (CONTENT_CHANGED, INDEX_SNAPSHOT, *REGION_JOB_KINDS, INTEGREAT_SYNC)
+SIMILARITY_SNAPSHOT = "similarity_snapshot"
+JOB_KINDS = (
+    CONTENT_CHANGED,
+    INDEX_SNAPSHOT,
+    SIMILARITY_SNAPSHOT,
+    *REGION_JOB_KINDS,
+    INTEGREAT_SYNC,
+)
 # A queued or running snapshot job older than this is taken for lost: a new one is recorded.
 INDEX_SNAPSHOT_STALE_S = 1800
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
@@ -123,7 +132,9 @@ def get_similarity_indexes(app: Flask | None = None) -> similarity.SimilarityInd
             if holder is None:
                 interval = float(app.config.get("SIMILARITY_REFRESH_INTERVAL", 2.0))
                 holder = app.extensions["tm_similarity"] = similarity.SimilarityIndexes(
-                    lambda: get_encoder(app).name, refresh_interval=interval
+                    lambda: get_encoder(app).name,
+                    refresh_interval=interval,
+                    snapshot_dir=similarity_snapshot_dir(app),
                 )
     return holder
 
@@ -160,6 +171,13 @@ def index_dir(app: Flask | None = None) -> Path | None:
     # One folder per database, so switching TM_DATABASE_URL never maps another memory's index.
     url = db.engine.url.render_as_string(hide_password=True)
     return Path(app.instance_path) / "tm-index" / hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+def similarity_snapshot_dir(app: Flask | None = None) -> Path | None:
+    """Where near-duplicate index snapshots live: INDEX_DIR/similarity; None with index_dir
+    None (each process builds its own index, as without snapshots)."""
+    directory = index_dir(app)
+    return None if directory is None else directory / "similarity"
 
 
 def get_tm_index(app: Flask | None = None):
@@ -267,12 +285,34 @@ def request_index_snapshot(app: Flask | None = None, *, here: bool | None = None
     return job.id
 
 
-def _index_snapshot_row() -> tuple[Job, bool]:
+def request_similarity_snapshot(
+    app: Flask | None = None, *, here: bool | None = None
+) -> str | dict[str, Any] | None:
+    """Have a near-duplicate index snapshot built; returns the job id when a job does it.
+
+    `here` (default: outside a web request) builds it in this process now and returns its
+    manifest (a dict). Otherwise records a "similarity_snapshot" job (one at a time: a queued
+    or running one is reused) for the rq workers, or this process's job thread.
+    """
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if similarity_snapshot_dir(app) is None:
+        return None
+    if here is None:
+        here = not has_request_context()
+    if here:
+        return run_similarity_snapshot(app, lambda *_: None)
+    job, fresh = _index_snapshot_row(SIMILARITY_SNAPSHOT)
+    if fresh:
+        _dispatch(app, job.id)
+    return job.id
+
+
+def _index_snapshot_row(kind: str = INDEX_SNAPSHOT) -> tuple[Job, bool]:
     session = db.session
     pending = session.scalar(
         select(Job)
         .where(
-            Job.kind == INDEX_SNAPSHOT,
+            Job.kind == kind,
             Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
             Job.created_at >= utcnow() - timedelta(seconds=INDEX_SNAPSHOT_STALE_S),
         )
@@ -284,10 +324,10 @@ def _index_snapshot_row() -> tuple[Job, bool]:
     job_id = str(uuid.uuid4())
     job = Job(
         id=job_id,
-        kind=INDEX_SNAPSHOT,
+        kind=kind,
         state=JobState.QUEUED,
         params={},
-        idempotency_key=hashlib.sha256(f"{INDEX_SNAPSHOT}|{job_id}".encode()).hexdigest(),
+        idempotency_key=hashlib.sha256(f"{kind}|{job_id}".encode()).hexdigest(),
         progress_total=1,
         message="queued",
     )
@@ -684,6 +724,8 @@ def execute_job(
     try:
         if job.kind == INDEX_SNAPSHOT:
             result = run_index_snapshot(app, progress)
+        elif job.kind == SIMILARITY_SNAPSHOT:
+            result = run_similarity_snapshot(app, progress)
         elif job.kind in REGION_JOB_KINDS:
             from tm_service.region_jobs import run_region_job
 
@@ -783,6 +825,21 @@ def run_index_snapshot(app: Flask, progress) -> dict[str, Any]:
         time.perf_counter() - started,
     )
     return dataclasses.asdict(manifest)
+
+
+def run_similarity_snapshot(app: Flask, progress) -> dict[str, Any]:
+    """Build the near-duplicate page index from the database and publish it in
+    INDEX_DIR/similarity; every process maps it at its next refresh."""
+    directory = similarity_snapshot_dir(app)
+    if directory is None:
+        return {"skipped": "INDEX_DIR is memory: each process builds its own index"}
+    progress(0, 1, "building the near-duplicate index snapshot")
+    manifest = similarity.build_similarity_snapshot(db.session, get_encoder(app).name, directory)
+    db.session.commit()
+    holder = app.extensions.get("tm_similarity")
+    if holder is not None:
+        holder.mark_stale()  # this process serves queries: map the snapshot at the next one
+    return {**dataclasses.asdict(manifest), "index_dir": str(directory)}
 
 
 def _json_safe(value: Any) -> Any:

@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     # Imported where an index is built: its MinHash library loads scipy (about 0.5 s), which
     # every process importing this module (the CLI, web workers) would pay at start-up.
     from matchers.near_duplicates import Relation, SimilarityReason
+    from memory.similarity_snapshot import SimilaritySnapshot, SimilaritySnapshotManifest
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ PAGE_KIND = "page"
 TITLE_KIND = "title"
 EMBED_BATCH = 32
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's parameter limit
+# Pages added since the mapped snapshot beyond this share of it: a warning to build a new one.
+DELTA_WARN_FRACTION = 0.2
 
 
 # ----------------------------------------------------------------------------- page text
@@ -296,13 +300,26 @@ class SimilarityIndexes:
     change marker (max id and count of page translations, max id of the cache) is read at most
     every `refresh_interval` seconds, so writes of other processes (web workers, rq workers)
     are visible within that delay. Thread-safe: one lock around refreshes and queries.
+
+    With a `snapshot_dir` (`memory.similarity_snapshot`) holding a snapshot of the current
+    model, the index is that snapshot mapped read-only (shared by every process of the
+    machine) instead of built; the refresh then only adds the pages written since (the delta,
+    in memory) and hides the snapshot's rows of pages gone or replaced. A newer snapshot
+    (CURRENT changed) is mapped at the next refresh. Without one, the index is built here.
     """
 
-    def __init__(self, model_name: Callable[[], str], *, refresh_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        model_name: Callable[[], str],
+        *,
+        refresh_interval: float = 2.0,
+        snapshot_dir: Path | None = None,
+    ) -> None:
         from matchers.near_duplicates import NearDuplicateIndex
 
         self._model_name = model_name
         self.refresh_interval = refresh_interval
+        self.snapshot_dir = snapshot_dir
         self.index = NearDuplicateIndex()
         self.pages: dict[int, IndexedPage] = {}
         self.languages_by_page: dict[int, set[str]] = defaultdict(set)
@@ -311,6 +328,12 @@ class SimilarityIndexes:
         self._checked_at = -float("inf")
         self._stale = True
         self.lock = threading.RLock()
+        # The mapped snapshot (None: built here) and, until the next refresh has matched them
+        # with the database, the text hashes of its pages.
+        self.snapshot: SimilaritySnapshotManifest | None = None
+        self.snapshot_name: str | None = None
+        self._snapshot_pages: SimilaritySnapshot | None = None
+        self.delta_pages = 0  # pages added since the snapshot (or since the build)
 
     def mark_stale(self) -> None:
         """This process changed something: check the marker at the next query."""
@@ -323,11 +346,47 @@ class SimilarityIndexes:
                 return
             self._checked_at = now
             self._stale = False
+            if self.snapshot_dir is not None:
+                self._map_newer_snapshot()
             marker = self._read_marker(session)
             if marker == self._marker:
                 return
             self._refresh(session)
             self._marker = marker
+
+    def _map_newer_snapshot(self) -> None:
+        """Map the published snapshot if it is not the one in use (the next refresh then
+        matches it with the database); keep the index in use if it is unusable."""
+        from memory.similarity_snapshot import current_name, open_snapshot, read_manifest
+
+        assert self.snapshot_dir is not None
+        name = current_name(self.snapshot_dir)
+        if name is None or name == self.snapshot_name:
+            return
+        manifest = read_manifest(self.snapshot_dir, name)
+        model = self._model_name()
+        if manifest is None or manifest.model != model:
+            if manifest is not None:
+                log.info(
+                    "similarity snapshot %s is of model %s, not %s", name, manifest.model, model
+                )
+            self.snapshot_name = name  # not asked again until CURRENT changes
+            return
+        started = time.perf_counter()
+        opened = open_snapshot(self.snapshot_dir, name)
+        if opened is None:
+            return
+        self._reset()
+        self.index = opened.index
+        self.snapshot, self.snapshot_name = opened.manifest, name
+        self._snapshot_pages = opened
+        log.info(
+            "similarity snapshot %s mapped: %d pages, %.1f MB, %.3f s",
+            name,
+            opened.manifest.pages,
+            opened.manifest.bytes / 1e6,
+            time.perf_counter() - started,
+        )
 
     @staticmethod
     def _read_marker(session: Session) -> tuple:
@@ -361,6 +420,8 @@ class SimilarityIndexes:
             .join(Language, Language.id == PageTranslation.language_id)
         ).all()
         current = {row.id: row for row in rows}
+        if self._snapshot_pages is not None:
+            self._adopt_snapshot_pages(current)
         gone = [key for key in self.pages if key not in current]
         for key in gone:
             self._discard(key)
@@ -370,6 +431,17 @@ class SimilarityIndexes:
         model = self._model_name()
         added = self._add(session, model, new_ids, current, retry_only=False)
         added += self._add(session, model, retry_ids, current, retry_only=True)
+        if self.snapshot is not None:
+            limit = DELTA_WARN_FRACTION * max(self.snapshot.pages, 1)
+            if self.delta_pages <= limit < self.delta_pages + added:
+                log.warning(
+                    "similarity index: %d pages written since snapshot %s of %d pages; "
+                    "build a new one (flask tm similarity-snapshot)",
+                    self.delta_pages + added,
+                    self.snapshot_name,
+                    self.snapshot.pages,
+                )
+        self.delta_pages += added
         log.info(
             "similarity index refreshed: %d added/updated, %d removed, %d pages, %.2f s",
             added,
@@ -377,6 +449,34 @@ class SimilarityIndexes:
             len(self.pages),
             time.perf_counter() - started,
         )
+
+    def _adopt_snapshot_pages(self, current: dict) -> None:
+        """The snapshot's pages that are still the latest public versions become this
+        holder's pages (no text read, no features computed); the rows of the others are
+        hidden. Pages indexed without a vector are retried like any other."""
+        opened = self._snapshot_pages
+        assert opened is not None
+        self._snapshot_pages = None
+        hidden = 0
+        for key, hash_ in opened.text_hashes.items():
+            row = current.get(key)
+            if row is None:
+                self.index.discard(key)
+                hidden += 1
+                continue
+            self.pages[key] = IndexedPage(
+                translation_id=key,
+                page_id=row.page_id,
+                region=row.slug,
+                external_id=row.external_id,
+                language=row.code,
+                title=row.title,
+                url=row.url,
+                text_hash=hash_,
+            )
+            self.languages_by_page[row.page_id].add(row.code)
+        self._without_vector = opened.without_vector & set(self.pages)
+        log.info("similarity snapshot: %d pages in use, %d hidden", len(self.pages), hidden)
 
     def _discard(self, key: int) -> None:
         page = self.pages.pop(key, None)
@@ -461,6 +561,37 @@ class SimilarityIndexes:
         self._without_vector.clear()
         self._marker = None
         self._stale = True
+        self.snapshot = self.snapshot_name = self._snapshot_pages = None
+        self.delta_pages = 0
+
+
+def build_similarity_snapshot(
+    session: Session, model: str, root: Path
+) -> SimilaritySnapshotManifest:
+    """Build the near-duplicate index from the database and the embedding cache (as a process
+    without a snapshot does) and publish it as a snapshot in `root`."""
+    from memory.similarity_snapshot import write_snapshot
+
+    started = time.perf_counter()
+    max_id, _, max_cache_id = SimilarityIndexes._read_marker(session)
+    holder = SimilarityIndexes(lambda: model)
+    holder._refresh(session)
+    manifest = write_snapshot(
+        root,
+        holder.index,
+        {key: page.text_hash for key, page in holder.pages.items()},
+        model=model,
+        max_translation_id=int(max_id or 0),
+        max_cache_id=int(max_cache_id or 0),
+        build_seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "similarity snapshot: %d pages, %.1f MB, %.1f s",
+        manifest.pages,
+        manifest.bytes / 1e6,
+        time.perf_counter() - started,
+    )
+    return manifest
 
 
 # ----------------------------------------------------------------------------- queries
