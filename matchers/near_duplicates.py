@@ -951,11 +951,17 @@ class NearDuplicateIndex:
             else {}
         )
 
+        # Ranks in the candidates' regions, per language in one pass over each region.
+        region_ranks = (
+            _ranks_in_regions(self._stores, candidates, all_cosines, "cosine")
+            if vector is not None
+            else {}
+        )
+        title_ranks = _ranks_in_regions(self._stores, candidates, title_cosines, "title_cosine")
         results: list[SimilarPage] = []
         needed = RELATION_ORDER[min_relation]
         for candidate in candidates.values():
             store = self._stores[candidate.language]
-            code = int(store.region_codes[candidate.row])
             reason, _ = self._score(
                 doc_language,
                 title,
@@ -967,21 +973,18 @@ class NearDuplicateIndex:
                 candidate.rank,
                 title_vector,
             )
+            ranks: dict[str, int | float | None] = {}
             if candidate.cosine is not None and vector is not None:
-                cosines, valid = all_cosines[candidate.language]
-                region_rank = _rank_in_region(store, code, cosines, valid, candidate.cosine)
+                region_rank = region_ranks[(candidate.language, candidate.row)]
                 reverse_rank = reverse_ranks.get((candidate.language, candidate.row))
                 mutual = region_rank == 1 and reverse_rank == 1
-                reason = replace(
-                    reason,
-                    region_rank=region_rank,
-                    reverse_rank=reverse_rank,
-                    rank_evidence=1.0 if mutual else 0.5 if region_rank == 1 else 0.0,
-                )
+                ranks["region_rank"] = region_rank
+                ranks["reverse_rank"] = reverse_rank
+                ranks["rank_evidence"] = 1.0 if mutual else 0.5 if region_rank == 1 else 0.0
             if candidate.title_cosine is not None:
-                cosines, valid = title_cosines[candidate.language]
-                title_rank = _rank_in_region(store, code, cosines, valid, candidate.title_cosine)
-                reason = replace(reason, title_rank=title_rank)
+                ranks["title_rank"] = title_ranks[(candidate.language, candidate.row)]
+            if ranks:
+                reason = replace(reason, **ranks)  # type: ignore[arg-type]
             reason = replace(
                 reason, relation=classify_relation(reason, candidate.language == doc_language)
             )
@@ -1358,13 +1361,30 @@ def _one_blas_thread():
     return _threadpools.limit(limits=1, user_api="blas")
 
 
-def _rank_in_region(
-    store: _LanguageStore, code: int, cosines: np.ndarray, valid: np.ndarray, cosine: float
-) -> int:
-    """1 + how many allowed pages of the region (in that store) are nearer than `cosine`."""
-    rows = store.region_rows(code)
-    rows = rows[valid[rows]]
-    return int(np.count_nonzero(cosines[rows] > cosine)) + 1
+def _ranks_in_regions(
+    stores: Mapping[str, _LanguageStore],
+    candidates: Mapping[tuple[str, int], _Candidate],
+    cosines_by_language: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    attribute: Literal["cosine", "title_cosine"],
+) -> dict[tuple[str, int], int]:
+    """For each candidate with that cosine: 1 + how many allowed pages of its own region (in
+    its language) are nearer than it; one sorted pass per region of the candidates."""
+    by_region: dict[tuple[str, int], list[tuple[int, float]]] = defaultdict(list)
+    for (language, row), candidate in candidates.items():
+        value = getattr(candidate, attribute)
+        if value is not None and language in cosines_by_language:
+            code = int(stores[language].region_codes[row])
+            by_region[(language, code)].append((row, value))
+    ranks: dict[tuple[str, int], int] = {}
+    for (language, code), members in by_region.items():
+        cosines, valid = cosines_by_language[language]
+        rows = stores[language].region_rows(code)
+        region = np.sort(cosines[rows[valid[rows]]])
+        values = np.array([value for _, value in members], dtype=np.float64)
+        above = region.size - np.searchsorted(region, values, side="right")
+        for (row, _), count in zip(members, above.tolist(), strict=True):
+            ranks[(language, row)] = count + 1
+    return ranks
 
 
 def _by_key(store: _LanguageStore, rows: np.ndarray) -> np.ndarray:
