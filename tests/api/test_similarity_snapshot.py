@@ -143,3 +143,19 @@ def test_a_snapshot_job_is_recorded_and_a_running_process_maps_its_snapshot(
     assert app.extensions["tm_similarity"] is holder
     assert holder.snapshot is not None and holder.delta_pages == 0
     assert after == before
+
+
+def test_a_snapshot_of_another_model_is_not_mapped(app, client, content, runner, tmp_path):
+    assert runner.invoke(args=["tm", "similarity-snapshot"]).exit_code == 0
+    root = tmp_path / "index" / "similarity"
+    manifest = root / current_name(root) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "model": "another-model"}))
+
+    _new_process(app)
+    from_here = _answers(client)
+
+    holder = app.extensions["tm_similarity"]
+    assert holder.snapshot is None and len(holder.pages) == 6  # built here, as without one
+    _built_here(app)
+    assert from_here == _answers(client)
