@@ -135,6 +135,8 @@ def get_similarity_indexes(app: Flask | None = None) -> similarity.SimilarityInd
                     lambda: get_encoder(app).name,
                     refresh_interval=interval,
                     snapshot_dir=similarity_snapshot_dir(app),
+                    # A job, never a build on the request path.
+                    request_snapshot=lambda: request_similarity_snapshot(app, here=False),
                 )
     return holder
 

@@ -43,8 +43,14 @@ PAGE_KIND = "page"
 TITLE_KIND = "title"
 EMBED_BATCH = 32
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's parameter limit
-# Pages added since the mapped snapshot beyond this share of it: a warning to build a new one.
+# Pages added since the mapped snapshot beyond this share of it: a warning to build a new one,
+# and (from SNAPSHOT_MIN_PAGES pages on) a request for one.
 DELTA_WARN_FRACTION = 0.2
+# An index of at least this many pages that is built (or grown) in the process asks for a
+# snapshot: below it, building in each process costs less than a second.
+SNAPSHOT_MIN_PAGES = 1_000
+# A holder asks for a snapshot at most this often (the job is recorded once anyway).
+SNAPSHOT_REQUEST_INTERVAL_S = 300.0
 
 
 # ----------------------------------------------------------------------------- page text
@@ -314,6 +320,7 @@ class SimilarityIndexes:
         *,
         refresh_interval: float = 2.0,
         snapshot_dir: Path | None = None,
+        request_snapshot: Callable[[], object] | None = None,
     ) -> None:
         from matchers.near_duplicates import NearDuplicateIndex
 
@@ -334,6 +341,10 @@ class SimilarityIndexes:
         self.snapshot_name: str | None = None
         self._snapshot_pages: SimilaritySnapshot | None = None
         self.delta_pages = 0  # pages added since the snapshot (or since the build)
+        # Called (rarely: SNAPSHOT_REQUEST_INTERVAL_S) when a snapshot would save this and
+        # every other process work: none of a big index, or a delta past its share.
+        self.request_snapshot = request_snapshot
+        self._requested_at = -float("inf")
 
     def mark_stale(self) -> None:
         """This process changed something: check the marker at the next query."""
@@ -442,6 +453,15 @@ class SimilarityIndexes:
                     self.snapshot.pages,
                 )
         self.delta_pages += added
+        if self.snapshot_dir is not None:
+            if self.snapshot is None and len(self.pages) >= SNAPSHOT_MIN_PAGES:
+                self._ask_for_snapshot(f"{len(self.pages)} pages indexed in this process")
+            elif (
+                self.snapshot is not None
+                and self.delta_pages >= SNAPSHOT_MIN_PAGES
+                and self.delta_pages > DELTA_WARN_FRACTION * self.snapshot.pages
+            ):
+                self._ask_for_snapshot(f"{self.delta_pages} pages written since the snapshot")
         log.info(
             "similarity index refreshed: %d added/updated, %d removed, %d pages, %.2f s",
             added,
@@ -449,6 +469,19 @@ class SimilarityIndexes:
             len(self.pages),
             time.perf_counter() - started,
         )
+
+    def _ask_for_snapshot(self, why: str) -> None:
+        if self.request_snapshot is None:
+            return
+        now = time.monotonic()
+        if now - self._requested_at < SNAPSHOT_REQUEST_INTERVAL_S:
+            return
+        self._requested_at = now
+        log.info("asking for a similarity snapshot: %s", why)
+        try:
+            self.request_snapshot()
+        except Exception as error:  # noqa: BLE001 — queries go on with the index in hand
+            log.warning("could not ask for a similarity snapshot: %s", error)
 
     def _adopt_snapshot_pages(self, current: dict) -> None:
         """The snapshot's pages that are still the latest public versions become this

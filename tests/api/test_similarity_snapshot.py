@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from memory.services import similarity
 from memory.similarity_models import Job, JobState
@@ -159,3 +160,40 @@ def test_a_snapshot_of_another_model_is_not_mapped(app, client, content, runner,
     assert holder.snapshot is None and len(holder.pages) == 6  # built here, as without one
     _built_here(app)
     assert from_here == _answers(client)
+
+
+def _snapshot_jobs(app: Flask) -> list[tuple[str, JobState]]:
+    """(id, state) of the similarity-snapshot jobs recorded, oldest first."""
+    with app.app_context():
+        found = db.session.scalars(
+            select(Job).where(Job.kind == jobs.SIMILARITY_SNAPSHOT).order_by(Job.created_at)
+        )
+        return [(job.id, job.state) for job in found]
+
+
+def test_a_big_index_built_here_asks_for_a_snapshot_job_once(app, client, content, monkeypatch):
+    # The content's 6 pages stand for an index past SNAPSHOT_MIN_PAGES.
+    monkeypatch.setattr(similarity, "SNAPSHOT_MIN_PAGES", 6)
+    # Recorded, not run: the test runs it the way an rq worker would.
+    monkeypatch.setattr(jobs, "_dispatch", lambda app, job_id: None)
+    _new_process(app)
+    _answers(client)
+    _answers(client)  # asked once, not at every refresh
+    [(job_id, state)] = _snapshot_jobs(app)
+    assert state == JobState.QUEUED
+    with app.app_context():
+        jobs.execute_job(app, job_id)
+
+    # With the snapshot mapped, pages written since ask again only past their share of it.
+    _new_process(app)
+    _answers(client)
+    holder = app.extensions["tm_similarity"]
+    assert holder.snapshot is not None and holder.snapshot.pages == 6
+    monkeypatch.setattr(similarity, "SNAPSHOT_MIN_PAGES", 1)
+    push(client, content["beta"], "beta", "kurse", "de", title="Sprachkurse", content=COURSES_DE)
+    _answers(client)
+    assert holder.delta_pages == 1 and len(_snapshot_jobs(app)) == 1  # 1 of 6: under a fifth
+    push(client, content["beta"], "beta", "arzt2", "de", title="Hausarzt", content=DOCTOR_DE)
+    _answers(client)
+    assert holder.delta_pages == 2  # 2 of 6 pages: past a fifth
+    assert [state for _, state in _snapshot_jobs(app)] == [JobState.FINISHED, JobState.QUEUED]
