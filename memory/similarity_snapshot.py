@@ -10,20 +10,15 @@ Layout of the folder (`similarity/` under the fuzzy index's INDEX_DIR, `tm_servi
         pages/keys.npy, text_hashes.npy, has_vector.npy   per indexed page translation
         index/…                          the `matchers.near_duplicate_snapshot` arrays
 
-Written and published the way `memory.tm_snapshot` writes the fuzzy index: into a `.tmp-…`
-directory, every file fsynced, renamed into place, then named in CURRENT (a temporary file,
-fsynced, `os.replace`d): a reader sees a whole snapshot or the previous one. A build that read
-an older database state never replaces a newer snapshot of the same model. The two newest
-snapshots are kept (a process may still map the previous one), older ones deleted.
+Written, published and pruned by `memory.snapshot_folder`, like the fuzzy index's snapshots: a
+reader sees a whole snapshot or the previous one, and a build that read an older database state
+never replaces a newer snapshot of the same model.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Mapping
@@ -35,14 +30,11 @@ import numpy as np
 
 from matchers import near_duplicate_snapshot
 from matchers.near_duplicates import NearDuplicateIndex
-from memory.tm_snapshot import _fsync_directory, _write_file
+from memory import snapshot_folder
+from memory.snapshot_folder import current_name
 
 log = logging.getLogger(__name__)
 
-CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
-KEEP_SNAPSHOTS = 2
-STALE_TEMPORARY_S = 3600
 FORMAT = near_duplicate_snapshot.FORMAT
 
 
@@ -96,14 +88,11 @@ def write_snapshot(
 ) -> SimilaritySnapshotManifest:
     """Store `index` (its pages keyed by translation id, with their text hashes) as a new
     snapshot and publish it."""
-    root.mkdir(parents=True, exist_ok=True)
     name = f"snapshot-{max_translation_id:012d}-{max_cache_id:012d}-{uuid.uuid4().hex[:8]}"
-    temporary = root / f".tmp-{name}"
-    temporary.mkdir()
-    try:
+    with snapshot_folder.staged(root, name) as staging:
         meta, arrays = index.to_arrays()
-        total = near_duplicate_snapshot.save_arrays(meta, arrays, temporary / "index")
-        _fsync_directory(temporary / "index")
+        total = near_duplicate_snapshot.save_arrays(meta, arrays, staging.path / "index")
+        snapshot_folder.fsync_directory(staging.path / "index")
         keys = np.concatenate(
             [arrays[lang]["keys"] for lang in meta["languages"]] or [np.zeros(0, np.int64)]
         )
@@ -111,7 +100,7 @@ def write_snapshot(
             [arrays[lang]["has_vector"] for lang in meta["languages"]] or [np.zeros(0, bool)]
         )
         hashes = np.array([text_hashes.get(int(key), "") for key in keys.tolist()], dtype="S64")
-        pages = temporary / "pages"
+        pages = staging.path / "pages"
         pages.mkdir()
         for file_name, array in (
             ("keys", keys),
@@ -123,7 +112,7 @@ def write_snapshot(
                 out.flush()
                 os.fsync(out.fileno())
             total += int(array.nbytes)
-        _fsync_directory(pages)
+        snapshot_folder.fsync_directory(pages)
         manifest = SimilaritySnapshotManifest(
             model=model,
             max_translation_id=max_translation_id,
@@ -135,35 +124,22 @@ def write_snapshot(
             build_seconds=round(build_seconds, 3),
             bytes=total,
         )
-        _write_file(temporary / MANIFEST, json.dumps(asdict(manifest), indent=1).encode())
-        _fsync_directory(temporary)
-        os.rename(temporary, root / name)
-        _fsync_directory(root)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    _publish(root, name, manifest)
+        staging.manifest = asdict(manifest)
+
+    def newer(published: str) -> bool:
+        other = read_manifest(root, published)
+        return other is not None and other.model == model and other.revision > manifest.revision
+
+    snapshot_folder.publish(root, name, newer)
     return manifest
-
-
-def current_name(root: Path) -> str | None:
-    """The snapshot CURRENT names, or None (no snapshot yet)."""
-    try:
-        name = (root / CURRENT).read_text(encoding="ascii").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return name or None
 
 
 def read_manifest(root: Path, name: str) -> SimilaritySnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone, unreadable or of another
     format."""
-    try:
-        data = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    manifest = SimilaritySnapshotManifest.from_dict(data)
-    return manifest if manifest.format == FORMAT else None
+    data = snapshot_folder.manifest_data(root, name)
+    manifest = SimilaritySnapshotManifest.from_dict(data) if data is not None else None
+    return manifest if manifest is not None and manifest.format == FORMAT else None
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> SimilaritySnapshot | None:
@@ -185,38 +161,6 @@ def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> Similari
     text_hashes = dict(zip(keys, (h.decode("ascii") for h in hashes.tolist()), strict=True))
     without_vector = {key for key, has in zip(keys, has_vector.tolist(), strict=True) if not has}
     return SimilaritySnapshot(name, path, manifest, index, text_hashes, without_vector)
-
-
-def _publish(root: Path, name: str, manifest: SimilaritySnapshotManifest) -> None:
-    with (root / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        published = current_name(root)
-        if published is not None and published != name:
-            other = read_manifest(root, published)
-            if (
-                other is not None
-                and other.model == manifest.model
-                and other.revision > manifest.revision
-            ):
-                log.info("snapshot %s is older than the published %s; not used", name, published)
-                _prune(root, keep={published, name})
-                return
-        _write_file(root / f".{CURRENT}.tmp", f"{name}\n".encode("ascii"))
-        os.replace(root / f".{CURRENT}.tmp", root / CURRENT)
-        _fsync_directory(root)
-        _prune(root, keep={name} | ({published} if published else set()))
-
-
-def _prune(root: Path, keep: set[str]) -> None:
-    snapshots = sorted(p.name for p in root.glob("snapshot-*") if p.is_dir())
-    kept = set(snapshots[-KEEP_SNAPSHOTS:]) | keep
-    for stale in snapshots:
-        if stale not in kept:
-            shutil.rmtree(root / stale, ignore_errors=True)
-    now = time.time()
-    for temporary in root.glob(".tmp-*"):
-        if now - temporary.stat().st_mtime > STALE_TEMPORARY_S:
-            shutil.rmtree(temporary, ignore_errors=True)
 
 
 __all__ = [

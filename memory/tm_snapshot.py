@@ -8,20 +8,14 @@ Layout of an index directory (`TM_INDEX_DIR`):
         manifest.json                what it holds (revision, epoch, units, forms per language)
         lang-3/…                     a `matchers.form_index.FrozenFormIndex` per source language
 
-A snapshot is written into a `.tmp-…` directory, every file fsynced, renamed into place, and
-only then named in CURRENT (written to a temporary file, fsynced, `os.replace`d): a reader sees
-a whole snapshot or the previous one, never half of one. A slower build of an older revision
-never replaces a newer one. The two newest snapshots are kept (a process may still map the
-previous one; unlinked files stay readable while mapped), older ones deleted.
+Written, published and pruned by `memory.snapshot_folder`: a reader sees a whole snapshot or
+the previous one, never half of one, and a slower build of an older revision never replaces a
+newer one.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import os
-import shutil
 import time
 import uuid
 from collections.abc import Mapping
@@ -30,14 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from matchers.form_index import FORMAT, FrozenFormIndex
+from memory import snapshot_folder
+from memory.snapshot_folder import current_name
 
 log = logging.getLogger(__name__)
-
-CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
-KEEP_SNAPSHOTS = 2
-# Temporary directories of builds that died are removed after this long.
-STALE_TEMPORARY_S = 3600
 
 
 @dataclass(frozen=True)
@@ -83,15 +73,12 @@ def write_snapshot(
     build_seconds: float = 0.0,
 ) -> SnapshotManifest:
     """Store `indexes` (source language id → index) as a new snapshot and publish it."""
-    root.mkdir(parents=True, exist_ok=True)
     name = f"snapshot-{revision:012d}-{epoch}-{uuid.uuid4().hex[:8]}"
-    temporary = root / f".tmp-{name}"
-    temporary.mkdir()
-    try:
+    with snapshot_folder.staged(root, name) as staging:
         languages = {}
         for language_id, index in sorted(indexes.items()):
-            index.save(temporary / f"lang-{language_id}")
-            _fsync_directory(temporary / f"lang-{language_id}")
+            index.save(staging.path / f"lang-{language_id}")
+            snapshot_folder.fsync_directory(staging.path / f"lang-{language_id}")
             units = sum(index.target_units().values())
             languages[str(language_id)] = {"forms": len(index), "units": units}
         manifest = SnapshotManifest(
@@ -105,34 +92,21 @@ def write_snapshot(
             bytes=sum(index.nbytes() for index in indexes.values()),
             memory_id=memory_id,
         )
-        _write_file(temporary / MANIFEST, json.dumps(asdict(manifest), indent=1).encode())
-        _fsync_directory(temporary)
-        os.rename(temporary, root / name)
-        _fsync_directory(root)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    _publish(root, name, manifest)
+        staging.manifest = asdict(manifest)
+
+    def newer(published: str) -> bool:
+        other = read_manifest(root, published)
+        return other is not None and (other.epoch, other.revision) > (epoch, revision)
+
+    snapshot_folder.publish(root, name, newer)
     return manifest
-
-
-def current_name(root: Path) -> str | None:
-    """The snapshot CURRENT names, or None (no snapshot yet)."""
-    try:
-        name = (root / CURRENT).read_text(encoding="ascii").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return name or None
 
 
 def read_manifest(root: Path, name: str) -> SnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone or unreadable."""
-    try:
-        data = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    manifest = SnapshotManifest.from_dict(data)
-    return manifest if manifest.format == FORMAT else None
+    data = snapshot_folder.manifest_data(root, name)
+    manifest = SnapshotManifest.from_dict(data) if data is not None else None
+    return manifest if manifest is not None and manifest.format == FORMAT else None
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> IndexSnapshot | None:
@@ -153,47 +127,11 @@ def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> IndexSna
     return IndexSnapshot(name=name, path=path, manifest=manifest, indexes=indexes)
 
 
-def _publish(root: Path, name: str, manifest: SnapshotManifest) -> None:
-    with (root / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        published = current_name(root)
-        if published is not None and published != name:
-            other = read_manifest(root, published)
-            if other is not None and (other.epoch, other.revision) > (
-                manifest.epoch,
-                manifest.revision,
-            ):
-                log.info("snapshot %s is older than the published %s; not used", name, published)
-                _prune(root, keep={published, name})
-                return
-        _write_file(root / f".{CURRENT}.tmp", f"{name}\n".encode("ascii"))
-        os.replace(root / f".{CURRENT}.tmp", root / CURRENT)
-        _fsync_directory(root)
-        _prune(root, keep={name} | ({published} if published else set()))
-
-
-def _prune(root: Path, keep: set[str]) -> None:
-    snapshots = sorted(p.name for p in root.glob("snapshot-*") if p.is_dir())
-    kept = set(snapshots[-KEEP_SNAPSHOTS:]) | keep
-    for stale in snapshots:
-        if stale not in kept:
-            shutil.rmtree(root / stale, ignore_errors=True)
-    now = time.time()
-    for temporary in root.glob(".tmp-*"):
-        if now - temporary.stat().st_mtime > STALE_TEMPORARY_S:
-            shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with path.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+__all__ = [
+    "IndexSnapshot",
+    "SnapshotManifest",
+    "current_name",
+    "open_snapshot",
+    "read_manifest",
+    "write_snapshot",
+]

@@ -1,0 +1,128 @@
+"""The folder protocol every index snapshot follows (`memory.tm_snapshot` for the fuzzy index,
+`memory.similarity_snapshot` for the near-duplicate index).
+
+    CURRENT              name of the snapshot to use (replaced atomically)
+    .lock                held while CURRENT is compared and replaced
+    snapshot-…/          one snapshot, with its manifest.json
+
+A snapshot is written into a `.tmp-…` folder (`staged`), every file fsynced, renamed into
+place, and only then named in CURRENT (`publish`: a temporary file, fsynced, `os.replace`d): a
+reader sees a whole snapshot or the previous one, never half of one. A build of an older state
+never replaces a newer snapshot. The two newest snapshots are kept (a process may still map the
+previous one; unlinked files stay readable while mapped), older ones deleted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+KEEP_SNAPSHOTS = 2
+# Temporary folders of builds that died are removed after this long.
+STALE_TEMPORARY_S = 3600
+
+
+@dataclass
+class Staging:
+    """The temporary folder of a snapshot being written, and the manifest to give it."""
+
+    path: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def staged(root: Path, name: str) -> Iterator[Staging]:
+    """A temporary folder for snapshot `name` to write its files into; when the block ends,
+    the manifest set on it is written and the folder, fsynced, is renamed into place. If the
+    block raises, the folder is removed."""
+    root.mkdir(parents=True, exist_ok=True)
+    temporary = root / f".tmp-{name}"
+    temporary.mkdir()
+    try:
+        staging = Staging(temporary)
+        yield staging
+        write_file(temporary / MANIFEST, json.dumps(staging.manifest, indent=1).encode())
+        fsync_directory(temporary)
+        os.rename(temporary, root / name)
+        fsync_directory(root)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def publish(root: Path, name: str, newer: Callable[[str], bool]) -> bool:
+    """Name snapshot `name` in CURRENT, unless `newer(published)` says the published one holds a
+    newer state; prune old snapshots either way. Returns whether `name` was published."""
+    with (root / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        published = current_name(root)
+        if published is not None and published != name and newer(published):
+            log.info("snapshot %s is older than the published %s; not used", name, published)
+            prune(root, keep={published, name})
+            return False
+        write_file(root / f".{CURRENT}.tmp", f"{name}\n".encode("ascii"))
+        os.replace(root / f".{CURRENT}.tmp", root / CURRENT)
+        fsync_directory(root)
+        prune(root, keep={name} | ({published} if published else set()))
+        return True
+
+
+def current_name(root: Path) -> str | None:
+    """The snapshot CURRENT names, or None (no snapshot yet)."""
+    try:
+        name = (root / CURRENT).read_text(encoding="ascii").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return name or None
+
+
+def manifest_data(root: Path, name: str) -> dict[str, Any] | None:
+    """The manifest of snapshot `name` as read from its JSON, or None when gone or unreadable."""
+    try:
+        data = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def prune(root: Path, keep: set[str]) -> None:
+    """Delete all but the newest KEEP_SNAPSHOTS snapshots (and `keep`), and stale temporaries."""
+    snapshots = sorted(p.name for p in root.glob("snapshot-*") if p.is_dir())
+    kept = set(snapshots[-KEEP_SNAPSHOTS:]) | keep
+    for stale in snapshots:
+        if stale not in kept:
+            shutil.rmtree(root / stale, ignore_errors=True)
+    now = time.time()
+    for temporary in root.glob(".tmp-*"):
+        if now - temporary.stat().st_mtime > STALE_TEMPORARY_S:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it."""
+    with path.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def fsync_directory(path: Path) -> None:
+    """Fsync a folder, so the names written in it survive a crash."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
