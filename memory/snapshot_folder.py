@@ -111,6 +111,33 @@ def prune(root: Path, keep: set[str]) -> None:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
+class SnapshotRequests:
+    """Asks for a snapshot job through `request` (None: nobody to ask) at most once every
+    `interval_s`, so an index that would be better mapped says so without flooding the queue.
+    A failure to ask is logged; the caller goes on with the index it has."""
+
+    def __init__(
+        self, request: Callable[[], object] | None, *, what: str, interval_s: float
+    ) -> None:
+        self.request = request
+        self.what = what
+        self.interval_s = interval_s
+        self._asked_at = -float("inf")
+
+    def ask(self, why: str) -> None:
+        if self.request is None:
+            return
+        now = time.monotonic()
+        if now - self._asked_at < self.interval_s:
+            return
+        self._asked_at = now
+        log.info("asking for a %s snapshot: %s", self.what, why)
+        try:
+            self.request()
+        except Exception as error:  # noqa: BLE001 — answers go on with the index in hand
+            log.warning("could not ask for a %s snapshot: %s", self.what, error)
+
+
 def write_file(path: Path, data: bytes) -> None:
     """Write `data` to `path` and fsync it."""
     with path.open("wb") as out:

@@ -28,6 +28,7 @@ from memory.segmentation import html_to_text
 from memory.services.pages import get_page_or_404
 from memory.services.regions import get_language, get_region
 from memory.similarity_models import EmbeddingCache
+from memory.snapshot_folder import SnapshotRequests
 
 if TYPE_CHECKING:
     # Imported where an index is built: its MinHash library loads scipy (about 0.5 s), which
@@ -343,8 +344,9 @@ class SimilarityIndexes:
         self.delta_pages = 0  # pages added since the snapshot (or since the build)
         # Called (rarely: SNAPSHOT_REQUEST_INTERVAL_S) when a snapshot would save this and
         # every other process work: none of a big index, or a delta past its share.
-        self.request_snapshot = request_snapshot
-        self._requested_at = -float("inf")
+        self._snapshot_requests = SnapshotRequests(
+            request_snapshot, what="similarity", interval_s=SNAPSHOT_REQUEST_INTERVAL_S
+        )
 
     def mark_stale(self) -> None:
         """This process changed something: check the marker at the next query."""
@@ -471,17 +473,7 @@ class SimilarityIndexes:
         )
 
     def _ask_for_snapshot(self, why: str) -> None:
-        if self.request_snapshot is None:
-            return
-        now = time.monotonic()
-        if now - self._requested_at < SNAPSHOT_REQUEST_INTERVAL_S:
-            return
-        self._requested_at = now
-        log.info("asking for a similarity snapshot: %s", why)
-        try:
-            self.request_snapshot()
-        except Exception as error:  # noqa: BLE001 — queries go on with the index in hand
-            log.warning("could not ask for a similarity snapshot: %s", error)
+        self._snapshot_requests.ask(why)
 
     def _adopt_snapshot_pages(self, current: dict) -> None:
         """The snapshot's pages that are still the latest public versions become this

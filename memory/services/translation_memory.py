@@ -65,6 +65,7 @@ from memory.services.pages import (
     translation_source_language,
 )
 from memory.services.regions import cached_language, get_language, get_region
+from memory.snapshot_folder import SnapshotRequests
 from memory.tm_models import (
     TmDeferredRevision,
     TmRevision,
@@ -786,7 +787,9 @@ class TranslationMemoryIndex:
     ) -> None:
         self.refresh_seconds = refresh_seconds
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else None
-        self.request_snapshot = request_snapshot
+        self._snapshot_requests = SnapshotRequests(
+            request_snapshot, what="fuzzy index", interval_s=SNAPSHOT_REQUEST_INTERVAL_S
+        )
         self.delta_limit = delta_limit
         self._lock = threading.RLock()
         self._snapshot: IndexSnapshot | None = None
@@ -801,7 +804,6 @@ class TranslationMemoryIndex:
         self._revision: int | None = None
         self._epoch: int | None = None
         self._checked_at = -math.inf
-        self._requested_at = -math.inf
 
     @property
     def revision(self) -> int | None:
@@ -962,17 +964,7 @@ class TranslationMemoryIndex:
         )
 
     def _ask_for_snapshot(self, why: str) -> None:
-        if self.request_snapshot is None:
-            return
-        now = time.monotonic()
-        if now - self._requested_at < SNAPSHOT_REQUEST_INTERVAL_S:
-            return
-        self._requested_at = now
-        log.info("asking for a fuzzy index snapshot: %s", why)
-        try:
-            self.request_snapshot()
-        except Exception as error:  # noqa: BLE001 — lookups go on without the snapshot
-            log.warning("could not ask for a fuzzy index snapshot: %s", error)
+        self._snapshot_requests.ask(why)
 
     def _reset(self) -> None:
         self._snapshot = None
