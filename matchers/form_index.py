@@ -114,7 +114,6 @@ class FrozenFormIndex:
             for forms in forms_per_target.tolist()
         ]
         self._scratch = np.zeros(0, dtype=np.uint16)
-        self._buffer: np.ndarray | None = None
 
     # ------------------------------------------------------------------ building and storing
 
@@ -310,31 +309,28 @@ class FrozenFormIndex:
         if candidates.size == 0:
             return []
         choices = self._decoded(candidates)
-        scored = process.extract(
-            form, choices, scorer=SIMILARITY_SCORER, limit=None, score_cutoff=min_score
-        )
-        results = [(self.key_of(int(candidates[index])), score) for _, score, index in scored]
-        results.sort(key=lambda pair: (-pair[1], pair[0]))
-        return results[:limit]
+        scores = process.cdist(
+            [form],
+            choices,
+            scorer=SIMILARITY_SCORER,
+            score_cutoff=min_score,
+            dtype=np.float64,
+            workers=1,
+        )[0]
+        passing = np.flatnonzero(scores >= min_score)
+        # Best first, ties by key: slots are in key order, so ties go by slot. Only the
+        # `limit` kept are turned into keys (hundreds may pass the threshold).
+        best = passing[np.lexsort((candidates[passing], -scores[passing]))[:limit]]
+        return [(self.key_of(int(candidates[i])), float(scores[i])) for i in best.tolist()]
 
     def _decoded(self, slots: np.ndarray) -> list[str]:
-        """The forms of `slots`: their bytes gathered into one buffer, decoded once, cut by
-        their lengths in characters (one decode instead of one per form)."""
-        starts = self._form_offsets[slots]
-        sizes = self._form_offsets[slots + 1] - starts
-        if not sizes.sum():
-            return [""] * len(slots)
-        # Positions of every wanted byte: each form's start repeated, plus 0 … size − 1.
-        firsts = np.cumsum(sizes) - sizes
-        positions = np.repeat(starts - firsts, sizes) + np.arange(int(sizes.sum()))
-        if self._buffer is None:
-            self._buffer = np.frombuffer(self._forms, dtype=np.uint8)
-        text = self._buffer[positions].tobytes().decode()
-        ends = np.cumsum(self._lengths[slots]).tolist()
-        return [
-            text[end - length : end]
-            for end, length in zip(ends, self._lengths[slots].tolist(), strict=True)
-        ]
+        """The forms of `slots`, each sliced from the forms buffer and decoded (measured faster
+        than gathering their bytes with numpy and decoding once: 0.6 against 1.7 ms for 3 000
+        forms of a 1 M-form index)."""
+        forms = self._forms
+        starts = self._form_offsets[slots].tolist()
+        ends = self._form_offsets[slots + 1].tolist()
+        return [forms[start:end].decode() for start, end in zip(starts, ends, strict=True)]
 
     def _candidates(
         self, form: str, row: int, min_score: float, exclude: np.ndarray | None
