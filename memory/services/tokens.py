@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from memory.authorization import Action, Actor, authorize
 from memory.errors import InvalidInput, NotFound
-from memory.models import ApiToken, Role, utcnow
+from memory.models import ApiToken, Region, Role, utcnow
 from memory.services.regions import get_region
 
 TOKEN_PREFIX = "tm"  # noqa: S105 — a public marker, not a secret
@@ -100,8 +100,16 @@ def authenticate(session: Session, plaintext: str) -> Actor | None:
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.prefix == parts[1]))
-    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(parts[2])):
+    # One statement: the token with its region's slug (no second query for the region).
+    found = session.execute(
+        select(ApiToken, Region.slug)
+        .outerjoin(Region, Region.id == ApiToken.region_id)
+        .where(ApiToken.prefix == parts[1])
+    ).first()
+    if found is None:
+        return None
+    token, region_slug = found
+    if not hmac.compare_digest(token.secret_hash, _hash_secret(parts[2])):
         return None
     now = utcnow()
     if token.revoked_at is not None or (
@@ -110,7 +118,7 @@ def authenticate(session: Session, plaintext: str) -> Actor | None:
         return None
     return Actor(
         role=token.role,
-        region_slug=token.region.slug if token.region else None,
+        region_slug=region_slug,
         token_id=token.id,
         name=token.name,
     )
