@@ -1454,18 +1454,19 @@ def _candidates(
     exact_units: Sequence[TranslationUnit] | None = None,
     own_page_id: int | None = None,
 ) -> list[tuple[TranslationUnit, float]]:
+    if exact_units is None and fuzzy_after_exact:
+        # One statement for the exact units and those of the fuzzy matches (a lookup's path).
+        fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
+        scores = {key: score for key, score in fuzzy if key != form_hash}
+        units = _units_of_forms(session, source, target, [form_hash, *scores])
+        exact_first = sorted(units, key=lambda unit: unit.source_hash != form_hash)
+        return [
+            (unit, 100.0 if unit.source_hash == form_hash else scores[unit.source_hash])
+            for unit in exact_first
+        ]
     exact = exact_units
     if exact is None:
-        exact = session.scalars(
-            select(TranslationUnit)
-            .options(*_WITH_ORIGIN)
-            .where(
-                TranslationUnit.source_language_id == source.id,
-                TranslationUnit.target_language_id == target.id,
-                TranslationUnit.source_hash == form_hash,
-            )
-            .limit(MAX_EXACT_CANDIDATES)
-        ).all()
+        exact = _units_of_forms(session, source, target, [form_hash])
     found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
     if not fuzzy_after_exact and any(
         _clean(unit) and not own_unit(unit, own_page_id) for unit in exact
@@ -1474,33 +1475,44 @@ def _candidates(
         # one; a flawed exact match may not, so the fuzzy index is still asked then.
         return list(found.values())
     fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
-    # The index finds source forms; their units in this language pair come from the database
-    # (ix_translation_unit_lookup), at most MAX_EXACT_CANDIDATES per form, as exact ones do.
     scores = {key: score for key, score in fuzzy if key != form_hash}
-    if scores:
-        ranked = (
-            select(
-                TranslationUnit.id,
-                func.row_number()
-                .over(partition_by=TranslationUnit.source_hash, order_by=TranslationUnit.id)
-                .label("rank"),
-            )
-            .where(
-                TranslationUnit.source_language_id == source.id,
-                TranslationUnit.target_language_id == target.id,
-                TranslationUnit.source_hash.in_(sorted(scores)),
-            )
-            .subquery()
+    for unit in _units_of_forms(session, source, target, list(scores)):
+        if unit.id not in found:
+            found[unit.id] = (unit, scores[unit.source_hash])
+    return list(found.values())
+
+
+def _units_of_forms(
+    session: Session, source: Language, target: Language, hashes: Sequence[str]
+) -> list[TranslationUnit]:
+    """The units of these source forms in the language pair, at most MAX_EXACT_CANDIDATES per
+    form (the oldest), by ix_translation_unit_lookup: the index finds forms, the database
+    their units."""
+    if not hashes:
+        return []
+    ranked = (
+        select(
+            TranslationUnit.id,
+            func.row_number()
+            .over(partition_by=TranslationUnit.source_hash, order_by=TranslationUnit.id)
+            .label("rank"),
         )
-        for unit in session.scalars(
+        .where(
+            TranslationUnit.source_language_id == source.id,
+            TranslationUnit.target_language_id == target.id,
+            TranslationUnit.source_hash.in_(sorted(set(hashes))),
+        )
+        .subquery()
+    )
+    return list(
+        session.scalars(
             select(TranslationUnit)
             .options(*_WITH_ORIGIN)
             .join(ranked, ranked.c.id == TranslationUnit.id)
             .where(ranked.c.rank <= MAX_EXACT_CANDIDATES)
-        ):
-            if unit.id not in found:
-                found[unit.id] = (unit, scores[unit.source_hash])
-    return list(found.values())
+            .order_by(TranslationUnit.id)
+        )
+    )
 
 
 def own_unit(unit: TranslationUnit, page_id: int | None) -> bool:
