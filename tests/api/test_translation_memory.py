@@ -532,3 +532,39 @@ def test_a_repeated_lookup_reads_only_the_units_and_a_changed_language_shows_at_
     assert (
         lookup(client, text=SENTENCE, source_language="de", target_language="sw").status_code == 200
     )
+
+
+def test_a_lookup_with_a_region_token_sends_two_statements_the_token_and_the_units(corpus_app):
+    """Issue #12: the token check (with its region) and one statement for the exact and fuzzy
+    units together, nothing else."""
+    from sqlalchemy import event
+
+    from memory.services import tokens
+
+    with corpus_app.app_context():
+        token = tokens.create_token(db.session, None, role=Role.CMS, region_slug="lkaugsburg")
+        engine = db.engine
+    client = corpus_app.test_client()
+    # One word changed: fuzzy candidates, no exact match.
+    body = {
+        "text": SENTENCE.replace("Graben", "Anger"),
+        "source_language": "de",
+        "target_language": "en",
+    }
+    headers = {"Authorization": f"Bearer {token.plaintext}"}
+    assert client.post("/api/v1/tm/lookup", json=body, headers=headers).status_code == 200
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        answer = client.post("/api/v1/tm/lookup", json=body, headers=headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    assert 0 < answer.json["matches"][0]["match"] < 100  # a fuzzy match was found and loaded
+    assert len(statements) == 2, statements
+    assert "api_token" in statements[0] and "region" in statements[0]
+    assert "translation_unit" in statements[1]
