@@ -1,15 +1,17 @@
 """TMX import and export of translation units: atomic, idempotent, streaming.
 
 Import reads with memory.tmx.read_tmx (streaming, XXE-safe, bounded `<tu>`s, BCP 47 language
-tags), writes in chunks of `CHUNK_UNITS` units (PostgreSQL: one COPY into a staging table
-while the file is read, then one INSERT … SELECT of the keys not stored yet; elsewhere batched
-INSERTs; the key of a source sentence computed once per import, not once per target language),
-and commits once at the end: any `TmxError` rolls the whole file back and raises
-`ImportRejected` naming the line. Units are keyed like page units by their real text (source
-text, target text, languages, region, no page), so the same file twice adds nothing and
-"Raum 202" / "Raum 303" stay two units. Every unit names its licence and attribution: the
-unit's `x-license` / `x-attribution` properties, else the import's `license` / `attribution`,
-else the region's; a unit left without either rejects the file.
+tags), writes in chunks of `CHUNK_UNITS` units (PostgreSQL: a COPY into a staging table while
+the file is read, and every `STAGED_UNITS` rows and at the end an INSERT … SELECT … ON CONFLICT
+DO NOTHING of the keys not stored yet; elsewhere batched INSERTs). The keys (matching forms,
+hashes, unit key; most of an import's CPU) are computed once per source sentence per chunk, not
+once per target language, and, once a file proves large (`KEY_WORKERS_AFTER` units), in
+worker processes while this one reads and writes. It commits once at the end: any `TmxError`
+rolls the whole file back and raises `ImportRejected` naming the line. Units are keyed like
+page units by their real text (source text, target text, languages, region, no page), so the
+same file twice adds nothing and "Raum 202" / "Raum 303" stay two units. Every unit names its
+licence and attribution: the unit's `x-license` / `x-attribution` properties, else the import's
+`license` / `attribution`, else the region's; a unit left without either rejects the file.
 
 A long import never holds the TM change counter: it reserves a revision in a short transaction
 of its own before it writes, and publishes it just before its one commit, so reviews, page
@@ -18,12 +20,14 @@ refreshes and other writers go on meanwhile (`translation_memory.reserve_revisio
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import itemgetter
 from typing import Any, BinaryIO
 
 from sqlalchemy import insert, select
@@ -46,6 +50,12 @@ from memory.tm_models import TranslationUnit
 from memory.tmx import TmxError, TmxUnit, read_tmx, write_tmx
 
 CHUNK_UNITS = 1000
+# PostgreSQL: the staged rows go into the unit table every this many (`_CopySink`).
+STAGED_UNITS = 50_000
+# Key worker processes start once an import has read this many units (a big file: the CLI's;
+# an upload through the API stays under it), and get at most this many chunks ahead.
+KEY_WORKERS_AFTER = 50_000
+KEY_LOOKAHEAD = 32
 EXPORT_BATCH = 1000
 
 
@@ -123,30 +133,26 @@ def import_tmx(
     report = ImportReport(batch=batch_name, region=region)
     started = time.perf_counter()
     languages: dict[str, Language] = {}
-    keys = _SegmentKeys()
     reader = read_tmx(source, max_bytes=max_bytes)
     # Before anything is written (it commits): the import then holds no lock other writers need.
     revision = reserve_revision(session)
     sink: _UnitSink = (
         _CopySink(session) if session.get_bind().dialect.name == "postgresql" else _InsertSink()
     )
+    context = _ImportContext(batch_name, revision, home.id if home else None, provenance, languages)
+    keys = _ChunkKeys(context.region_id)
     try:
         units = iter(reader)
         while chunk := list(islice(units, CHUNK_UNITS)):
-            _store_chunk(
-                session,
-                chunk,
-                home,
-                batch_name,
-                languages,
-                keys,
-                report,
-                revision,
-                provenance,
-                sink,
-            )
+            _add_languages(session, chunk, languages, sink)
+            keys.submit(chunk, languages)
+            for done, chunk_keys in keys.ready():
+                _store_chunk(session, done, chunk_keys, context, report, sink)
+        for done, chunk_keys in keys.drain():
+            _store_chunk(session, done, chunk_keys, context, report, sink)
         sink.finish(session, report)
     except TmxError as error:
+        keys.close()
         sink.abort()
         session.rollback()
         line = f" at line {error.line}" if error.line else ""
@@ -155,9 +161,11 @@ def import_tmx(
             errors={"file": [str(error)]},
         ) from None
     except BaseException:
+        keys.close()
         sink.abort()
         session.rollback()
         raise
+    keys.close()
     stats = reader.stats
     report.translation_units = stats.translation_units
     report.skipped += stats.skipped_translation_units + stats.skipped_segments
@@ -169,112 +177,215 @@ def import_tmx(
     return report
 
 
-class _SegmentKeys:
-    """`segment_key` of each text once per import: a source sentence comes once per target
-    language (8–15 times on the platform), and its key is most of an import's CPU."""
+@dataclass(frozen=True)
+class _ImportContext:
+    """What every row of one import shares."""
 
-    LIMIT = 100_000
-
-    def __init__(self) -> None:
-        self._keys: dict[tuple[str, str], SegmentKey] = {}
-
-    def __call__(self, text: str, language: str) -> SegmentKey:
-        found = self._keys.get((text, language))
-        if found is None:
-            if len(self._keys) >= self.LIMIT:
-                self._keys.clear()
-            found = self._keys[(text, language)] = segment_key(text, language)
-        return found
+    batch_name: str
+    revision: int
+    region_id: int | None
+    provenance: Provenance
+    languages: dict[str, Language]  # service code → language, filled while the file is read
 
 
-def _store_chunk(
-    session: Session,
-    units: list[TmxUnit],
-    home: Region | None,
-    batch_name: str,
-    languages: dict[str, Language],
-    keys: _SegmentKeys,
-    report: ImportReport,
-    revision: int,
-    provenance: Provenance,
-    sink: _UnitSink,
+# (source form, source hash, target form, target hash, unit key) of one pair; None: a pair
+# with an empty matching form (skipped).
+UnitKeys = tuple[str, str, str, str, str] | None
+# (source text, target text, source language code, target code, source id, target id)
+KeyedPair = tuple[str, str, str, str, int, int]
+
+
+def unit_keys_of(pairs: list[KeyedPair], region_id: int | None) -> list[UnitKeys]:
+    """The matching keys and unit key of each pair (`segment_key`, `unit_key`).
+
+    A source sentence comes once per target language (8–15 times on the platform) and its
+    units are neighbours in the file: its key is computed once per call. Pure, so it runs in
+    key worker processes as well (`_ChunkKeys`)."""
+    sources: dict[tuple[str, str], SegmentKey] = {}
+    keys: list[UnitKeys] = []
+    for source_text, target_text, source_code, target_code, source_id, target_id in pairs:
+        source_key = sources.get((source_text, source_code))
+        if source_key is None:
+            source_key = sources[(source_text, source_code)] = _segment_key(
+                source_text, source_code
+            )
+        target_key = _segment_key(target_text, target_code)
+        if not source_key.form or not target_key.form:
+            keys.append(None)
+            continue
+        key = unit_key(source_text, target_text, source_id, target_id, region_id, page_id=None)
+        keys.append((source_key.form, source_key.hash, target_key.form, target_key.hash, key))
+    return keys
+
+
+# segment_key without its LRU cache: an import's texts are mostly seen once (a source's
+# repeats are caught above), and a million of them would only evict the lookups' entries.
+_segment_key = getattr(segment_key, "__wrapped__", segment_key)
+
+
+class _ChunkKeys:
+    """The keys of each chunk, in order: computed here for a small import; once an import has
+    read `KEY_WORKERS_AFTER` units, by `key_workers()` processes while this one reads the file
+    and writes (the keys are most of an import's CPU: placeholder scan, normalisation,
+    SHA-256). At most `KEY_LOOKAHEAD` chunks are on their way, so memory stays bounded."""
+
+    def __init__(self, region_id: int | None) -> None:
+        self.region_id = region_id
+        self.read = 0
+        self.pool: Any = None
+        self.pending: deque[tuple[list[TmxUnit], Any]] = deque()
+
+    def submit(self, chunk: list[TmxUnit], languages: dict[str, Language]) -> None:
+        pairs = [
+            (
+                unit.source_text,
+                unit.target_text,
+                unit.source_language,
+                unit.target_language,
+                languages[unit.source_language].id,
+                languages[unit.target_language].id,
+            )
+            for unit in chunk
+        ]
+        self.read += len(chunk)
+        if self.pool is None and self.read > KEY_WORKERS_AFTER and (workers := key_workers()):
+            self.pool = multiprocessing.get_context("spawn").Pool(workers)
+        if self.pool is None:
+            self.pending.append((chunk, unit_keys_of(pairs, self.region_id)))
+        else:
+            job = self.pool.apply_async(unit_keys_of, (pairs, self.region_id))
+            self.pending.append((chunk, job))
+
+    def ready(self) -> Iterator[tuple[list[TmxUnit], list[UnitKeys]]]:
+        """The chunks done, oldest first; waits when too many are on their way."""
+        while self.pending:
+            chunk, keys = self.pending[0]
+            if isinstance(keys, list):
+                pass
+            elif len(self.pending) > KEY_LOOKAHEAD or keys.ready():
+                keys = keys.get()
+            else:
+                return
+            self.pending.popleft()
+            yield chunk, keys
+
+    def drain(self) -> Iterator[tuple[list[TmxUnit], list[UnitKeys]]]:
+        while self.pending:
+            chunk, keys = self.pending.popleft()
+            yield chunk, keys if isinstance(keys, list) else keys.get()
+
+    def close(self) -> None:
+        self.pending.clear()
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+def key_workers() -> int:
+    """Key worker processes for a large import: one per core (0 on a single core)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 0 if (cores or 1) < 2 else min(cores or 1, 4)
+
+
+def _add_languages(
+    session: Session, chunk: list[TmxUnit], languages: dict[str, Language], sink: _UnitSink
 ) -> None:
-    region_id = home.id if home else None
-    unseen = {u.source_language for u in units} | {u.target_language for u in units}
+    unseen = {u.source_language for u in chunk} | {u.target_language for u in chunk}
     unseen -= languages.keys()
     if unseen:
         sink.pause()  # a language may have to be created: no query while a COPY is open
         for code in sorted(unseen):
             _language(session, languages, code)
-    rows: dict[str, dict[str, Any]] = {}
-    for unit in units:
-        report.units += 1
-        source = _language(session, languages, unit.source_language)
-        target = _language(session, languages, unit.target_language)
-        source_key = keys(unit.source_text, source.code)
-        target_key = segment_key(unit.target_text, target.code)
-        if not source_key.form or not target_key.form:
+
+
+def _store_chunk(
+    session: Session,
+    units: list[TmxUnit],
+    keys: list[UnitKeys],
+    context: _ImportContext,
+    report: ImportReport,
+    sink: _UnitSink,
+) -> None:
+    """Rows of the chunk's new pairs (repeats within the chunk counted as unchanged) to `sink`."""
+    provenance, languages = context.provenance, context.languages
+    first = report.units
+    report.units += len(units)
+    rows: dict[str, tuple[Any, ...]] = {}
+    now = utcnow()
+    for number, (unit, unit_keys) in enumerate(zip(units, keys, strict=True)):
+        if unit_keys is None:
             report.skipped += 1
             continue
-        key = unit_key(
-            unit.source_text, unit.target_text, source.id, target.id, region_id, page_id=None
-        )
+        source_form, source_hash, target_form, target_hash, key = unit_keys
         if key in rows:
             report.unchanged += 1
             continue
         props = unit.properties
-        license = (props.get("x-license") or "").strip() or provenance.license
-        attribution = (props.get("x-attribution") or "").strip() or provenance.attribution
+        license = provenance.license
+        attribution = provenance.attribution
+        url = provenance.url
+        origin = Origin.HUMAN
+        reviewed = outdated = False
+        if props:
+            license = (props.get("x-license") or "").strip() or license
+            attribution = (props.get("x-attribution") or "").strip() or attribution
+            url = (props.get("x-url") or "").strip() or url
+            origin = _origin(props.get("x-origin"))
+            reviewed = props.get("x-reviewed", "").strip().lower() in ("true", "1", "yes")
+            outdated = props.get("x-outdated", "").strip().lower() in ("true", "1", "yes")
         if not license or not attribution:
             raise _unlicensed(
-                unit, report.units, missing="license" if not license else "attribution"
+                unit,
+                first + number + 1,
+                missing="license" if not license else "attribution",
             )
-        when = unit.change_date or unit.creation_date
-        rows[key] = {
-            "unit_key": key,
-            "source_language_id": source.id,
-            "target_language_id": target.id,
-            "source_text": unit.source_text,
-            "target_text": unit.target_text,
-            "source_form": source_key.form,
-            "target_form": target_key.form,
-            "source_hash": source_key.hash,
-            "target_hash": target_key.hash,
-            "context_hash": None,
-            "position": 0,
-            "region_id": region_id,
-            "page_id": None,
-            "origin": _origin(props.get("x-origin")),
-            "reviewed": props.get("x-reviewed", "").strip().lower() in ("true", "1", "yes"),
-            "outdated": props.get("x-outdated", "").strip().lower() in ("true", "1", "yes"),
-            "license": license[:100],
-            "attribution": attribution,
-            "url": ((props.get("x-url") or "").strip() or provenance.url)[:1000],
-            "import_batch": batch_name,
-            "translated_at": when,
-        }
-    if not rows:
-        return
-    now = utcnow()
-    for row in rows.values():
-        row.update(revision=revision, created_at=now, updated_at=now)
-    sink.store(session, rows, report)
+        # In the order of _COLUMNS.
+        rows[key] = (
+            key,
+            languages[unit.source_language].id,
+            languages[unit.target_language].id,
+            unit.source_text,
+            unit.target_text,
+            source_form,
+            target_form,
+            source_hash,
+            target_hash,
+            None,  # context_hash
+            0,  # position
+            context.region_id,
+            None,  # page_id
+            origin,
+            reviewed,
+            outdated,
+            license[:100],
+            attribution,
+            url[:1000],
+            context.batch_name,
+            context.revision,
+            unit.change_date or unit.creation_date,
+            now,
+            now,
+        )
+    if rows:
+        sink.store(session, rows, report)
 
 
-# The columns an import writes (the keys of `_store_chunk`'s rows), in the model's order.
-_IMPORTED = {
+# The columns an import writes, in the order of `_store_chunk`'s row tuples.
+_COLUMNS = (
     "unit_key", "source_language_id", "target_language_id", "source_text", "target_text",
     "source_form", "target_form", "source_hash", "target_hash", "context_hash", "position",
     "region_id", "page_id", "origin", "reviewed", "outdated", "license", "attribution", "url",
-    "import_batch", "translated_at", "revision", "created_at", "updated_at",
-}  # fmt: skip
-_COLUMNS = [c for c in TranslationUnit.__table__.columns.keys() if c in _IMPORTED]
+    "import_batch", "revision", "translated_at", "created_at", "updated_at",
+)  # fmt: skip
 
 
 class _UnitSink:
     """Where the units of one import go; `report.created` / `unchanged` are counted there."""
 
-    def store(self, session: Session, rows: dict[str, dict[str, Any]], report: ImportReport):
+    def store(
+        self, session: Session, rows: dict[str, tuple[Any, ...]], report: ImportReport
+    ) -> None:
         raise NotImplementedError
 
     def pause(self) -> None:
@@ -290,14 +401,18 @@ class _UnitSink:
 class _InsertSink(_UnitSink):
     """Per chunk: leave out the keys already stored, insert the others in one batch."""
 
-    def store(self, session: Session, rows: dict[str, dict[str, Any]], report: ImportReport):
+    def store(
+        self, session: Session, rows: dict[str, tuple[Any, ...]], report: ImportReport
+    ) -> None:
         known = set(
             session.scalars(
                 select(TranslationUnit.unit_key).where(TranslationUnit.unit_key.in_(rows))
             )
         )
         report.unchanged += len(known)
-        new_rows = [row for key, row in rows.items() if key not in known]
+        new_rows = [
+            dict(zip(_COLUMNS, row, strict=True)) for key, row in rows.items() if key not in known
+        ]
         if new_rows:
             session.execute(insert(TranslationUnit), new_rows)
             report.created += len(new_rows)
@@ -305,10 +420,12 @@ class _InsertSink(_UnitSink):
 
 
 class _CopySink(_UnitSink):
-    """PostgreSQL: every chunk streams into one COPY to a temporary table while the file is
-    still being read (the server takes the rows on its own core), then one INSERT … SELECT
-    adds the keys not stored yet. Several times the rate of batched INSERTs with a key query
-    per chunk (docs/benchmarks.md, bench/tmx_import.py)."""
+    """PostgreSQL: the rows stream into a COPY to a temporary staging table while the file is
+    still being read (the server takes them on its own core); every `STAGED_UNITS` rows, and at
+    the end, one INSERT … SELECT … ON CONFLICT DO NOTHING adds the keys not stored yet, in key
+    order (B-tree locality), and empties the staging table. In steps, a step's rows sort in
+    memory, and key workers go on while the server inserts; several times the rate of batched
+    INSERTs with a key query per chunk (docs/benchmarks.md, bench/tmx_import.py)."""
 
     def __init__(self, session: Session) -> None:
         from psycopg import sql
@@ -319,6 +436,8 @@ class _CopySink(_UnitSink):
         table = sql.Identifier(TranslationUnit.__tablename__)
         staging = sql.Identifier("tmx_import_unit")
         columns = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
+        # A step's rows (about 1 kB each) sort in memory; for this transaction only.
+        self._cursor.execute("SET LOCAL work_mem = '64MB'")
         # Only the imported columns, no constraints; gone at the end of the transaction.
         self._cursor.execute(
             sql.SQL(
@@ -326,24 +445,31 @@ class _CopySink(_UnitSink):
             ).format(staging, columns, table)
         )
         self._copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)
+        # DO NOTHING also skips a key repeated within the statement (a pair again in the file).
         self._insert_statement = sql.SQL(
-            "INSERT INTO {} ({}) SELECT DISTINCT ON (unit_key) {} FROM {} ORDER BY unit_key "
+            "INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY unit_key "
             "ON CONFLICT (unit_key) DO NOTHING"
         ).format(table, columns, columns, staging)
-        self._values_of = itemgetter(*_COLUMNS)
+        self._empty_statement = sql.SQL("TRUNCATE {}").format(staging)
         self._copy: Any = None
         self._copy_context: Any = None
-        self._rows = 0
+        self._staged = 0  # rows in the staging table
+        self._rows = 0  # rows staged in all
+        self._created = 0
 
-    def store(self, session: Session, rows: dict[str, dict[str, Any]], report: ImportReport):
+    def store(
+        self, session: Session, rows: dict[str, tuple[Any, ...]], report: ImportReport
+    ) -> None:
         if self._copy is None:
             self._copy_context = self._cursor.copy(self._copy_statement)
             self._copy = self._copy_context.__enter__()
         write_row = self._copy.write_row
-        values_of = self._values_of
         for row in rows.values():
-            write_row(values_of(row))  # Origin is a StrEnum: written as its value
+            write_row(row)  # Origin is a StrEnum: written as its value
         self._rows += len(rows)
+        self._staged += len(rows)
+        if self._staged >= STAGED_UNITS:
+            self._insert_staged(report)
 
     def pause(self) -> None:
         if self._copy_context is not None:
@@ -351,11 +477,18 @@ class _CopySink(_UnitSink):
         self._copy = self._copy_context = None
 
     def finish(self, session: Session, report: ImportReport) -> None:
+        self._insert_staged(report)
+        report.unchanged += self._rows - self._created
+        report.created += self._created
+
+    def _insert_staged(self, report: ImportReport) -> None:
         self.pause()
+        if not self._staged:
+            return
         self._cursor.execute(self._insert_statement)
-        created = max(self._cursor.rowcount, 0)
-        report.created += created
-        report.unchanged += self._rows - created
+        self._created += max(self._cursor.rowcount, 0)
+        self._cursor.execute(self._empty_statement)
+        self._staged = 0
 
     def abort(self) -> None:
         context, self._copy, self._copy_context = self._copy_context, None, None

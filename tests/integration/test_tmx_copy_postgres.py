@@ -130,3 +130,43 @@ def test_a_file_broken_after_many_chunks_stores_nothing_on_postgresql(
         assert report.created == 3
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_import_in_steps_with_key_workers_is_idempotent_and_atomic_on_postgresql(
+    tmp_path: Path, postgres_url, monkeypatch
+):
+    """Every unit its own chunk and step (the unit table grows during the import), keys from
+    worker processes: the repeated pair is stored once, the same file again adds nothing, and a
+    file broken after some steps were inserted leaves nothing behind."""
+    from memory.errors import ImportRejected
+    from memory.services import tmx_io
+
+    monkeypatch.setattr(tmx_io, "CHUNK_UNITS", 1)
+    monkeypatch.setattr(tmx_io, "STAGED_UNITS", 1)
+    monkeypatch.setattr(tmx_io, "KEY_WORKERS_AFTER", 0)
+    monkeypatch.setattr(tmx_io, "key_workers", lambda: 2)
+    first_tu = TMX[TMX.index("<tu ") : TMX.index("</tu>") + len("</tu>")]
+    repeated = tmp_path / "repeated.tmx"
+    repeated.write_text(TMX.replace("</body>", first_tu + "\n</body>"), encoding="utf-8")
+    broken = tmp_path / "broken.tmx"
+    broken.write_text(TMX.replace("</body></tmx>", "<tu><tuv xml:lang='de'><seg>x</tuv>"))
+    app = create_app({"DATABASE_URL": postgres_url, "EMBEDDING_MODEL": "fake", "TESTING": True})
+    with app.app_context():
+        db.create_all()
+
+        def imported(path: Path):
+            return import_tmx(
+                db.session, None, str(path), batch_name="s", license="CC0", attribution="x"
+            )
+
+        def stored() -> int:
+            return db.session.scalar(select(func.count()).select_from(TranslationUnit))
+
+        with pytest.raises(ImportRejected, match="line"):
+            imported(broken)
+        assert stored() == 0
+        first, again = imported(repeated), imported(repeated)
+        assert (first.created, first.unchanged, first.units) == (3, 1, 4)
+        assert (again.created, again.unchanged, stored()) == (0, 4, 3)
+        db.session.remove()
+        db.engine.dispose()
