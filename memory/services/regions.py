@@ -6,16 +6,24 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from memory.authorization import Action, Actor, authorize
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.language_tags import service_language_code
-from memory.models import Language, Region, RegionKind, RegionLanguage, TextDirection
+from memory.models import (
+    Language,
+    Region,
+    RegionKind,
+    RegionLanguage,
+    TextDirection,
+    region_neighbours,
+)
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "ku-arab", "dv", "yi"})
 
@@ -135,6 +143,69 @@ def get_region(session: Session, slug: str) -> Region:
             f"Unknown region '{slug}'.", errors={"region": [f"Unknown region '{slug}'."]}
         )
     return region
+
+
+# Where regions are, for ranking matches by region on every lookup: kept per process and
+# database for REGION_CACHE_SECONDS. A slug the cache lacks is read anew (a region created by
+# another process is found at once); any flush in this process that writes a region (its
+# coordinates, neighbours …) drops the cache.
+REGION_CACHE_SECONDS = 60.0
+_places_cache: weakref.WeakKeyDictionary[Engine, tuple[float, RegionPlaces]] = (
+    weakref.WeakKeyDictionary()
+)
+_places_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RegionPlaces:
+    """Every region's id by slug, its neighbours and its coordinates."""
+
+    ids: Mapping[str, int]
+    neighbours: Mapping[int, frozenset[int]]
+    coordinates: Mapping[int, tuple[float | None, float | None]]
+
+
+def region_places(session: Session, slug: str | None = None) -> RegionPlaces:
+    """The regions' places, from this process's cache when fresh and holding `slug`; else two
+    statements (regions, neighbour pairs)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with _places_lock:
+        entry = _places_cache.get(engine)
+    if (
+        entry is not None
+        and time.monotonic() - entry[0] < REGION_CACHE_SECONDS
+        and (slug is None or slug in entry[1].ids)
+    ):
+        return entry[1]
+    rows = session.execute(select(Region.id, Region.slug, Region.latitude, Region.longitude))
+    ids, coordinates = {}, {}
+    for row in rows:
+        ids[row.slug] = row.id
+        coordinates[row.id] = (row.latitude, row.longitude)
+    neighbours: dict[int, set[int]] = {}
+    for region_id, neighbour_id in session.execute(
+        select(region_neighbours.c.region_id, region_neighbours.c.neighbour_id)
+    ):
+        neighbours.setdefault(region_id, set()).add(neighbour_id)
+    places = RegionPlaces(
+        ids=ids,
+        neighbours={key: frozenset(value) for key, value in neighbours.items()},
+        coordinates=coordinates,
+    )
+    with _places_lock:
+        _places_cache[engine] = (time.monotonic(), places)
+    return places
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_places_after_region_writes(session: Session, _context: object) -> None:
+    # The new/dirty/deleted sets still show what this flush wrote.
+    if any(isinstance(o, Region) for o in (*session.new, *session.dirty, *session.deleted)):
+        engine = session.get_bind()
+        with _places_lock:
+            if isinstance(engine, Engine):
+                _places_cache.pop(engine, None)
 
 
 def list_regions(session: Session) -> Sequence[Region]:

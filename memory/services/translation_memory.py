@@ -64,7 +64,13 @@ from memory.services.pages import (
     latest_public_by_language,
     translation_source_language,
 )
-from memory.services.regions import cached_language, get_language, get_region
+from memory.services.regions import (
+    RegionPlaces,
+    cached_language,
+    get_language,
+    get_region,
+    region_places,
+)
 from memory.snapshot_folder import SnapshotRequests
 from memory.tm_models import (
     TmDeferredRevision,
@@ -1208,7 +1214,7 @@ class LookupMatch:
 class _Query:
     text: str
     key: SegmentKey
-    region: Region | None
+    region_id: int | None  # the asking region
     context_hash: str | None
 
 
@@ -1301,9 +1307,12 @@ class LookupContext:
                 "Source and target language are the same.",
                 errors={"target_language": ["Must differ from source_language."]},
             )
-        self.home = get_region(session, region) if region else None
+        places = region_places(session, region) if region else _NOWHERE
+        if region is not None and region not in places.ids:
+            get_region(session, region)  # raises NotFound, as for any unknown region
+        self.home_id = places.ids[region] if region else None
         index.ensure_fresh(session)
-        self.ranker = _RegionRanker(session, self.home)
+        self.ranker = _RegionRanker(self.home_id, places)
 
     def query(
         self, text: str, context_before: str | None = None, context_after: str | None = None
@@ -1316,7 +1325,7 @@ class LookupContext:
                 segment_key(context_before, code).form if context_before else None,
                 segment_key(context_after, code).form if context_after else None,
             )
-        return _Query(text, key, self.home, context_hash)
+        return _Query(text, key, self.home_id, context_hash)
 
     def prefetch_exact(self, queries: Iterable[_Query]) -> None:
         """Fetch the exact candidates of many segments in a few queries instead of one each."""
@@ -1588,7 +1597,7 @@ def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool
         reviewed=unit.reviewed,
         outdated=unit.outdated,
         placeholder_mismatches=mismatches,
-        other_region=query.region is not None and unit.region_id != query.region.id,
+        other_region=query.region_id is not None and unit.region_id != query.region_id,
         pivot=pivot,
         context_mismatch=query.context_hash is not None and unit.context_hash != query.context_hash,
         rejections=unit.rejections or 0,
@@ -1816,29 +1825,25 @@ def _origin(unit: TranslationUnit, source: Language, target: Language) -> dict[s
     }
 
 
+_NOWHERE = RegionPlaces(ids={}, neighbours={}, coordinates={})
+
+
 class _RegionRanker:
     """Tie-break at equal score: same region, then neighbours, then other regions by distance."""
 
-    def __init__(self, session: Session, home: Region | None) -> None:
-        self.home = home
-        self.neighbours = {n.id for n in home.neighbours} if home else set()
-        self._coordinates: dict[int, tuple[float | None, float | None]] = {}
-        if home is not None:
-            self._coordinates = {
-                row.id: (row.latitude, row.longitude)
-                for row in session.execute(select(Region.id, Region.latitude, Region.longitude))
-            }
+    def __init__(self, home_id: int | None, places: RegionPlaces) -> None:
+        self.home_id = home_id
+        self.neighbours = places.neighbours.get(home_id, frozenset()) if home_id else frozenset()
+        self._coordinates = places.coordinates
 
     def rank(self, region_id: int | None) -> tuple[int, float]:
-        if self.home is None:
-            return (0, 0.0)
-        if region_id == self.home.id:
+        if self.home_id is None or region_id == self.home_id:
             return (0, 0.0)
         group = 1 if region_id in self.neighbours else 2
         return (group, self._distance(region_id))
 
     def _distance(self, region_id: int | None) -> float:
-        here = (self.home.latitude, self.home.longitude) if self.home else (None, None)
+        here = self._coordinates.get(self.home_id, (None, None)) if self.home_id else (None, None)
         there = self._coordinates.get(region_id, (None, None)) if region_id else (None, None)
         if None in here or None in there:
             return math.inf

@@ -260,7 +260,6 @@ def test_neighbouring_region_ranks_before_a_distant_one_at_equal_score(app, clie
                     "languages": [{"code": "de"}, {"code": "en", "parent": "de"}],
                 },
             )
-        update_region(db.session, ADMIN, "beta", {"neighbours": ["delta"]})
     for slug, english in (
         ("gamma", "Please register your home within two weeks."),
         ("delta", "Register your place of residence within two weeks, please."),
@@ -269,6 +268,12 @@ def test_neighbouring_region_ranks_before_a_distant_one_at_equal_score(app, clie
         push(app, slug, "1", "en", "Registration", f"<p>{english}</p>")
     refresh_everything(app)
     text = "Bitte melden Sie Ihren Wohnsitz innerhalb von zwei Wochen an."
+    # No neighbours yet: the regions' places are now in this process's cache.
+    before = lookup(client, text=text, source_language="de", target_language="en", region="beta")
+    assert [m["origin"]["region"] for m in before.json["matches"]] == ["gamma", "delta"]
+    with app.app_context():
+        update_region(db.session, ADMIN, "beta", {"neighbours": ["delta"]})
+    # The change drops the cache: the next lookup ranks the new neighbour first.
     ranked = lookup(client, text=text, source_language="de", target_language="en", region="beta")
     regions = [m["origin"]["region"] for m in ranked.json["matches"]]
     assert regions == ["delta", "gamma"]
@@ -550,6 +555,7 @@ def test_a_lookup_with_a_region_token_sends_two_statements_the_token_and_the_uni
         "text": SENTENCE.replace("Graben", "Anger"),
         "source_language": "de",
         "target_language": "en",
+        "region": "lkaugsburg",  # ranked by region: the regions' places come from the cache
     }
     headers = {"Authorization": f"Bearer {token.plaintext}"}
     assert client.post("/api/v1/tm/lookup", json=body, headers=headers).status_code == 200
