@@ -1,6 +1,8 @@
 """Local specifics become typed placeholders, and the query's values go into stored translations."""
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from matchers.normalise import normalise_for_matching
 from matchers.placeholders import extract_placeholders, transfer_placeholders
@@ -241,3 +243,47 @@ def test_a_number_is_never_written_into_a_12_hour_time():
 @pytest.mark.parametrize("text", ["von 16 bis 19 Uhr", "16-19 Uhr", "16 – 19:30 Uhr"])
 def test_both_hours_of_a_range_are_times(text: str):
     assert [kind for kind, _ in kinds_and_values(text)] == ["TIME", "TIME"]
+
+
+# Pieces of values and words, joined at random: dates, times, amounts, phones, URLs, numbers.
+_PIECES = [
+    *"0123456789",
+    *"٠١٢۰۱۲",
+    *" .,:-–/+()",
+    "€",
+    "Euro",
+    "EUR",
+    "Uhr",
+    "h",
+    " bis ",
+    "März",
+    "Jan.",
+    "www.",
+    "https://",
+    "http://",
+    "amt.de",
+    "Abc",
+    "wohnen",
+    "\u00a0",
+    "(0821)",
+    "+49",
+    "0821",
+    "3102",
+    "12,50",
+    "01.02.2024",
+    "8:00",
+]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25).map("".join))
+@example("Tel. (0821) 310 20, www.amt.de, 12 EUR, Euro 5, +4982131022813 ab 8 Uhr")
+def test_the_fast_pattern_for_texts_without_an_at_sign_finds_what_the_full_one_finds(text: str):
+    """A text without "@" is read by a pattern without EMAIL behind a first-character lookahead
+    (10× faster); it must match exactly where and what the full pattern matches."""
+    from matchers.placeholders import _COMBINED, _WITHOUT_EMAIL
+
+    def spans(pattern):
+        return [(m.lastgroup, m.start(), m.end()) for m in pattern.finditer(text)]
+
+    assert spans(_WITHOUT_EMAIL) == spans(_COMBINED)
