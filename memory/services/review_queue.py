@@ -38,11 +38,11 @@ from memory.services.pages import (
 )
 from memory.services.suggestions import _visible_suggestion
 from memory.services.translation_memory import (
-    _delete_units,
     next_revision,
     segment_key,
     strip_markup,
 )
+from memory.services.translation_memory.units import _delete_units
 from memory.tm_models import TranslationUnit
 
 __all__ = [

@@ -252,9 +252,9 @@ def test_without_a_snapshot_lookups_answer_exact_matches_and_say_warming_up(app,
 def test_a_delta_that_outgrows_a_tenth_of_the_snapshot_asks_for_a_new_one(
     app, tmp_path, monkeypatch
 ):
-    from memory.services import translation_memory
+    from memory.services.translation_memory import index as tm_index
 
-    monkeypatch.setattr(translation_memory, "DELTA_REBUILD_MINIMUM", 0)
+    monkeypatch.setattr(tm_index, "DELTA_REBUILD_MINIMUM", 0)
     with app.app_context():
         session = db.session
         build_index_snapshot(session, tmp_path)  # empty: taken before any unit
