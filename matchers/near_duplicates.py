@@ -1368,23 +1368,46 @@ def _ranks_in_regions(
     attribute: Literal["cosine", "title_cosine"],
 ) -> dict[tuple[str, int], int]:
     """For each candidate with that cosine: 1 + how many allowed pages of its own region (in
-    its language) are nearer than it; one sorted pass per region of the candidates."""
-    by_region: dict[tuple[str, int], list[tuple[int, float]]] = defaultdict(list)
+    its language) are nearer than it.
+
+    One vectorised pass per language: only rows above the weakest candidate of their region can
+    count, and those are sorted by (region, cosine) as one int64 key (the region in the high 32
+    bits, the float32 cosine's order-preserving bit pattern in the low 32), so each candidate's
+    count is two binary searches, exact as comparing the cosines themselves."""
+    by_language: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for (language, row), candidate in candidates.items():
         value = getattr(candidate, attribute)
         if value is not None and language in cosines_by_language:
-            code = int(stores[language].region_codes[row])
-            by_region[(language, code)].append((row, value))
+            by_language[language].append((row, value))
     ranks: dict[tuple[str, int], int] = {}
-    for (language, code), members in by_region.items():
+    for language, members in by_language.items():
         cosines, valid = cosines_by_language[language]
-        rows = stores[language].region_rows(code)
-        region = np.sort(cosines[rows[valid[rows]]])
-        values = np.array([value for _, value in members], dtype=np.float64)
-        above = region.size - np.searchsorted(region, values, side="right")
-        for (row, _), count in zip(members, above.tolist(), strict=True):
+        store = stores[language]
+        rows = np.array([row for row, _ in members], dtype=np.int64)
+        values = np.array([value for _, value in members], dtype=np.float32)
+        codes = store.region_codes[rows].astype(np.int64)
+        n = valid.size
+        # The weakest candidate's cosine per region (+inf for regions without a candidate).
+        weakest = np.full(int(store.region_codes[:n].max(initial=0)) + 1, np.inf, np.float32)
+        np.minimum.at(weakest, codes, values)
+        all_codes = store.region_codes[:n]
+        counted = np.flatnonzero(valid & (cosines > weakest[all_codes]))
+        keys = np.sort(
+            (all_codes[counted].astype(np.int64) << 32)
+            | _ordered_bits(cosines[counted].astype(np.float32))
+        )
+        own = (codes << 32) | _ordered_bits(values)
+        region_end = np.searchsorted(keys, (codes + 1) << 32, side="left")
+        above = region_end - np.searchsorted(keys, own, side="right")
+        for row, count in zip(rows.tolist(), above.tolist(), strict=True):
             ranks[(language, row)] = count + 1
     return ranks
+
+
+def _ordered_bits(values: np.ndarray) -> np.ndarray:
+    """float32 → int64 in [0, 2³²) with the same order (IEEE bits, negatives flipped)."""
+    bits = values.view(np.uint32).astype(np.int64)
+    return np.where(bits & 0x80000000, 0xFFFFFFFF - bits, bits | 0x80000000)
 
 
 def _by_key(store: _LanguageStore, rows: np.ndarray) -> np.ndarray:
