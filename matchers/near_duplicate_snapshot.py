@@ -79,10 +79,9 @@ def _load_array(path: Path, mode: Literal["r"] | None) -> np.ndarray:
     # np.load cannot map an empty file region: small or empty arrays are read.
     if mode is not None and path.stat().st_size <= 4096:
         mode = None
-    array = np.load(path, mmap_mode=mode, allow_pickle=False)
-    # A plain ndarray over the same mapping (kept alive through `.base`): indexing a np.memmap
-    # runs Python code per slice (≈ 2 ms a query at 100 000 pages), a plain view does not.
-    return array.view(np.ndarray)
+    # Plain ndarray views of mapped files (as in matchers.form_index): indexing a np.memmap runs
+    # Python code per slice, ≈ 2 ms a query at 100 000 pages.
+    return np.asarray(np.load(path, mmap_mode=mode, allow_pickle=False))
 
 
 def _fsync_directory(path: Path) -> None:

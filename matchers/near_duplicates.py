@@ -1386,15 +1386,14 @@ def _ranks_in_regions(
         rows = np.array([row for row, _ in members], dtype=np.int64)
         values = np.array([value for _, value in members], dtype=np.float32)
         codes = store.region_codes[rows].astype(np.int64)
-        n = valid.size
+        all_codes = store.region_codes[: valid.size]
         # The weakest candidate's cosine per region (+inf for regions without a candidate).
-        weakest = np.full(int(store.region_codes[:n].max(initial=0)) + 1, np.inf, np.float32)
+        weakest = np.full(int(all_codes.max(initial=0)) + 1, np.inf, np.float32)
         np.minimum.at(weakest, codes, values)
-        all_codes = store.region_codes[:n]
         counted = np.flatnonzero(valid & (cosines > weakest[all_codes]))
         keys = np.sort(
             (all_codes[counted].astype(np.int64) << 32)
-            | _ordered_bits(cosines[counted].astype(np.float32))
+            | _ordered_bits(cosines[counted].astype(np.float32, copy=False))
         )
         own = (codes << 32) | _ordered_bits(values)
         region_end = np.searchsorted(keys, (codes + 1) << 32, side="left")
