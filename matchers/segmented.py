@@ -29,9 +29,20 @@ _INITIAL_OWN_ROWS = 256
 
 # Rows from which a scan is split over threads: below it the hand-off (≈ 50 µs) is not worth it.
 PARALLEL_ROWS = 16_384
-# Threads per process for a scan: the cores, at most 4 (a 384-wide float32 scan is bound by
-# memory bandwidth beyond that). TM_SCAN_THREADS=1 turns the threads off.
-SCAN_THREADS = max(1, int(os.environ.get("TM_SCAN_THREADS", min(os.cpu_count() or 1, 4))))
+
+
+def _scan_threads() -> int:
+    """Threads per process for a scan: TM_SCAN_THREADS, else the cores, at most 4 (a 384-wide
+    float32 scan is bound by memory bandwidth beyond that); 1 turns the threads off."""
+    setting = os.environ.get("TM_SCAN_THREADS", "").strip()
+    if not setting:
+        return min(os.cpu_count() or 1, 4)
+    if not setting.isdigit() or int(setting) < 1:
+        raise ValueError(f"TM_SCAN_THREADS must be a whole number ≥ 1, not {setting!r}")
+    return int(setting)
+
+
+SCAN_THREADS = _scan_threads()
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
@@ -58,8 +69,9 @@ def scan(matrix: np.ndarray, vector: np.ndarray, out: np.ndarray | None = None) 
         return np.einsum("ij,j->i", matrix, vector, out=out)
     bounds = np.linspace(0, n, SCAN_THREADS + 1).astype(int)
     blocks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    pool = _scan_pool()
     futures = [
-        _scan_pool().submit(np.einsum, "ij,j->i", matrix[start:end], vector, out=out[start:end])
+        pool.submit(np.einsum, "ij,j->i", matrix[start:end], vector, out=out[start:end])
         for start, end in blocks[1:]
     ]
     start, end = blocks[0]

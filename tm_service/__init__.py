@@ -29,6 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Waiting writers queue instead of failing at once with "database is locked".
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
+    # TM_SCAN_THREADS is read when matchers.segmented is imported: a bad value stops the start.
+    import matchers.segmented  # noqa: F401
     from memory.errors import NotFound
     from tm_service.api import create_api
     from tm_service.auth import current_actor, refuse_anonymous_calls_of_token_routes
