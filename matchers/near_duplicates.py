@@ -1404,8 +1404,9 @@ def _ranks_in_regions(
 
 
 def _ordered_bits(values: np.ndarray) -> np.ndarray:
-    """float32 → int64 in [0, 2³²) with the same order (IEEE bits, negatives flipped)."""
-    bits = values.view(np.uint32).astype(np.int64)
+    """float32 → int64 in [0, 2³²) with the same order (IEEE bits, negatives flipped); -0.0
+    becomes +0.0 first (adding 0), so equal cosines get equal keys."""
+    bits = (values + np.float32(0.0)).astype(np.float32).view(np.uint32).astype(np.int64)
     return np.where(bits & 0x80000000, 0xFFFFFFFF - bits, bits | 0x80000000)
 
 

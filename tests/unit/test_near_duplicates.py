@@ -361,3 +361,13 @@ def test_across_languages_the_page_with_the_nearest_title_is_found_though_its_te
         min_relation="related",
     )
     assert 7 not in {page.key for page in plain}
+
+
+def test_region_rank_keys_order_cosines_as_the_floats_do():
+    from matchers.near_duplicates import _ordered_bits
+
+    values = np.array([-1.0, -0.5, -1e-30, -0.0, 0.0, 1e-30, 0.25, 0.9999999, 1.0], np.float32)
+    keys = _ordered_bits(values)
+    assert keys[3] == keys[4]  # -0.0 == 0.0
+    assert np.all(np.diff(np.delete(keys, 3)) > 0)
+    assert keys.min() >= 0 and keys.max() < 2**32
