@@ -124,6 +124,18 @@ def test_token_secret_is_stored_hashed(app, make_token):
         assert len(stored.secret_hash) == 64
 
 
+def test_a_secret_holding_underscores_still_authenticates(client, make_token, monkeypatch):
+    # URL-safe base64 uses "_": one secret in 64 starts with it. The service splits the
+    # token at its first two underscores only.
+    from memory.services import tokens
+
+    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda _n: "_a_b__c_")
+    token = make_token("cms")
+    assert token.endswith("__a_b__c_")
+    assert push(client, token).status_code == 201
+    assert push(client, token[:-1]).status_code == 401
+
+
 def test_draft_is_never_public(client, make_token):
     token = make_token("cms")
     push(client, token, body={**PAGE, "title": "Öffentlich"})
