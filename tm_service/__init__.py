@@ -35,7 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from tm_service.api import create_api
     from tm_service.auth import current_actor, refuse_anonymous_calls_of_token_routes
     from tm_service.cli import register_cli
-    from tm_service.extensions import db, migrate
+    from tm_service.extensions import db, migrate, start_request_session
     from tm_service.problems import register_problem_handlers
     from tm_service.ui import register_ui
 
@@ -46,6 +46,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     _register_docs_assets(app)
     register_ui(app)
+
+    @app.before_request
+    def _read_only_routes_without_a_transaction():
+        # First: the token check below is the request's first statement.
+        start_request_session(app.view_functions.get(request.endpoint))
 
     @app.before_request
     def _authenticate_presented_tokens():

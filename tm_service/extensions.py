@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sqlite3
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -92,3 +93,23 @@ def _sqlite_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
     mode its lock kept every request waiting until it failed with "database is locked"."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def read_only(view: View) -> View:
+    """Mark a route whose requests only read (lookups, page reads): their statements run without
+    a transaction (the connection in AUTOCOMMIT), so a pooled connection needs neither a BEGIN
+    nor a ROLLBACK round trip. On PostgreSQL each statement sees its own snapshot either way
+    (READ COMMITTED). A write such a request makes (a queued job row) commits on its own.
+    Place it under `@blp.route`; the request hook reads it (`start_request_session`)."""
+    view.read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def start_request_session(view: Callable[..., Any] | None) -> None:
+    """Before a request's first statement: a route marked `read_only` gets its connection in
+    AUTOCOMMIT."""
+    if getattr(view, "read_only", False):
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

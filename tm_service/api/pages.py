@@ -19,13 +19,14 @@ from tm_service.api.schemas import (
 )
 from tm_service.api.terminology import PushedTranslationSchema, with_term_warnings
 from tm_service.auth import current_actor, token_required
-from tm_service.extensions import db
+from tm_service.extensions import db, read_only
 from tm_service.jobs import translation_changed
 
 blp = Blueprint("pages", __name__, description="Pages and their translations")
 
 
 @blp.route("/regions/<string:region>/pages")
+@read_only
 @blp.arguments(PageListQuerySchema, location="query")
 @blp.response(200, PageListSchema)
 @blp.alt_response(404, description="Unknown region or language")
@@ -51,6 +52,7 @@ def list_pages(query, region):
 
 
 @blp.route("/regions/<string:region>/pages/<string:external_id>")
+@read_only
 @blp.arguments(DraftQuerySchema, location="query")
 @blp.response(200, PageSchema)
 @blp.alt_response(404, description="Unknown region or page")
@@ -66,6 +68,7 @@ def get_page(query, region, external_id):
 
 
 @blp.route("/regions/<string:region>/pages/<string:external_id>/translations/<string:language>")
+@read_only
 @blp.arguments(DraftQuerySchema, location="query")
 @blp.response(200, TranslationSchema)
 @blp.alt_response(404, description="Unknown region, page or language")

@@ -18,7 +18,7 @@ from memory.services import tmx_io
 from memory.services import translation_memory as tm_service
 from tm_service.api.schemas import LANGUAGE_CODE, SLUG, StrictSchema
 from tm_service.auth import current_actor, token_required
-from tm_service.extensions import db
+from tm_service.extensions import db, read_only
 
 blp = Blueprint("tm", __name__, description="Translation memory: lookup, concordance, TMX")
 
@@ -239,6 +239,7 @@ class ExportQuerySchema(StrictSchema):
 
 
 @blp.route("/tm/lookup", methods=["POST"])
+@read_only
 @blp.arguments(LookupSchema)
 @blp.response(200, LookupResultSchema)
 @blp.alt_response(404, description="Unknown language or region")
@@ -275,6 +276,7 @@ def lookup(data):
 
 
 @blp.route("/tm/concordance")
+@read_only
 @blp.arguments(ConcordanceQuerySchema, location="query")
 @blp.response(200, ConcordanceResultSchema)
 @blp.alt_response(404, description="Unknown language")

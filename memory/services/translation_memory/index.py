@@ -10,7 +10,8 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,19 @@ from memory.tm_snapshot import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _in_a_transaction(session: Session) -> Iterator[Session]:
+    """The session, or a short-lived one of its own when the session's connection runs in
+    AUTOCOMMIT (a read-only request, `tm_service.extensions.read_only`): catching up streams
+    units through a server-side cursor, which PostgreSQL opens only inside a transaction."""
+    options = session.connection().get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        yield session
+        return
+    with Session(bind=session.get_bind()) as own:
+        yield own
 
 
 DEFAULT_REFRESH_SECONDS = 2.0
@@ -132,17 +146,17 @@ class TranslationMemoryIndex:
         now = time.monotonic()
         if not force and now - self._checked_at < self.refresh_seconds:
             return
-        with self._lock:
+        with self._lock, _in_a_transaction(session) as reading:
             if not force and now - self._checked_at < self.refresh_seconds:
                 return
-            revision, epoch = current_revision(session)
+            revision, epoch = current_revision(reading)
             if self.snapshot_dir is None:
                 if self._revision is None or epoch != self._epoch or revision < self._revision:
-                    self._build_in_memory(session)
+                    self._build_in_memory(reading)
                 elif revision > self._revision:
-                    self._catch_up(session, self._revision, revision)
+                    self._catch_up(reading, self._revision, revision)
             else:
-                self._follow_snapshots(session, revision, epoch)
+                self._follow_snapshots(reading, revision, epoch)
             self._checked_at = time.monotonic()
 
     def rebuild(self, session: Session) -> dict[str, Any]:
