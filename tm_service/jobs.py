@@ -145,7 +145,8 @@ def get_semantic_memory(app: Flask | None = None):
     """This app's sentence-vector indexes of the memory (built lazily on first query)."""
     from memory.services.semantic import SemanticMemory
 
-    app = app or current_app
+    # The app itself, not the proxy: its background load runs outside any app context.
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     holder = app.extensions.get("tm_semantic")
     if holder is None:
         with _extensions_lock:

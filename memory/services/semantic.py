@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
 from matchers.embeddings import Encoder
 from matchers.semantic_index import Neighbour, SegmentVectorIndex
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 
 SEGMENT_KIND = "segment"
 EMBED_BATCH = 64
+# A web request waits at most this long for the sentence index to load or catch up; past it, it
+# is answered without semantic candidates while the load goes on in a background thread.
+REQUEST_WAIT_S = 2.0
 # Shorter texts carry too little meaning to match by it ("Adresse:", "Tel.").
 MIN_SEMANTIC_WORDS = 3
 
@@ -249,6 +253,8 @@ class SemanticMemory:
         self._model_name = model_name
         self.refresh_seconds = refresh_seconds
         self._lock = threading.RLock()
+        self._refresher: threading.Thread | None = None
+        self._refresher_lock = threading.Lock()
         self._indexes: dict[int, SegmentVectorIndex] = {}
         self._key_of_text: dict[tuple[int, str], int] = {}  # (source language id, hash) → key
         self._text_of_key: dict[int, tuple[int, str, str]] = {}  # key → (language, hash, text)
@@ -260,6 +266,46 @@ class SemanticMemory:
         self._checked_at = -float("inf")
 
     # ---- freshness ------------------------------------------------------------------------
+
+    def refresh(self, session: Session, *, wait_s: float | None = None) -> bool:
+        """Catch up with the database if `refresh_seconds` passed since the last check: here
+        (wait_s None: a job, the CLI), or in a background thread of the process that the
+        caller waits for at most wait_s seconds (a web request: the first load reads every
+        unit, about 40 s a million). True when the index is up to date."""
+        if time.monotonic() - self._checked_at < self.refresh_seconds:
+            return True
+        if wait_s is None:
+            self.ensure_fresh(session)
+            return True
+        engine = session.get_bind().engine  # a thread of its own needs its own connection
+        if isinstance(engine.pool, StaticPool):  # one shared connection (SQLite in memory)
+            self.ensure_fresh(session)
+            return True
+        with self._refresher_lock:
+            refresher = self._refresher
+            if refresher is None or not refresher.is_alive():
+                refresher = self._refresher = threading.Thread(
+                    target=self._refresh_alone,
+                    args=(engine,),
+                    name="tm-semantic-refresh",
+                    daemon=True,
+                )
+                refresher.start()
+        refresher.join(wait_s)
+        return not refresher.is_alive()
+
+    def _refresh_alone(self, engine: Engine) -> None:
+        try:
+            with Session(bind=engine) as session:
+                self.ensure_fresh(session)
+        except Exception:  # the next request starts another; a job would raise it
+            log.exception("semantic index refresh failed")
+
+    @property
+    def warming_up(self) -> bool:
+        """Nothing loaded yet, or a background refresh still running."""
+        refresher = self._refresher
+        return self._revision is None or (refresher is not None and refresher.is_alive())
 
     def ensure_fresh(self, session: Session, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -380,21 +426,25 @@ class SemanticMemory:
         *,
         limit: int = 3,
         exclude_page_id: int | None = None,
+        wait_s: float | None = None,
     ) -> list[list[SemanticHit]]:
         """Per query text: up to `limit` units (source → target) nearest by meaning, best first.
 
-        A text without a cached vector (not embedded yet) or too short gets no hits.
+        A text without a cached vector (not embedded yet) or too short gets no hits; so does
+        every text while the index is still loading after `wait_s` seconds (see `refresh`).
         """
-        self.ensure_fresh(session)
+        fresh = self.refresh(session, wait_s=wait_s)
+        results: list[list[SemanticHit]] = [[] for _ in texts]
         plain = [segment_text(t) for t in texts]
         hashes = [text_hash(t) for t in plain]
         wanted = {h for h, t in zip(hashes, plain, strict=True) if worth_embedding(t)}
         vectors = cached_vectors(session, self._model_name(), wanted, kind=SEGMENT_KIND)
-        results: list[list[SemanticHit]] = [[] for _ in texts]
-        with self._lock:
+        rows = [i for i, h in enumerate(hashes) if h in vectors]
+        if not rows or not self._lock.acquire(blocking=fresh):
+            return results  # nothing to ask, or the background load holds the index
+        try:
             index = self._indexes.get(source_language_id)
-            rows = [i for i, h in enumerate(hashes) if h in vectors]
-            if index is None or not rows:
+            if index is None:
                 return results
             query = np.stack([vectors[hashes[i]] for i in rows])
             found = index.search(query, k=limit * 4 + 4)
@@ -413,4 +463,6 @@ class SemanticMemory:
                         results[i].append(SemanticHit(ref.unit_id, ref.page_id, text, neighbour))
                     if len({h.source_text for h in results[i]}) >= limit:
                         break
+        finally:
+            self._lock.release()
         return results

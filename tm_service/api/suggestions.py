@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -10,6 +10,7 @@ from connectors.deepl_client import DeepLTranslator
 from memory.review_models import Decision, SuggestionStatus
 from memory.services import similarity as similarity_service
 from memory.services import suggestions as suggestion_service
+from memory.services.semantic import REQUEST_WAIT_S
 from tm_service.api.gazetteer import DraftLocalDetailSchema, LocalDetailSchema
 from tm_service.api.schemas import LANGUAGE_CODE, StrictSchema, license_of
 from tm_service.api.tm import PenaltySchema, TrustSchema, penalty_policy, tm_index
@@ -55,7 +56,8 @@ def semantic_finder(
     texts,
     exclude_page_id: int | None,
 ):
-    """Units whose source means what each text says (this process's semantic index)."""
+    """Units whose source means what each text says (this process's semantic index). A web
+    request waits at most `REQUEST_WAIT_S` for the index to load; a job waits for it."""
     return get_semantic_memory().neighbours(
         db.session,
         source_language_id,
@@ -63,6 +65,7 @@ def semantic_finder(
         texts,
         limit=SEMANTIC_CANDIDATES,
         exclude_page_id=exclude_page_id,
+        wait_s=REQUEST_WAIT_S if has_request_context() else None,
     )
 
 
