@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +54,9 @@ EMBED_BATCH = 64
 # A web request waits at most this long for the sentence index to load or catch up; past it, it
 # is answered without semantic candidates while the load goes on in a background thread.
 REQUEST_WAIT_S = 2.0
+# From this many texts without a vector (a first load), their vectors come from one streamed
+# read of the model's segment cache instead of queries of 500 hashes each.
+STREAM_CACHE_FROM = 20_000
 # Shorter texts carry too little meaning to match by it ("Adresse:", "Tel.").
 MIN_SEMANTIC_WORDS = 3
 
@@ -241,6 +244,24 @@ class SemanticHit:
     neighbour: Neighbour
 
 
+def _streamed_vectors(
+    session: Session, model: str, wanted: Container[str]
+) -> dict[str, np.ndarray]:
+    """`cached_vectors` of many hashes at once: the model's segment cache read in one pass."""
+    found: dict[str, np.ndarray] = {}
+    rows = session.execute(
+        select(EmbeddingCache.text_hash, EmbeddingCache.vector, EmbeddingCache.dim)
+        .where(EmbeddingCache.model == model, EmbeddingCache.kind == SEGMENT_KIND)
+        .execution_options(yield_per=10_000)
+    )
+    for digest, blob, dim in rows:
+        if digest in wanted:
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.shape[0] == dim:
+                found[digest] = vector
+    return found
+
+
 class SemanticMemory:
     """Per-process sentence-vector indexes of the memory's distinct source texts.
 
@@ -271,7 +292,7 @@ class SemanticMemory:
         """Catch up with the database if `refresh_seconds` passed since the last check: here
         (wait_s None: a job, the CLI), or in a background thread of the process that the
         caller waits for at most wait_s seconds (a web request: the first load reads every
-        unit, about 40 s a million). True when the index is up to date."""
+        unit, 5.6 s for 300 000 on PostgreSQL). True when the index is up to date."""
         if time.monotonic() - self._checked_at < self.refresh_seconds:
             return True
         if wait_s is None:
@@ -395,7 +416,10 @@ class SemanticMemory:
         if not wanted:
             return
         by_hash = {self._text_of_key[k][1]: k for k in wanted}
-        vectors = cached_vectors(session, self._model_name(), by_hash, kind=SEGMENT_KIND)
+        if len(by_hash) >= STREAM_CACHE_FROM:
+            vectors = _streamed_vectors(session, self._model_name(), by_hash)
+        else:
+            vectors = cached_vectors(session, self._model_name(), by_hash, kind=SEGMENT_KIND)
         per_language: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
         for digest, vector in vectors.items():
             key = by_hash[digest]
