@@ -20,11 +20,11 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -228,10 +228,13 @@ def embed_segments(
 
 
 @dataclass(frozen=True, slots=True)
-class _UnitRef:
-    unit_id: int
-    target_language_id: int
-    page_id: int | None
+class _Text:
+    """A distinct source text of the memory: its language, the SHA-256 of its plain text (its
+    vector's cache key) and of its matching form (`TranslationUnit.source_hash`)."""
+
+    language_id: int
+    text_hash: str
+    form_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,15 +248,17 @@ class SemanticHit:
 
 
 def _streamed_vectors(
-    session: Session, model: str, wanted: Container[str]
+    session: Session, model: str, wanted: Container[str], *, after_id: int | None = None
 ) -> dict[str, np.ndarray]:
-    """`cached_vectors` of many hashes at once: the model's segment cache read in one pass."""
+    """`cached_vectors` of many hashes at once: the model's segment cache read in one pass
+    (only its rows after id `after_id`, when given)."""
     found: dict[str, np.ndarray] = {}
-    rows = session.execute(
-        select(EmbeddingCache.text_hash, EmbeddingCache.vector, EmbeddingCache.dim)
-        .where(EmbeddingCache.model == model, EmbeddingCache.kind == SEGMENT_KIND)
-        .execution_options(yield_per=10_000)
+    query = select(EmbeddingCache.text_hash, EmbeddingCache.vector, EmbeddingCache.dim).where(
+        EmbeddingCache.model == model, EmbeddingCache.kind == SEGMENT_KIND
     )
+    if after_id is not None:
+        query = query.where(EmbeddingCache.id > after_id)
+    rows = session.execute(query.execution_options(yield_per=10_000))
     for digest, blob, dim in rows:
         if digest in wanted:
             vector = np.frombuffer(blob, dtype=np.float32)
@@ -265,9 +270,14 @@ def _streamed_vectors(
 class SemanticMemory:
     """Per-process sentence-vector indexes of the memory's distinct source texts.
 
+    It holds one entry per distinct source text (its hash, its form's hash and its vector),
+    none per unit: a query finds the units of its nearest texts by their source form in the
+    database (`ix_translation_unit_lookup`), keeping those whose text is the nearest one.
+
     Kept in step with the database like the fuzzy index: `ensure_fresh` reads the TM revision
-    and the embedding cache's last id at most every `refresh_seconds`, then loads only units
-    written (and forgets units deleted) since, and picks up vectors cached since. Thread-safe.
+    and the embedding cache's last id at most every `refresh_seconds`, then loads the texts of
+    units written since, drops the texts of forms left without any unit, and picks up vectors
+    cached since. Thread-safe.
     """
 
     def __init__(self, model_name: Callable[[], str], *, refresh_seconds: float = 2.0) -> None:
@@ -277,11 +287,13 @@ class SemanticMemory:
         self._refresher: threading.Thread | None = None
         self._refresher_lock = threading.Lock()
         self._indexes: dict[int, SegmentVectorIndex] = {}
-        self._key_of_text: dict[tuple[int, str], int] = {}  # (source language id, hash) → key
-        self._text_of_key: dict[int, tuple[int, str, str]] = {}  # key → (language, hash, text)
-        self._units_of_key: dict[int, dict[int, _UnitRef]] = defaultdict(dict)
-        self._key_of_unit: dict[int, int] = {}
-        self._without_vector: set[int] = set()
+        self._key_of_text: dict[tuple[int, str], int] = {}  # (source language, text hash) → key
+        self._text_of_key: dict[int, _Text] = {}
+        self._keys_of_form: dict[tuple[int, str], list[int]] = defaultdict(list)
+        self._unchecked: set[int] = set()  # keys loaded, not yet looked up in the cache
+        # Text hash → keys looked up and not found: only vectors cached later can be theirs.
+        self._waiting: dict[str, list[int]] = {}
+        self._next_key = 1
         self._revision: tuple[int, int] | None = None
         self._cache_marker: int | None = None
         self._checked_at = -float("inf")
@@ -342,18 +354,19 @@ class SemanticMemory:
                 self._reset()
                 self._load_units(session, None)
             elif revision[0] > self._revision[0]:
-                self._forget_deleted(session, self._revision[0])
                 self._load_units(session, self._revision[0])
+                self._forget_deleted(session, self._revision[0])
             elif cache_marker == self._cache_marker:
                 self._checked_at = time.monotonic()
                 return
-            self._attach_vectors(session)
+            cached_after = None if cache_marker == self._cache_marker else self._cache_marker or 0
+            self._attach_vectors(session, cached_after)
             self._revision, self._cache_marker = revision, cache_marker
             self._checked_at = time.monotonic()
             log.info(
                 "semantic index refreshed: %d texts, %d without vector, %.2f s",
                 len(self._text_of_key),
-                len(self._without_vector),
+                len(self._waiting),
                 time.perf_counter() - started,
             )
 
@@ -361,70 +374,108 @@ class SemanticMemory:
         self._indexes.clear()
         self._key_of_text.clear()
         self._text_of_key.clear()
-        self._units_of_key.clear()
-        self._key_of_unit.clear()
-        self._without_vector.clear()
+        self._keys_of_form.clear()
+        self._unchecked.clear()
+        self._waiting.clear()
 
     def _load_units(self, session: Session, since: int | None) -> None:
         query = select(
-            TranslationUnit.id,
             TranslationUnit.source_language_id,
-            TranslationUnit.target_language_id,
             TranslationUnit.source_text,
-            TranslationUnit.page_id,
+            TranslationUnit.source_hash,
         )
         if since is not None:
             query = query.where(units_written_since(since))
-        for row in session.execute(query.execution_options(yield_per=10_000)):
-            text = segment_text(row.source_text)
-            self._forget_unit(row.id)
+        for language, source_text, form_hash in session.execute(
+            query.execution_options(yield_per=10_000)
+        ):
+            text = segment_text(source_text)
             if not worth_embedding(text):
                 continue
-            identity = (row.source_language_id, text_hash(text))
-            key = self._key_of_text.get(identity)
-            if key is None:
-                key = self._key_of_text[identity] = len(self._text_of_key) + 1
-                self._text_of_key[key] = (row.source_language_id, identity[1], text)
-                self._without_vector.add(key)
-            self._units_of_key[key][row.id] = _UnitRef(row.id, row.target_language_id, row.page_id)
-            self._key_of_unit[row.id] = key
+            identity = (language, text_hash(text))
+            if identity in self._key_of_text:
+                continue
+            key = self._key_of_text[identity] = self._next_key
+            self._next_key += 1
+            self._text_of_key[key] = _Text(language, identity[1], form_hash)
+            self._keys_of_form[(language, form_hash)].append(key)
+            self._unchecked.add(key)
 
     def _forget_deleted(self, session: Session, since: int) -> None:
-        for unit_id in session.scalars(
-            select(TranslationUnitDeletion.unit_id).where(TranslationUnitDeletion.revision > since)
+        """Drop the texts of forms that lost units since and have none left (in any target
+        language); a text whose form still has units stays (a query finds no unit of it)."""
+        lost: dict[int, set[str]] = defaultdict(set)
+        for language, form_hash in session.execute(
+            select(TranslationUnitDeletion.source_language_id, TranslationUnitDeletion.source_hash)
+            .where(TranslationUnitDeletion.revision > since)
+            .distinct()
         ):
-            self._forget_unit(unit_id)
+            # Rows logged before migration 0008 name no form: nothing to drop by them.
+            if language is not None and form_hash is not None:
+                if (language, form_hash) in self._keys_of_form:
+                    lost[language].add(form_hash)
+        # Every target language named, so that ix_translation_unit_lookup (source, target,
+        # form) is searched by all three columns instead of read through for the source.
+        targets = sorted(session.scalars(select(Language.id)))
+        for language, forms in lost.items():
+            for chunk in _chunks(sorted(forms), 500):
+                alive = set(
+                    session.scalars(
+                        select(TranslationUnit.source_hash)
+                        .where(
+                            TranslationUnit.source_language_id == language,
+                            TranslationUnit.target_language_id.in_(targets),
+                            TranslationUnit.source_hash.in_(chunk),
+                        )
+                        .distinct()
+                    )
+                )
+                for form_hash in chunk:
+                    if form_hash not in alive:
+                        self._forget_form(language, form_hash)
 
-    def _forget_unit(self, unit_id: int) -> None:
-        key = self._key_of_unit.pop(unit_id, None)
-        if key is None:
-            return
-        units = self._units_of_key.get(key)
-        if units is not None:
-            units.pop(unit_id, None)
-            if not units:
-                # No unit offers this text any more: drop its vector (its key stays reserved).
-                del self._units_of_key[key]
-                language = self._text_of_key[key][0]
-                index = self._indexes.get(language)
-                if index is not None:
-                    index.remove([key])
-                self._without_vector.add(key)
+    def _forget_form(self, language: int, form_hash: str) -> None:
+        keys = self._keys_of_form.pop((language, form_hash), [])
+        index = self._indexes.get(language)
+        if index is not None and keys:
+            index.remove(keys)
+        for key in keys:
+            known = self._text_of_key.pop(key)
+            del self._key_of_text[(language, known.text_hash)]
+            self._unchecked.discard(key)
+            waiting = self._waiting.get(known.text_hash)
+            if waiting is not None and key in waiting:
+                waiting.remove(key)
+                if not waiting:
+                    del self._waiting[known.text_hash]
 
-    def _attach_vectors(self, session: Session) -> None:
-        wanted = [k for k in self._without_vector if k in self._units_of_key]
-        if not wanted:
-            return
-        by_hash = {self._text_of_key[k][1]: k for k in wanted}
-        if len(by_hash) >= STREAM_CACHE_FROM:
-            vectors = _streamed_vectors(session, self._model_name(), by_hash)
-        else:
-            vectors = cached_vectors(session, self._model_name(), by_hash, kind=SEGMENT_KIND)
+    def _attach_vectors(self, session: Session, cached_after: int | None) -> None:
+        """Vectors for the texts loaded since the last call (looked up by hash), and for texts
+        still waiting from the vectors cached after id `cached_after` (None: nothing new)."""
+        model = self._model_name()
+        found: list[tuple[int, np.ndarray]] = []
+        # First the texts that waited (the new ones below are looked up in the whole cache).
+        if cached_after is not None and self._waiting:
+            fresh = _streamed_vectors(session, model, self._waiting, after_id=cached_after)
+            for digest, vector in fresh.items():
+                found += [(key, vector) for key in self._waiting.pop(digest)]
+        if self._unchecked:
+            by_hash: dict[str, list[int]] = defaultdict(list)
+            for key in self._unchecked:
+                by_hash[self._text_of_key[key].text_hash].append(key)
+            self._unchecked.clear()
+            if len(by_hash) >= STREAM_CACHE_FROM:
+                vectors = _streamed_vectors(session, model, by_hash)
+            else:
+                vectors = cached_vectors(session, model, by_hash, kind=SEGMENT_KIND)
+            for digest, keys in by_hash.items():
+                if digest in vectors:
+                    found += [(key, vectors[digest]) for key in keys]
+                else:
+                    self._waiting.setdefault(digest, []).extend(keys)
         per_language: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-        for digest, vector in vectors.items():
-            key = by_hash[digest]
-            per_language[self._text_of_key[key][0]].append((key, vector))
-            self._without_vector.discard(key)
+        for key, vector in found:
+            per_language[self._text_of_key[key].language_id].append((key, vector))
         for language, items in per_language.items():
             index = self._indexes.get(language)
             if index is None or index.dim != items[0][1].shape[0]:
@@ -435,10 +486,10 @@ class SemanticMemory:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
+            waiting = sum(len(keys) for keys in self._waiting.values())
             return {
-                "texts": len(self._units_of_key),
-                "without_vector": len([k for k in self._without_vector if k in self._units_of_key]),
-                "units": len(self._key_of_unit),
+                "texts": len(self._text_of_key),
+                "without_vector": waiting + len(self._unchecked),
             }
 
     def neighbours(
@@ -471,22 +522,113 @@ class SemanticMemory:
             if index is None:
                 return results
             query = np.stack([vectors[hashes[i]] for i in rows])
-            found = index.search(query, k=limit * 4 + 4)
-            for i, neighbours in zip(rows, found, strict=True):
-                for neighbour in neighbours:
-                    language, digest, text = self._text_of_key[neighbour.key]
-                    if digest == hashes[i]:
-                        continue  # the same sentence: the exact match's business
-                    units = [
-                        ref
-                        for ref in self._units_of_key.get(neighbour.key, {}).values()
-                        if ref.target_language_id == target_language_id
-                        and (exclude_page_id is None or ref.page_id != exclude_page_id)
-                    ]
-                    for ref in units:
-                        results[i].append(SemanticHit(ref.unit_id, ref.page_id, text, neighbour))
-                    if len({h.source_text for h in results[i]}) >= limit:
-                        break
+            nearest = [
+                [(n, self._text_of_key[n.key]) for n in found if n.key in self._text_of_key]
+                for found in index.search(query, k=limit * 4 + 4)
+            ]
+            # A form with one known text: its units are units of that text (no hashing them).
+            forms = {
+                known.form_hash: (
+                    known.text_hash
+                    if len(self._keys_of_form.get((source_language_id, known.form_hash), ())) == 1
+                    else None
+                )
+                for row in nearest
+                for _, known in row
+            }
         finally:
             self._lock.release()
+        # The units of the first few neighbours of every text first; the further neighbours'
+        # only for texts still short of `limit` (their near texts had no unit in the target
+        # language, or only on the excluded page).
+        units: dict[str, list[tuple[int, int | None, str]]] = defaultdict(list)
+        fetched: set[str] = set()
+        pending = list(zip(rows, nearest, strict=True))
+        for first in (limit + 1, None):
+            asked = {
+                known.form_hash
+                for _, row in pending
+                for _, known in row[:first]
+                if known.form_hash not in fetched
+            }
+            fetched |= asked
+            for digest, found in _units_by_text(
+                session,
+                source_language_id,
+                target_language_id,
+                {form: forms[form] for form in asked},
+                exclude_page_id,
+            ).items():
+                units[digest] += found
+            short = []
+            for i, row in pending:
+                # Over the neighbours whose units were all read: what a full read would give
+                # once `limit` texts gave units among them.
+                results[i] = _hits(row[:first], hashes[i], units, limit)
+                complete = len({hit.source_text for hit in results[i]}) >= limit
+                if first is not None and not complete and len(row) > first:
+                    short.append((i, row))
+            pending = short
+            if not pending:
+                break
         return results
+
+
+def _hits(
+    row: list[tuple[Neighbour, _Text]],
+    query_hash: str,
+    units: Mapping[str, list[tuple[int, int | None, str]]],
+    limit: int,
+) -> list[SemanticHit]:
+    """The units of a text's nearest texts, nearest first, until `limit` texts gave some."""
+    hits: list[SemanticHit] = []
+    for neighbour, known in row:
+        if known.text_hash == query_hash:
+            continue  # the same sentence: the exact match's business
+        for unit_id, page_id, text in units.get(known.text_hash, ()):
+            hits.append(SemanticHit(unit_id, page_id, text, neighbour))
+        if len({hit.source_text for hit in hits}) >= limit:
+            break
+    return hits
+
+
+def _units_by_text(
+    session: Session,
+    source_language_id: int,
+    target_language_id: int,
+    forms: Mapping[str, str | None],
+    exclude_page_id: int | None,
+) -> dict[str, list[tuple[int, int | None, str]]]:
+    """(unit id, page id, plain source text) of the units of these source forms in the
+    language pair, by the hash of their plain source text, oldest first. `forms` maps each
+    form hash to its one text's hash, or None where several texts share the form (each unit's
+    text is hashed then)."""
+    found: dict[str, list[tuple[int, int | None, str]]] = defaultdict(list)
+    plain_of_form: dict[str, str] = {}
+    for chunk in _chunks(sorted(forms), 500):
+        query = select(
+            TranslationUnit.id,
+            TranslationUnit.page_id,
+            TranslationUnit.source_text,
+            TranslationUnit.source_hash,
+        ).where(
+            TranslationUnit.source_language_id == source_language_id,
+            TranslationUnit.target_language_id == target_language_id,
+            TranslationUnit.source_hash.in_(chunk),
+        )
+        if exclude_page_id is not None:
+            query = query.where(
+                or_(TranslationUnit.page_id.is_(None), TranslationUnit.page_id != exclude_page_id)
+            )
+        rows = session.execute(query.order_by(TranslationUnit.id))
+        for unit_id, page_id, source_text, form_hash in rows:
+            digest = forms[form_hash]
+            if digest is None:
+                text = segment_text(source_text)
+                digest = text_hash(text)
+            else:
+                text = plain_of_form.get(form_hash) or plain_of_form.setdefault(
+                    form_hash, segment_text(source_text)
+                )
+            found[digest].append((unit_id, page_id, text))
+    return found

@@ -1,6 +1,7 @@
-"""The sentence-vector index (semantic candidates) never holds a web request for its first load:
-past `wait_s` the request is answered without semantic candidates while a background thread of
-the process loads it; a job waits for it. The load reads every unit (5.6 s for 300 000)."""
+"""The sentence-vector index of the memory (semantic candidates): it follows the units (new
+ones found, deleted ones gone) and never holds a web request for its first load: past `wait_s`
+the request is answered without semantic candidates while a background thread of the process
+loads it; a job waits for it. The load reads every unit (5.6 s for 300 000)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from memory.models import Language
+from memory.authorization import Actor
+from memory.models import Language, PageTranslation, Role
 from memory.services import semantic
+from memory.services.pages import push_translation
 from memory.services.semantic import SemanticMemory, embed_segment_texts, unembedded_unit_sources
 from memory.services.tmx_io import import_tmx
+from memory.services.translation_memory import refresh_units
 from tests.conftest import bearer
 from tm_service.api import suggestions as suggestions_api
 from tm_service.extensions import db
@@ -123,3 +127,73 @@ def test_a_first_load_reading_the_cache_in_one_pass_finds_the_same(
     streamed = SemanticMemory(get_semantic_memory(app)._model_name)
     assert [hit.source_text for hit in neighbours(app, streamed, de, en, None)] == asked
     assert asked
+
+
+SECOND = "Zweiter Satz: bringen Sie bitte den Mietvertrag mit."
+
+
+def test_units_written_and_deleted_later_are_followed(app):
+    def publish(german: str, english: str) -> None:
+        actor = Actor(role=Role.CMS, region_slug="alpha")
+        with app.app_context():
+            for language, content in (("de", german), ("en", english)):
+                data = {"title": "Anmeldung", "content": content}
+                push_translation(db.session, actor, "alpha", "1", language, data)
+            refresh_units(db.session, db.session.scalars(select(PageTranslation.id)).all())
+            encoder = get_encoder(app)
+            embed_segment_texts(
+                db.session,
+                encoder,
+                [*unembedded_unit_sources(db.session, encoder.name), QUERY, SECOND],
+            )
+
+    first = "<p>Die Sprechzeiten sind montags von 8 bis 12 Uhr.</p>"
+    publish(first, "<p>Office hours are Mondays from 8 to 12.</p>")
+    with app.app_context():
+        de, en = (
+            db.session.scalar(select(Language.id).where(Language.code == code))
+            for code in ("de", "en")
+        )
+    memory = SemanticMemory(get_semantic_memory(app)._model_name, refresh_seconds=0)
+    texts = [QUERY, SECOND]
+
+    def found() -> list[set[str]]:
+        with app.app_context():
+            hits = memory.neighbours(db.session, de, en, texts, limit=5)
+            db.session.remove()
+        return [{hit.source_text for hit in segment} for segment in hits]
+
+    assert "Die Sprechzeiten sind montags von 8 bis 12 Uhr." in found()[0]
+    publish(
+        first + f"<p>{SECOND}</p>",
+        "<p>Office hours are Mondays from 8 to 12.</p>"
+        "<p>Second: please bring the rental contract.</p>",
+    )
+    after_second = found()
+    assert SECOND in after_second[0]  # the new unit is found
+    assert SECOND not in after_second[1]  # its own text: the exact match's business
+    assert "Die Sprechzeiten sind montags von 8 bis 12 Uhr." in after_second[1]
+    publish("<p>Die Sprechzeiten sind dienstags.</p>", "<p>Office hours are Tuesdays.</p>")
+    now = found()
+    assert all("Die Sprechzeiten sind montags von 8 bis 12 Uhr." not in s for s in now), now
+
+
+def test_a_text_whose_vector_is_cached_after_its_unit_is_found_then(app, tmp_path: Path):
+    path = tmp_path / "units.tmx"
+    path.write_text(TMX, encoding="utf-8")
+    with app.app_context():
+        import_tmx(db.session, None, str(path), batch_name="t", license="CC0", attribution="a")
+        encoder = get_encoder(app)
+        embed_segment_texts(db.session, encoder, [QUERY])  # the units' texts not yet
+        de, en = (
+            db.session.scalar(select(Language.id).where(Language.code == code))
+            for code in ("de", "en")
+        )
+    memory = SemanticMemory(get_semantic_memory(app)._model_name, refresh_seconds=0)
+    assert neighbours(app, memory, de, en, None) == []
+    assert memory.stats()["without_vector"] == 2
+    with app.app_context():
+        embed_segment_texts(db.session, encoder, unembedded_unit_sources(db.session, encoder.name))
+    hits = neighbours(app, memory, de, en, None)
+    assert "Die Sprechzeiten sind montags von 8 bis 12 Uhr." in {hit.source_text for hit in hits}
+    assert memory.stats()["without_vector"] == 0
