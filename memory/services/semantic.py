@@ -473,6 +473,9 @@ class SemanticMemory:
                     found += [(key, vectors[digest]) for key in keys]
                 else:
                     self._waiting.setdefault(digest, []).extend(keys)
+        # In the order of their text hashes, whatever order the units came in: the index's
+        # calibration samples its vectors by position, so z does not depend on the load order.
+        found.sort(key=lambda item: self._text_of_key[item[0]].text_hash)
         per_language: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
         for key, vector in found:
             per_language[self._text_of_key[key].language_id].append((key, vector))
