@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ from memory.services.similarity import (
     _only_latest_public,
     _store_vectors,
     cached_vectors,
+    streamed_vectors,
     text_hash,
 )
 from memory.services.translation_memory import (
@@ -247,26 +248,6 @@ class SemanticHit:
     neighbour: Neighbour
 
 
-def _streamed_vectors(
-    session: Session, model: str, wanted: Container[str], *, after_id: int | None = None
-) -> dict[str, np.ndarray]:
-    """`cached_vectors` of many hashes at once: the model's segment cache read in one pass
-    (only its rows after id `after_id`, when given)."""
-    found: dict[str, np.ndarray] = {}
-    query = select(EmbeddingCache.text_hash, EmbeddingCache.vector, EmbeddingCache.dim).where(
-        EmbeddingCache.model == model, EmbeddingCache.kind == SEGMENT_KIND
-    )
-    if after_id is not None:
-        query = query.where(EmbeddingCache.id > after_id)
-    rows = session.execute(query.execution_options(yield_per=10_000))
-    for digest, blob, dim in rows:
-        if digest in wanted:
-            vector = np.frombuffer(blob, dtype=np.float32)
-            if vector.shape[0] == dim:
-                found[digest] = vector
-    return found
-
-
 class SemanticMemory:
     """Per-process sentence-vector indexes of the memory's distinct source texts.
 
@@ -456,7 +437,9 @@ class SemanticMemory:
         found: list[tuple[int, np.ndarray]] = []
         # First the texts that waited (the new ones below are looked up in the whole cache).
         if cached_after is not None and self._waiting:
-            fresh = _streamed_vectors(session, model, self._waiting, after_id=cached_after)
+            fresh = streamed_vectors(
+                session, model, self._waiting, kind=SEGMENT_KIND, after_id=cached_after
+            )
             for digest, vector in fresh.items():
                 found += [(key, vector) for key in self._waiting.pop(digest)]
         if self._unchecked:
@@ -465,7 +448,7 @@ class SemanticMemory:
                 by_hash[self._text_of_key[key].text_hash].append(key)
             self._unchecked.clear()
             if len(by_hash) >= STREAM_CACHE_FROM:
-                vectors = _streamed_vectors(session, model, by_hash)
+                vectors = streamed_vectors(session, model, by_hash, kind=SEGMENT_KIND)
             else:
                 vectors = cached_vectors(session, model, by_hash, kind=SEGMENT_KIND)
             for digest, keys in by_hash.items():

@@ -11,13 +11,13 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -178,17 +178,41 @@ def cached_vectors(
     found: dict[str, np.ndarray] = {}
     for chunk in _chunks(sorted(set(hashes))):
         rows = session.execute(
-            select(EmbeddingCache.text_hash, EmbeddingCache.vector, EmbeddingCache.dim).where(
-                EmbeddingCache.model == model,
-                EmbeddingCache.kind == kind,
-                EmbeddingCache.text_hash.in_(chunk),
-            )
+            _vector_rows(model, kind).where(EmbeddingCache.text_hash.in_(chunk))
         ).all()
-        for row in rows:
-            vector = np.frombuffer(row.vector, dtype=np.float32)
-            if vector.shape[0] == row.dim:
-                found[row.text_hash] = vector
+        found.update(_decoded(rows))
     return found
+
+
+def streamed_vectors(
+    session: Session,
+    model: str,
+    wanted: Container[str],
+    *,
+    kind: str = PAGE_KIND,
+    after_id: int | None = None,
+) -> dict[str, np.ndarray]:
+    """`cached_vectors` of many hashes at once: the model's cache of that kind read in one
+    streamed pass (only its rows after id `after_id`, when given)."""
+    query = _vector_rows(model, kind)
+    if after_id is not None:
+        query = query.where(EmbeddingCache.id > after_id)
+    rows = session.execute(query.execution_options(yield_per=10_000))
+    return dict(_decoded(row for row in rows if row.text_hash in wanted))
+
+
+def _vector_rows(model: str, kind: str) -> Select:
+    return select(EmbeddingCache.text_hash, EmbeddingCache.vector, EmbeddingCache.dim).where(
+        EmbeddingCache.model == model, EmbeddingCache.kind == kind
+    )
+
+
+def _decoded(rows: Iterable[Row]) -> Iterator[tuple[str, np.ndarray]]:
+    """(text hash, vector) of cache rows whose bytes hold the dimension they name."""
+    for row in rows:
+        vector = np.frombuffer(row.vector, dtype=np.float32)
+        if vector.shape[0] == row.dim:
+            yield row.text_hash, vector
 
 
 def _store_vectors(
