@@ -512,16 +512,6 @@ class SemanticMemory:
                 [(n, self._text_of_key[n.key]) for n in found if n.key in self._text_of_key]
                 for found in index.search(query, k=limit * 4 + 4)
             ]
-            # A form with one known text: its units are units of that text (no hashing them).
-            forms = {
-                known.form_hash: (
-                    known.text_hash
-                    if len(self._keys_of_form.get((source_language_id, known.form_hash), ())) == 1
-                    else None
-                )
-                for row in nearest
-                for _, known in row
-            }
         finally:
             self._lock.release()
         # The units of the first few neighbours of every text first; the further neighbours'
@@ -542,7 +532,7 @@ class SemanticMemory:
                 session,
                 source_language_id,
                 target_language_id,
-                {form: forms[form] for form in asked},
+                asked,
                 exclude_page_id,
             ).items():
                 units[digest] += found
@@ -582,21 +572,16 @@ def _units_by_text(
     session: Session,
     source_language_id: int,
     target_language_id: int,
-    forms: Mapping[str, str | None],
+    form_hashes: Iterable[str],
     exclude_page_id: int | None,
 ) -> dict[str, list[tuple[int, int | None, str]]]:
     """(unit id, page id, plain source text) of the units of these source forms in the
-    language pair, by the hash of their plain source text, oldest first. `forms` maps each
-    form hash to its one text's hash, or None where several texts share the form (each unit's
-    text is hashed then)."""
+    language pair, by the hash of their plain source text (several texts may share a form),
+    oldest first."""
     found: dict[str, list[tuple[int, int | None, str]]] = defaultdict(list)
-    plain_of_form: dict[str, str] = {}
-    for chunk in _chunks(sorted(forms), 500):
+    for chunk in _chunks(sorted(form_hashes), 500):
         query = select(
-            TranslationUnit.id,
-            TranslationUnit.page_id,
-            TranslationUnit.source_text,
-            TranslationUnit.source_hash,
+            TranslationUnit.id, TranslationUnit.page_id, TranslationUnit.source_text
         ).where(
             TranslationUnit.source_language_id == source_language_id,
             TranslationUnit.target_language_id == target_language_id,
@@ -606,15 +591,7 @@ def _units_by_text(
             query = query.where(
                 or_(TranslationUnit.page_id.is_(None), TranslationUnit.page_id != exclude_page_id)
             )
-        rows = session.execute(query.order_by(TranslationUnit.id))
-        for unit_id, page_id, source_text, form_hash in rows:
-            digest = forms[form_hash]
-            if digest is None:
-                text = segment_text(source_text)
-                digest = text_hash(text)
-            else:
-                text = plain_of_form.get(form_hash) or plain_of_form.setdefault(
-                    form_hash, segment_text(source_text)
-                )
-            found[digest].append((unit_id, page_id, text))
+        for unit_id, page_id, source_text in session.execute(query.order_by(TranslationUnit.id)):
+            text = segment_text(source_text)
+            found[text_hash(text)].append((unit_id, page_id, text))
     return found
