@@ -1,0 +1,153 @@
+"""Request paths on PostgreSQL, in process: lookups with and without a transaction, and the
+first suggestions of a new web process while its semantic index loads.
+
+    .venv/bin/python bench/postgres_requests.py [--units 300000] [--rounds 6]
+
+Starts a throwaway PostgreSQL (tests/integration/servers.py), loads the demo data, imports
+`--units` generated German→English units through `flask tm tmx-import` and builds the fuzzy
+index snapshot, as bench/load_test.py does. Then, through the Flask test client:
+
+- `POST /tm/lookup` (a corpus sentence with one word left out, token-authenticated), 200
+  lookups per round, alternating rounds with the route's `read_only` mark on (AUTOCOMMIT: no
+  BEGIN, no ROLLBACK) and off; median CPU (`time.process_time`) and wall time per lookup;
+- in a new process, three `POST /regions/lkaugsburg/suggestions` for a page (no MT), each
+  timed, then the time until the semantic index's background load ends, then one more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import load_test  # noqa: E402
+
+from tests.integration.servers import start_postgres  # noqa: E402
+
+
+def lookups(token: str, rounds: int) -> dict[str, float]:
+    from tm_service import create_app
+
+    app = create_app()
+    client = app.test_client()
+    view = app.view_functions["tm.lookup"]
+    texts = load_test.LOOKUP_TEXTS + load_test.corpus_sentences()
+    rng = random.Random(1)
+    bodies = []
+    for _ in range(200):
+        words = rng.choice(texts).split()
+        if len(words) > 4:
+            del words[rng.randrange(len(words))]
+        bodies.append({"text": " ".join(words), "source_language": "de", "target_language": "en"})
+    auth = {"Authorization": f"Bearer {token}"}
+    for body in bodies:  # warm-up: the index mapped, the caches filled
+        client.post("/api/v1/tm/lookup", json=body, headers=auth)
+    measured: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for _ in range(rounds):
+        for read_only in (False, True):
+            view.read_only = read_only
+            cpu, wall = time.process_time(), time.perf_counter()
+            for body in bodies:
+                client.post("/api/v1/tm/lookup", json=body, headers=auth)
+            measured[read_only].append(
+                (
+                    (time.process_time() - cpu) / len(bodies) * 1000,
+                    (time.perf_counter() - wall) / len(bodies) * 1000,
+                )
+            )
+    result = {}
+    for read_only, name in ((False, "transaction"), (True, "read_only")):
+        result[f"{name}_cpu_ms"] = round(statistics.median(c for c, _ in measured[read_only]), 2)
+        result[f"{name}_wall_ms"] = round(statistics.median(w for _, w in measured[read_only]), 2)
+    return result
+
+
+def suggestions(token: str) -> dict[str, object]:
+    from tm_service import create_app
+
+    app = create_app()
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    page = client.get("/api/v1/regions/lkaugsburg/pages?limit=1&language=de").json["items"][0]
+    body = {"page": page["external_id"], "target_language": "en", "machine_translation": False}
+
+    def one() -> float:
+        started = time.perf_counter()
+        response = client.post("/api/v1/regions/lkaugsburg/suggestions", json=body, headers=auth)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return round(time.perf_counter() - started, 2)
+
+    first = [one() for _ in range(3)]
+    started = time.perf_counter()
+    for thread in threading.enumerate():
+        if thread.name == "tm-semantic-refresh":
+            thread.join()
+    return {
+        "first_suggestions_s": first,
+        "load_left_s": round(time.perf_counter() - started, 2),
+        "after_load_s": one(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--units", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--measure", choices=["lookups", "suggestions"], help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure == "lookups":
+        print(json.dumps(lookups(args.token, args.rounds)))
+        return
+    if args.measure == "suggestions":
+        print(json.dumps(suggestions(args.token)))
+        return
+    base = Path(tempfile.mkdtemp(prefix="tm-requests-"))
+    postgres = start_postgres(base / "pg")
+    if postgres is None:
+        sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
+    try:
+        env = {
+            **os.environ,
+            "TM_DATABASE_URL": postgres.url,
+            "TM_EMBEDDING_MODEL": "fake",
+            "TM_INDEX_DIR": str(base / "tm-index"),
+        }
+        env.pop("TM_REDIS_URL", None)
+        load_test.flask_cli(env, "db", "upgrade")
+        load_test.flask_cli(env, "tm", "load-demo")
+        load_test.flask_cli(env, "tm", "rebuild-units")
+        tmx = base / "units.tmx"
+        load_test.write_units_tmx(tmx, args.units)
+        licence = ["--license", "CC BY 4.0", "--attribution", "generated benchmark units"]
+        load_test.flask_cli(env, "tm", "tmx-import", str(tmx), *licence)
+        load_test.flask_cli(env, "tm", "rebuild-index")
+        issued = load_test.flask_cli(
+            env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg"
+        )
+        token = next(word for word in issued.split() if word.startswith("tm_"))
+        report: dict[str, object] = {"units": args.units}
+        for what in ("lookups", "suggestions"):  # each in a new process, as a web worker
+            command = [sys.executable, __file__, "--measure", what, "--token", token]
+            command += ["--rounds", str(args.rounds)]
+            done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+            report.update(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(report))
+    finally:
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
