@@ -66,6 +66,26 @@ class Calibration:
 PRIOR = Calibration(mean=0.805, std=0.03, sample=np.empty(0, dtype=np.float32), size_at_estimate=0)
 
 
+def estimate_calibration(matrix: np.ndarray) -> Calibration:
+    """Cosines of CALIBRATION_SAMPLE random pairs of the rows of `matrix` (a fixed seed: the same
+    rows in the same order give the same calibration); PRIOR below CALIBRATION_MIN_VECTORS."""
+    size = len(matrix)
+    if size < CALIBRATION_MIN_VECTORS:
+        return PRIOR
+    rng = np.random.default_rng(_SEED)
+    count = min(CALIBRATION_SAMPLE, size * (size - 1) // 2)
+    a = rng.integers(0, size, count)
+    b = rng.integers(0, size - 1, count)
+    b = np.where(b >= a, b + 1, b)  # never a vector with itself
+    cosines = np.einsum("ij,ij->i", matrix[a], matrix[b])
+    return Calibration(
+        mean=float(cosines.mean()),
+        std=max(float(cosines.std()), 1e-4),
+        sample=np.sort(cosines),
+        size_at_estimate=size,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Neighbour:
     """A stored source text near the query: its key, cosine (−1–1), z and percentile (0–1)."""
@@ -133,19 +153,7 @@ class SegmentVectorIndex:
                 return held
             if size < CALIBRATION_MIN_VECTORS:
                 return PRIOR
-            matrix = np.stack(list(self._vectors.values()))
-            rng = np.random.default_rng(_SEED)
-            count = min(CALIBRATION_SAMPLE, size * (size - 1) // 2)
-            a = rng.integers(0, size, count)
-            b = rng.integers(0, size - 1, count)
-            b = np.where(b >= a, b + 1, b)  # never a vector with itself
-            cosines = np.einsum("ij,ij->i", matrix[a], matrix[b])
-            self._calibration = Calibration(
-                mean=float(cosines.mean()),
-                std=max(float(cosines.std()), 1e-4),
-                sample=np.sort(cosines),
-                size_at_estimate=size,
-            )
+            self._calibration = estimate_calibration(np.stack(list(self._vectors.values())))
             return self._calibration
 
     def search(self, queries: np.ndarray, k: int = 5) -> list[list[Neighbour]]:

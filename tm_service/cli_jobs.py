@@ -1,5 +1,5 @@
 """`flask tm …` commands of background jobs and near-duplicates (worker, embed, similar-pairs,
-similarity-snapshot)."""
+similarity-snapshot, semantic-snapshot)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def register_job_commands(group: AppGroup) -> None:
     group.add_command(embed)
     group.add_command(similar_pairs)
     group.add_command(similarity_snapshot)
+    group.add_command(semantic_snapshot)
 
 
 @click.command("worker")
@@ -129,4 +130,27 @@ def similarity_snapshot(enqueue: bool) -> None:
     if jobs.similarity_snapshot_dir(app) is None:
         raise click.ClickException('INDEX_DIR is "memory": each process builds its own index.')
     result = jobs.request_similarity_snapshot(app, here=not enqueue)
+    click.echo(json.dumps({"job": result} if enqueue else result))
+
+
+@click.command("semantic-snapshot")
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Record a job for the workers (rq, or the server's job thread) instead of building here.",
+)
+@with_appcontext
+def semantic_snapshot(enqueue: bool) -> None:
+    """Build the semantic segment index snapshot (in INDEX_DIR/semantic) and report it.
+
+    Every process answering suggestions maps the new snapshot within its refresh interval
+    instead of holding every sentence vector itself; with INDEX_DIR "memory" there are no
+    snapshots.
+    """
+    from tm_service import jobs
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if jobs.semantic_snapshot_dir(app) is None:
+        raise click.ClickException('INDEX_DIR is "memory": each process holds its own index.')
+    result = jobs.request_semantic_snapshot(app, here=not enqueue)
     click.echo(json.dumps({"job": result} if enqueue else result))

@@ -20,7 +20,9 @@ database and publishes it as a snapshot in INDEX_DIR (`request_index_snapshot`):
 without a snapshot asks for one and answers without fuzzy candidates meanwhile; a CLI command
 or a job builds it there and then. A third, "similarity_snapshot", builds the near-duplicate
 page index and publishes it in INDEX_DIR/similarity (`request_similarity_snapshot`,
-`flask tm similarity-snapshot`): processes map it instead of building their own.
+`flask tm similarity-snapshot`): processes map it instead of building their own. A fourth,
+"semantic_snapshot", does the same for the sentence vectors of the memory's source texts in
+INDEX_DIR/semantic (`request_semantic_snapshot`, `flask tm semantic-snapshot`).
 
 Every CLI command and web worker imports this module: rq, redis and the embedding model are
 imported only where they are used.
@@ -65,10 +67,12 @@ REGION_JOB_KINDS = (PRETRANSLATE, LEVERAGE)
 # The live sync of a region from an Integreat instance (tm_service.sync_jobs).
 INTEGREAT_SYNC = "integreat_sync"
 SIMILARITY_SNAPSHOT = "similarity_snapshot"
+SEMANTIC_SNAPSHOT = "semantic_snapshot"
 JOB_KINDS = (
     CONTENT_CHANGED,
     INDEX_SNAPSHOT,
     SIMILARITY_SNAPSHOT,
+    SEMANTIC_SNAPSHOT,
     *REGION_JOB_KINDS,
     INTEGREAT_SYNC,
 )
@@ -142,7 +146,8 @@ def get_similarity_indexes(app: Flask | None = None) -> similarity.SimilarityInd
 
 
 def get_semantic_memory(app: Flask | None = None):
-    """This app's sentence-vector indexes of the memory (built lazily on first query)."""
+    """This app's sentence-vector indexes of the memory: the mapped snapshot in
+    INDEX_DIR/semantic plus what was written since, or built lazily on the first query."""
     from memory.services.semantic import SemanticMemory
 
     # The app itself, not the proxy: its background load runs outside any app context.
@@ -154,7 +159,14 @@ def get_semantic_memory(app: Flask | None = None):
             if holder is None:
                 interval = float(app.config.get("INDEX_REFRESH_SECONDS", 2.0))
                 holder = app.extensions["tm_semantic"] = SemanticMemory(
-                    lambda: get_encoder(app).name, refresh_seconds=interval
+                    lambda: get_encoder(app).name,
+                    refresh_seconds=interval,
+                    snapshot_dir=semantic_snapshot_dir(app),
+                    # A job, never a build on the request path; asked from the background
+                    # load too, outside any app context.
+                    request_snapshot=lambda: _in_app_context(
+                        app, lambda: request_semantic_snapshot(app, here=False)
+                    ),
                 )
     return holder
 
@@ -181,6 +193,23 @@ def similarity_snapshot_dir(app: Flask | None = None) -> Path | None:
     None (each process builds its own index, as without snapshots)."""
     directory = index_dir(app)
     return None if directory is None else directory / "similarity"
+
+
+def semantic_snapshot_dir(app: Flask | None = None) -> Path | None:
+    """Where semantic segment index snapshots live: INDEX_DIR/semantic; None with index_dir
+    None (each process holds every sentence itself)."""
+    directory = index_dir(app)
+    return None if directory is None else directory / "semantic"
+
+
+def _in_app_context(app: Flask, call: Callable[[], Any]) -> Any:
+    if has_app_context():
+        return call()
+    with app.app_context():
+        try:
+            return call()
+        finally:
+            db.session.remove()
 
 
 def get_tm_index(app: Flask | None = None):
@@ -305,6 +334,28 @@ def request_similarity_snapshot(
     if here:
         return run_similarity_snapshot(app, lambda *_: None)
     job, fresh = _index_snapshot_row(SIMILARITY_SNAPSHOT)
+    if fresh:
+        _dispatch(app, job.id)
+    return job.id
+
+
+def request_semantic_snapshot(
+    app: Flask | None = None, *, here: bool | None = None
+) -> str | dict[str, Any] | None:
+    """Have a semantic segment index snapshot built; returns the job id when a job does it.
+
+    `here` (default: outside a web request) builds it in this process now and returns its
+    manifest (a dict). Otherwise records a "semantic_snapshot" job (one at a time: a queued or
+    running one is reused) for the rq workers, or this process's job thread.
+    """
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if semantic_snapshot_dir(app) is None:
+        return None
+    if here is None:
+        here = not has_request_context()
+    if here:
+        return run_semantic_snapshot(app, lambda *_: None)
+    job, fresh = _index_snapshot_row(SEMANTIC_SNAPSHOT)
     if fresh:
         _dispatch(app, job.id)
     return job.id
@@ -729,6 +780,8 @@ def execute_job(
             result = run_index_snapshot(app, progress)
         elif job.kind == SIMILARITY_SNAPSHOT:
             result = run_similarity_snapshot(app, progress)
+        elif job.kind == SEMANTIC_SNAPSHOT:
+            result = run_semantic_snapshot(app, progress)
         elif job.kind in REGION_JOB_KINDS:
             from tm_service.region_jobs import run_region_job
 
@@ -840,6 +893,23 @@ def run_similarity_snapshot(app: Flask, progress) -> dict[str, Any]:
     manifest = similarity.build_similarity_snapshot(db.session, get_encoder(app).name, directory)
     db.session.commit()
     holder = app.extensions.get("tm_similarity")
+    if holder is not None:
+        holder.mark_stale()  # this process serves queries: map the snapshot at the next one
+    return {**dataclasses.asdict(manifest), "index_dir": str(directory)}
+
+
+def run_semantic_snapshot(app: Flask, progress) -> dict[str, Any]:
+    """Write the memory's source sentences and their vectors as a snapshot in
+    INDEX_DIR/semantic; every process maps it at its next refresh."""
+    from memory.services.semantic import build_semantic_snapshot
+
+    directory = semantic_snapshot_dir(app)
+    if directory is None:
+        return {"skipped": "INDEX_DIR is memory: each process holds every sentence itself"}
+    progress(0, 1, "building the semantic segment index snapshot")
+    manifest = build_semantic_snapshot(db.session, get_encoder(app).name, directory)
+    db.session.commit()
+    holder = app.extensions.get("tm_semantic")
     if holder is not None:
         holder.mark_stale()  # this process serves queries: map the snapshot at the next one
     return {**dataclasses.asdict(manifest), "index_dir": str(directory)}

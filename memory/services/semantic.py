@@ -16,12 +16,15 @@ embedded yet simply gets no semantic candidates until its job ran.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Engine, func, or_, select
@@ -29,7 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from matchers.embeddings import Encoder
-from matchers.semantic_index import Neighbour, SegmentVectorIndex
+from matchers.semantic_index import Calibration, Neighbour, SegmentVectorIndex
 from memory.models import Language, Page, PageTranslation
 from memory.segmentation import build_template
 from memory.services.similarity import (
@@ -42,11 +45,16 @@ from memory.services.similarity import (
 )
 from memory.services.translation_memory import (
     current_revision,
+    memory_id,
     strip_markup,
     units_written_since,
 )
 from memory.similarity_models import EmbeddingCache
+from memory.snapshot_folder import SnapshotRequests
 from memory.tm_models import TranslationUnit, TranslationUnitDeletion
+
+if TYPE_CHECKING:
+    from memory.semantic_snapshot import SemanticSnapshot, SemanticSnapshotManifest
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,12 @@ REQUEST_WAIT_S = 2.0
 STREAM_CACHE_FROM = 20_000
 # Shorter texts carry too little meaning to match by it ("Adresse:", "Tel.").
 MIN_SEMANTIC_WORDS = 3
+# With a snapshot folder: from this many sentences held in the process (none mapped), or more
+# written since the mapped snapshot than this share of it, a process asks for a new snapshot
+# (a job), at most every SNAPSHOT_REQUEST_INTERVAL_S.
+SNAPSHOT_MIN_TEXTS = 20_000
+SNAPSHOT_DELTA_FRACTION = 0.2
+SNAPSHOT_REQUEST_INTERVAL_S = 300.0
 
 Progress = Callable[[int, int], None]
 
@@ -124,6 +138,26 @@ def segment_texts_of_translations(session: Session, translation_ids: Sequence[in
             )
         )
     return [t for t in dict.fromkeys(texts) if worth_embedding(t)]
+
+
+def distinct_unit_texts(
+    session: Session, since: int | None = None
+) -> Iterator[tuple[int, str, str]]:
+    """(source language id, text hash, form hash) of the unit sources worth embedding, of the
+    units written since TM revision `since` (None: all), per unit (repeats included)."""
+    query = select(
+        TranslationUnit.source_language_id,
+        TranslationUnit.source_text,
+        TranslationUnit.source_hash,
+    )
+    if since is not None:
+        query = query.where(units_written_since(since))
+    for language, source_text, form_hash in session.execute(
+        query.execution_options(yield_per=10_000)
+    ):
+        text = segment_text(source_text)
+        if worth_embedding(text):
+            yield language, text_hash(text), form_hash
 
 
 def unembedded_unit_sources(session: Session, model: str) -> list[str]:
@@ -248,6 +282,64 @@ class SemanticHit:
     neighbour: Neighbour
 
 
+class _MappedTexts:
+    """The sentences of a mapped snapshot (`memory.semantic_snapshot`) as keys 1 … n of a
+    `SemanticMemory`, language after language; the keys of sentences loaded later follow."""
+
+    def __init__(self, snapshot: SemanticSnapshot) -> None:
+        self.name = snapshot.name
+        self.manifest: SemanticSnapshotManifest = snapshot.manifest
+        self.languages = snapshot.languages
+        self.waiting = snapshot.waiting
+        self._first: dict[int, int] = {}
+        self._ranges: list[tuple[int, int]] = []  # (first key, language id), ascending
+        key = 1
+        for language_id in sorted(snapshot.languages):
+            self._first[language_id] = key
+            self._ranges.append((key, language_id))
+            key += len(snapshot.languages[language_id])
+        self.end_key = key
+
+    def key_of(self, language_id: int, text_hash: str) -> int | None:
+        texts = self.languages.get(language_id)
+        row = texts.row_of_text(text_hash) if texts is not None else None
+        return None if row is None else self._first[language_id] + row
+
+    def keys_of_form(self, language_id: int, form_hash: str) -> list[int]:
+        texts = self.languages.get(language_id)
+        if texts is None:
+            return []
+        return [self._first[language_id] + row for row in texts.rows_of_form(form_hash)]
+
+    def text_of(self, key: int) -> _Text:
+        first, language_id = self._ranges[bisect.bisect_right(self._ranges, (key, 1 << 62)) - 1]
+        texts = self.languages[language_id]
+        row = key - first
+        return _Text(
+            language_id,
+            texts.text_hashes[row].decode("ascii"),
+            texts.form_hashes[row].decode("ascii"),
+        )
+
+    def calibration(self, language_id: int) -> Calibration | None:
+        texts = self.languages.get(language_id)
+        return texts.vectors.calibration if texts is not None else None
+
+    def search(
+        self, language_id: int, queries: np.ndarray, k: int
+    ) -> list[list[tuple[float, int]]]:
+        """Per query row: (cosine, key) of its k nearest mapped sentences, best first."""
+        texts = self.languages.get(language_id)
+        if texts is None:
+            return [[] for _ in range(len(queries))]
+        cosines, rows = texts.vectors.search(queries, k)
+        first = self._first[language_id]
+        return [
+            [(c, first + r) for c, r in zip(row_c.tolist(), row_r.tolist(), strict=True) if r >= 0]
+            for row_c, row_r in zip(cosines, rows, strict=True)
+        ]
+
+
 class SemanticMemory:
     """Per-process sentence-vector indexes of the memory's distinct source texts.
 
@@ -255,18 +347,39 @@ class SemanticMemory:
     none per unit: a query finds the units of its nearest texts by their source form in the
     database (`ix_translation_unit_lookup`), keeping those whose text is the nearest one.
 
+    With a `snapshot_dir` holding a snapshot (`memory.semantic_snapshot`, built by a job) of
+    this memory and model, most texts are that snapshot, mapped read-only and shared by every
+    process of the machine; the process keeps in memory only the texts of units written since
+    (and those still without a vector), and hides the snapshot's texts whose units are gone.
+    Without one it holds every text itself (`_load_units` reads every unit; 5.6 s for 300 000
+    on PostgreSQL) and, from SNAPSHOT_MIN_TEXTS texts, asks for a snapshot.
+
     Kept in step with the database like the fuzzy index: `ensure_fresh` reads the TM revision
-    and the embedding cache's last id at most every `refresh_seconds`, then loads the texts of
-    units written since, drops the texts of forms left without any unit, and picks up vectors
-    cached since. Thread-safe.
+    and the embedding cache's last id at most every `refresh_seconds`, maps a newer published
+    snapshot, loads the texts of units written since, drops the texts of forms left without
+    any unit, and picks up vectors cached since. Thread-safe.
     """
 
-    def __init__(self, model_name: Callable[[], str], *, refresh_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        model_name: Callable[[], str],
+        *,
+        refresh_seconds: float = 2.0,
+        snapshot_dir: Path | None = None,
+        request_snapshot: Callable[[], object] | None = None,
+    ) -> None:
         self._model_name = model_name
         self.refresh_seconds = refresh_seconds
+        self.snapshot_dir = snapshot_dir
+        self._snapshot_requests = SnapshotRequests(
+            request_snapshot, what="semantic", interval_s=SNAPSHOT_REQUEST_INTERVAL_S
+        )
         self._lock = threading.RLock()
         self._refresher: threading.Thread | None = None
         self._refresher_lock = threading.Lock()
+        self._mapped: _MappedTexts | None = None
+        self._hidden: set[int] = set()  # mapped keys whose form has no unit any more
+        self._snapshot_seen: str | None = None  # the last CURRENT considered
         self._indexes: dict[int, SegmentVectorIndex] = {}
         self._key_of_text: dict[tuple[int, str], int] = {}  # (source language, text hash) → key
         self._text_of_key: dict[int, _Text] = {}
@@ -279,13 +392,19 @@ class SemanticMemory:
         self._cache_marker: int | None = None
         self._checked_at = -float("inf")
 
+    @property
+    def snapshot(self) -> SemanticSnapshotManifest | None:
+        """The manifest of the mapped snapshot (None: every text is held here)."""
+        mapped = self._mapped
+        return mapped.manifest if mapped is not None else None
+
     # ---- freshness ------------------------------------------------------------------------
 
     def refresh(self, session: Session, *, wait_s: float | None = None) -> bool:
         """Catch up with the database if `refresh_seconds` passed since the last check: here
         (wait_s None: a job, the CLI), or in a background thread of the process that the
-        caller waits for at most wait_s seconds (a web request: the first load reads every
-        unit, 5.6 s for 300 000 on PostgreSQL). True when the index is up to date."""
+        caller waits for at most wait_s seconds (a web request: a first load without a
+        snapshot reads every unit). True when the index is up to date."""
         if time.monotonic() - self._checked_at < self.refresh_seconds:
             return True
         if wait_s is None:
@@ -321,6 +440,10 @@ class SemanticMemory:
         refresher = self._refresher
         return self._revision is None or (refresher is not None and refresher.is_alive())
 
+    def mark_stale(self) -> None:
+        """Check the database (and the snapshot folder) at the next query."""
+        self._checked_at = -float("inf")
+
     def ensure_fresh(self, session: Session, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._checked_at < self.refresh_seconds:
@@ -331,13 +454,14 @@ class SemanticMemory:
                 select(func.max(EmbeddingCache.id)).where(EmbeddingCache.kind == SEGMENT_KIND)
             )
             started = time.perf_counter()
+            self._map_newer_snapshot(session, revision)
             if self._revision is None or revision[1] != self._revision[1]:
                 self._reset()
                 self._load_units(session, None)
             elif revision[0] > self._revision[0]:
                 self._load_units(session, self._revision[0])
                 self._forget_deleted(session, self._revision[0])
-            elif cache_marker == self._cache_marker:
+            elif cache_marker == self._cache_marker and not self._unchecked:
                 self._checked_at = time.monotonic()
                 return
             cached_after = None if cache_marker == self._cache_marker else self._cache_marker or 0
@@ -345,13 +469,82 @@ class SemanticMemory:
             self._revision, self._cache_marker = revision, cache_marker
             self._checked_at = time.monotonic()
             log.info(
-                "semantic index refreshed: %d texts, %d without vector, %.2f s",
+                "semantic index refreshed: %d texts mapped, %d held, %d without vector, %.2f s",
+                self._mapped_count(),
                 len(self._text_of_key),
                 len(self._waiting),
                 time.perf_counter() - started,
             )
+            self._ask_for_snapshot_if_due()
+
+    def _map_newer_snapshot(self, session: Session, revision: tuple[int, int]) -> None:
+        """Map the published snapshot if it is new to this process and of this memory, model
+        and epoch: the index becomes that snapshot as of its revision (the caller then loads
+        what was written since)."""
+        if self.snapshot_dir is None:
+            return
+        from memory.semantic_snapshot import current_name, open_snapshot, read_manifest
+
+        name = current_name(self.snapshot_dir)
+        if name is None or name == self._snapshot_seen:
+            return
+        manifest = read_manifest(self.snapshot_dir, name)
+        if manifest is None:
+            return  # being pruned or replaced: the next check reads CURRENT again
+        self._snapshot_seen = name
+        model = self._model_name()
+        if (
+            manifest.model != model
+            or manifest.memory_id != memory_id(session)
+            or manifest.epoch != revision[1]
+            or manifest.revision > revision[0]
+        ):
+            log.warning(
+                "semantic snapshot %s not used: model %s, epoch %d, revision %d "
+                "(here: %s, epoch %d, revision %d)",
+                name,
+                manifest.model,
+                manifest.epoch,
+                manifest.revision,
+                model,
+                revision[1],
+                revision[0],
+            )
+            return
+        started = time.perf_counter()
+        opened = open_snapshot(self.snapshot_dir, name)
+        if opened is None:
+            self._snapshot_seen = None
+            return
+        self._reset()
+        self._mapped = mapped = _MappedTexts(opened)
+        self._next_key = mapped.end_key
+        for language_id, digest, form_hash in mapped.waiting:
+            self._hold(language_id, digest, form_hash)
+        self._revision = (manifest.revision, manifest.epoch)
+        self._cache_marker = manifest.max_cache_id
+        log.info(
+            "semantic snapshot %s mapped: %d texts, %d waiting for a vector, %.3f s",
+            name,
+            manifest.texts,
+            manifest.waiting,
+            time.perf_counter() - started,
+        )
+
+    def _ask_for_snapshot_if_due(self) -> None:
+        if self.snapshot_dir is None:
+            return
+        held = len(self._text_of_key)
+        if self._mapped is None:
+            if held >= SNAPSHOT_MIN_TEXTS:
+                self._snapshot_requests.ask(f"{held} sentences held in this process")
+        elif held > SNAPSHOT_DELTA_FRACTION * max(self._mapped.manifest.texts, 1):
+            self._snapshot_requests.ask(f"{held} sentences written since the snapshot")
 
     def _reset(self) -> None:
+        self._mapped = None
+        self._hidden.clear()
+        self._next_key = 1
         self._indexes.clear()
         self._key_of_text.clear()
         self._text_of_key.clear()
@@ -359,33 +552,39 @@ class SemanticMemory:
         self._unchecked.clear()
         self._waiting.clear()
 
+    def _mapped_count(self) -> int:
+        return 0 if self._mapped is None else self._mapped.manifest.texts - len(self._hidden)
+
+    def _text(self, key: int) -> _Text | None:
+        """The text of a key, None when it is gone (or hidden)."""
+        mapped = self._mapped
+        if mapped is not None and key < mapped.end_key:
+            return None if key in self._hidden else mapped.text_of(key)
+        return self._text_of_key.get(key)
+
     def _load_units(self, session: Session, since: int | None) -> None:
-        query = select(
-            TranslationUnit.source_language_id,
-            TranslationUnit.source_text,
-            TranslationUnit.source_hash,
-        )
-        if since is not None:
-            query = query.where(units_written_since(since))
-        for language, source_text, form_hash in session.execute(
-            query.execution_options(yield_per=10_000)
-        ):
-            text = segment_text(source_text)
-            if not worth_embedding(text):
+        for language, digest, form_hash in distinct_unit_texts(session, since):
+            if (language, digest) in self._key_of_text:
                 continue
-            identity = (language, text_hash(text))
-            if identity in self._key_of_text:
+            mapped = self._mapped.key_of(language, digest) if self._mapped else None
+            if mapped is not None:
+                self._hidden.discard(mapped)  # its form has a unit (again)
                 continue
-            key = self._key_of_text[identity] = self._next_key
-            self._next_key += 1
-            self._text_of_key[key] = _Text(language, identity[1], form_hash)
-            self._keys_of_form[(language, form_hash)].append(key)
-            self._unchecked.add(key)
+            self._hold(language, digest, form_hash)
+
+    def _hold(self, language: int, digest: str, form_hash: str) -> None:
+        """Keep a text in the process (its vector is looked up at the next attach)."""
+        key = self._key_of_text[(language, digest)] = self._next_key
+        self._next_key += 1
+        self._text_of_key[key] = _Text(language, digest, form_hash)
+        self._keys_of_form[(language, form_hash)].append(key)
+        self._unchecked.add(key)
 
     def _forget_deleted(self, session: Session, since: int) -> None:
         """Drop the texts of forms that lost units since and have none left (in any target
         language); a text whose form still has units stays (a query finds no unit of it)."""
         lost: dict[int, set[str]] = defaultdict(set)
+        mapped = self._mapped
         for language, form_hash in session.execute(
             select(TranslationUnitDeletion.source_language_id, TranslationUnitDeletion.source_hash)
             .where(TranslationUnitDeletion.revision > since)
@@ -393,7 +592,9 @@ class SemanticMemory:
         ):
             # Rows logged before migration 0008 name no form: nothing to drop by them.
             if language is not None and form_hash is not None:
-                if (language, form_hash) in self._keys_of_form:
+                if (language, form_hash) in self._keys_of_form or (
+                    mapped is not None and mapped.keys_of_form(language, form_hash)
+                ):
                     lost[language].add(form_hash)
         # Every target language named, so that ix_translation_unit_lookup (source, target,
         # form) is searched by all three columns instead of read through for the source.
@@ -416,6 +617,8 @@ class SemanticMemory:
                         self._forget_form(language, form_hash)
 
     def _forget_form(self, language: int, form_hash: str) -> None:
+        if self._mapped is not None:
+            self._hidden.update(self._mapped.keys_of_form(language, form_hash))
         keys = self._keys_of_form.pop((language, form_hash), [])
         index = self._indexes.get(language)
         if index is not None and keys:
@@ -474,9 +677,48 @@ class SemanticMemory:
         with self._lock:
             waiting = sum(len(keys) for keys in self._waiting.values())
             return {
-                "texts": len(self._text_of_key),
+                "texts": len(self._text_of_key) + self._mapped_count(),
+                "mapped": self._mapped_count(),
                 "without_vector": waiting + len(self._unchecked),
             }
+
+    def _nearest(
+        self, language_id: int, queries: np.ndarray, k: int
+    ) -> list[list[tuple[Neighbour, _Text]]] | None:
+        """The k nearest texts of each query row, mapped and held ones together, best first,
+        each with its z by the mapped snapshot's calibration (the held texts' own without a
+        snapshot); None when the language has no text."""
+        index = self._indexes.get(language_id)
+        mapped = self._mapped
+        calibration = mapped.calibration(language_id) if mapped is not None else None
+        found: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
+        if mapped is not None and calibration is not None:
+            # A few more, for the hidden ones dropped below.
+            extra = min(len(self._hidden), k)
+            for row, hits in zip(
+                found, mapped.search(language_id, queries, k + extra), strict=True
+            ):
+                row += hits
+        if index is not None:
+            calibration = calibration or index.calibration()
+            for row, neighbours in zip(found, index.search(queries, k), strict=True):
+                row += [(n.cosine, n.key) for n in neighbours]
+        if calibration is None:
+            return None
+        nearest = []
+        for row in found:
+            row.sort(key=lambda hit: -hit[0])
+            kept: list[tuple[Neighbour, _Text]] = []
+            for cosine, key in row:
+                text = self._text(key)
+                if text is None:
+                    continue
+                z, percentile = calibration.z(cosine), calibration.percentile(cosine)
+                kept.append((Neighbour(key, cosine, z, percentile), text))
+                if len(kept) == k:
+                    break
+            nearest.append(kept)
+        return nearest
 
     def neighbours(
         self,
@@ -504,16 +746,12 @@ class SemanticMemory:
         if not rows or not self._lock.acquire(blocking=fresh):
             return results  # nothing to ask, or the background load holds the index
         try:
-            index = self._indexes.get(source_language_id)
-            if index is None:
-                return results
             query = np.stack([vectors[hashes[i]] for i in rows])
-            nearest = [
-                [(n, self._text_of_key[n.key]) for n in found if n.key in self._text_of_key]
-                for found in index.search(query, k=limit * 4 + 4)
-            ]
+            nearest = self._nearest(source_language_id, query, limit * 4 + 4)
         finally:
             self._lock.release()
+        if nearest is None:
+            return results
         # The units of the first few neighbours of every text first; the further neighbours'
         # only for texts still short of `limit` (their near texts had no unit in the target
         # language, or only on the excluded page).
@@ -595,3 +833,60 @@ def _units_by_text(
             text = segment_text(source_text)
             found[text_hash(text)].append((unit_id, page_id, text))
     return found
+
+
+def build_semantic_snapshot(session: Session, model: str, root: Path) -> SemanticSnapshotManifest:
+    """Write the memory's distinct source sentences with their cached vectors of `model` as a
+    snapshot in `root` (`memory.semantic_snapshot`) and publish it; every `SemanticMemory`
+    with that folder maps it at its next refresh. Reads every unit and the segment cache once."""
+    from memory.semantic_snapshot import write_snapshot
+
+    started = time.perf_counter()
+    revision, epoch = current_revision(session)
+    identity = memory_id(session)
+    cache_marker = (
+        session.scalar(
+            select(func.max(EmbeddingCache.id)).where(EmbeddingCache.kind == SEGMENT_KIND)
+        )
+        or 0
+    )
+    forms: dict[tuple[int, str], str] = {}
+    for language, digest, form_hash in distinct_unit_texts(session):
+        forms.setdefault((language, digest), form_hash)
+    vectors = streamed_vectors(session, model, {digest for _, digest in forms}, kind=SEGMENT_KIND)
+    per_language: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    waiting = []
+    for (language, digest), form_hash in forms.items():
+        if digest in vectors:
+            per_language[language].append((digest, form_hash))
+        else:
+            waiting.append((language, digest, form_hash))
+    del forms
+    languages = {
+        language: (
+            np.array([digest for digest, _ in texts], dtype="S64"),
+            np.array([form_hash for _, form_hash in texts], dtype="S64"),
+            np.stack([vectors[digest] for digest, _ in texts]),
+        )
+        for language, texts in per_language.items()
+    }
+    manifest = write_snapshot(
+        root,
+        languages,
+        waiting,
+        model=model,
+        revision=revision,
+        epoch=epoch,
+        max_cache_id=cache_marker,
+        memory_id=identity,
+        build_seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "semantic snapshot of revision %d: %d texts (%d waiting for a vector), %.1f MB, %.1f s",
+        revision,
+        manifest.texts,
+        manifest.waiting,
+        manifest.bytes / 1e6,
+        time.perf_counter() - started,
+    )
+    return manifest
