@@ -55,7 +55,9 @@ def worker(burst: bool, fork: bool) -> None:
 @click.command("embed")
 @click.option("--region", "region_slug", help="Only this region (default: every region).")
 def embed(region_slug: str | None) -> None:
-    """Embed the latest public page translations now (cached texts are not encoded again)."""
+    """Embed the latest public page translations now, and every unit source without a sentence
+    vector (cached texts are not encoded again)."""
+    from memory.services.semantic import embed_unit_sources
     from tm_service.cli import ProgressBar
     from tm_service.jobs import get_encoder
 
@@ -69,7 +71,16 @@ def embed(region_slug: str | None) -> None:
         report = similarity.embed_pages(db.session, encoder, ids, bar)
     finally:
         bar.close()
-    click.echo(json.dumps({"model": encoder.name, **report.as_dict()}))
+    bar = ProgressBar("embedding unit sentences")
+    try:
+        sentences = embed_unit_sources(db.session, encoder, bar)
+    finally:
+        bar.close()
+    click.echo(
+        json.dumps(
+            {"model": encoder.name, **report.as_dict(), "unit_sentences": sentences.as_dict()}
+        )
+    )
 
 
 @click.command("similar-pairs")

@@ -55,7 +55,21 @@ def register_memory_commands(group: AppGroup) -> None:
             )
         except DomainError as error:
             _fail(error)
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        result = report.as_dict()
+        if report.created:
+            # No page job embeds imported units: their sentences get vectors here, so they are
+            # semantic candidates at once.
+            from memory.services.semantic import embed_unit_sources
+            from tm_service.cli import ProgressBar
+            from tm_service.jobs import get_encoder
+
+            bar = ProgressBar("embedding unit sentences")
+            try:
+                embedded = embed_unit_sources(db.session, get_encoder(current_app), bar)
+            finally:
+                bar.close()
+            result["unit_sentences"] = embedded.as_dict()
+        click.echo(json.dumps(result, ensure_ascii=False))
 
     @group.command("tmx-export")
     @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

@@ -906,13 +906,22 @@ def run_semantic_snapshot(app: Flask, progress) -> dict[str, Any]:
     directory = semantic_snapshot_dir(app)
     if directory is None:
         return {"skipped": "INDEX_DIR is memory: each process holds every sentence itself"}
+    from memory.services.semantic import embed_unit_sources
+
+    # Units imported through the API have no page job that embeds them: this one does.
+    progress(0, 1, "embedding unit sentences without a vector")
+    embedded = embed_unit_sources(db.session, get_encoder(app))
     progress(0, 1, "building the semantic segment index snapshot")
     manifest = build_semantic_snapshot(db.session, get_encoder(app).name, directory)
     db.session.commit()
     holder = app.extensions.get("tm_semantic")
     if holder is not None:
         holder.mark_stale()  # this process serves queries: map the snapshot at the next one
-    return {**dataclasses.asdict(manifest), "index_dir": str(directory)}
+    return {
+        **dataclasses.asdict(manifest),
+        "index_dir": str(directory),
+        "unit_sentences": embedded.as_dict(),
+    }
 
 
 def _json_safe(value: Any) -> Any:

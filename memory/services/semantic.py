@@ -248,6 +248,16 @@ class SentenceEmbedder:
         return len(new)
 
 
+def embed_unit_sources(
+    session: Session, encoder: Encoder, progress: Progress | None = None
+) -> SegmentEmbedReport:
+    """Sentence vectors for every unit source without one: TMX imports bring units that no
+    page's job embeds. Reads every unit's source once; encodes only the misses."""
+    return embed_segment_texts(
+        session, encoder, unembedded_unit_sources(session, encoder.name), progress
+    )
+
+
 def embed_segments(
     session: Session,
     encoder: Encoder,

@@ -231,3 +231,33 @@ def test_a_process_holding_many_sentences_asks_for_a_snapshot_job(
     assert _answers(app, memory, de, en)
     assert memory.snapshot is not None  # mapped at the next refresh
     assert memory.stats()["mapped"] == len(SENTENCES) + len(PAGE_BEFORE)
+
+
+def test_units_imported_at_the_command_line_get_sentence_vectors(app: Flask, tmp_path: Path):
+    path = tmp_path / "units.tmx"
+    path.write_text(_tmx(SENTENCES), encoding="utf-8")
+    args = ["tm", "tmx-import", str(path), "--license", "CC0", "--attribution", "a"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["created"] == len(SENTENCES)
+    assert report["unit_sentences"]["encoded"] == len(SENTENCES)
+    with app.app_context():
+        assert unembedded_unit_sources(db.session, jobs.get_encoder(app).name) == []
+
+
+def test_units_imported_through_the_api_are_embedded_by_the_snapshot_job(app: Flask, make_token):
+    from tests.conftest import bearer
+
+    response = app.test_client().post(
+        "/api/v1/tm/import",
+        data=_tmx(SENTENCES).encode(),
+        headers={**bearer(make_token("admin", None)), "Content-Type": "application/xml"},
+        query_string={"license": "CC0", "attribution": "a"},
+    )
+    assert response.status_code == 200, response.get_json()
+    with app.app_context():
+        job = db.session.scalar(select(Job).where(Job.kind == jobs.SEMANTIC_SNAPSHOT))
+        assert job is not None and job.state == JobState.FINISHED, job and job.error
+        assert job.result["unit_sentences"]["encoded"] == len(SENTENCES)
+        assert job.result["texts"] == len(SENTENCES) and job.result["waiting"] == 0

@@ -213,9 +213,10 @@ def test_export_then_import_round_trips_through_the_cli(app, runner, tmp_path):
     assert len(tmx.tmxfile(io.BytesIO(out.read_bytes())).units) == 3
     imported = runner.invoke(args=["tm", "tmx-import", str(out), "--region", "beta"])
     assert imported.exit_code == 0, imported.output
-    assert json.loads(imported.output)["created"] == 3
+    # The report on stdout; progress (embedding the new units' sentences) on stderr.
+    assert json.loads(imported.stdout)["created"] == 3
     again = runner.invoke(args=["tm", "tmx-import", str(out), "--region", "beta"])
-    assert json.loads(again.output)["created"] == 0
+    assert json.loads(again.stdout)["created"] == 0
     with app.app_context():
         licences = db.session.scalars(
             select(TranslationUnit.license).where(TranslationUnit.import_batch.is_not(None))
@@ -358,7 +359,7 @@ def test_units_that_differ_only_in_numbers_stay_distinct_through_import_and_expo
     out = tmp_path / "alpha.tmx"
     out.write_bytes(exported.data)
     into_beta = runner.invoke(args=["tm", "tmx-import", str(out), "--region", "beta"])
-    assert json.loads(into_beta.output)["created"] == 9, into_beta.output
+    assert json.loads(into_beta.stdout)["created"] == 9, into_beta.output
     again = post_tmx(client, token, out.read_bytes(), region="alpha")
     assert (again.json["created"], again.json["unchanged"]) == (0, 9)
     assert unit_count(app) == 18

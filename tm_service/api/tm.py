@@ -341,6 +341,12 @@ def import_tmx(query):
         attribution=query.get("attribution"),
         url=query.get("url"),
     )
+    if report.created:
+        # No page job embeds imported units: the semantic snapshot job embeds their sentences
+        # (with INDEX_DIR "memory", `flask tm embed` does).
+        from tm_service.jobs import request_semantic_snapshot
+
+        request_semantic_snapshot(here=False)
     return report.as_dict()
 
 
