@@ -1,13 +1,17 @@
 """The semantic (sentence-vector) index of the memory: load time, memory and query latency.
 
     .venv/bin/python bench/semantic_index.py [--sources 50000] [--languages 8] [--queries 20]
+        [--dim 64] [--snapshot]
 
 Generates a TMX of `--sources` German sentences (from the demo dump of Landkreis Augsburg,
 CC BY 4.0, each with a running number) with `--languages` target languages each, imports it
 into a fresh SQLite file, embeds every unit source with the fake encoder (vectors come from
 the cache; the model does not change what is measured), then in a new process loads
 `SemanticMemory` (time, RSS growth) and times `neighbours()` for batches of 75 unit sources
-into English (`--queries` batches; the median and the maximum).
+into English (`--queries` batches; the median and the maximum). With `--snapshot` the
+sentences are also written as a snapshot (`memory.services.semantic.build_semantic_snapshot`,
+timed) and a second new process maps it instead of loading: both are reported. `--dim` is the
+fake encoder's dimension (the real model's: 384).
 """
 
 from __future__ import annotations
@@ -52,14 +56,22 @@ def write_tmx(path: Path, sources: int, languages: int) -> None:
         out.write("</body></tmx>\n")
 
 
-def app_for(database: Path):
+def app_for(database: Path, dim: int, *, snapshots: bool = False):
     from tm_service import create_app
 
     url = f"sqlite:///{database}"
-    return create_app({"DATABASE_URL": url, "EMBEDDING_MODEL": "fake", "TESTING": True})
+    config = {"DATABASE_URL": url, "EMBEDDING_MODEL": f"fake:{dim}", "TESTING": True}
+    if snapshots:
+        config["INDEX_DIR"] = str(database.parent / "index")
+    return create_app(config)
 
 
-def prepare(database: Path, sources: int, languages: int) -> dict[str, float]:
+def own_memory_mb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("RssAnon:")[1].split()[0]) // 1024
+
+
+def prepare(database: Path, sources: int, languages: int, dim: int) -> dict[str, float]:
     from memory.services.semantic import embed_segment_texts, unembedded_unit_sources
     from memory.services.tmx_io import import_tmx
     from tm_service.extensions import db
@@ -67,7 +79,7 @@ def prepare(database: Path, sources: int, languages: int) -> dict[str, float]:
 
     tmx = database.with_suffix(".tmx")
     write_tmx(tmx, sources, languages)
-    app = app_for(database)
+    app = app_for(database, dim)
     with app.app_context():
         db.create_all()
         started = time.perf_counter()
@@ -80,7 +92,24 @@ def prepare(database: Path, sources: int, languages: int) -> dict[str, float]:
     return {"units": report.created, "import_s": round(imported_s, 1)}
 
 
-def measure(database: Path, queries: int) -> dict[str, object]:
+def build_snapshot(database: Path, dim: int) -> dict[str, float]:
+    from memory.services.semantic import build_semantic_snapshot
+    from tm_service.extensions import db
+    from tm_service.jobs import get_encoder, semantic_snapshot_dir
+
+    app = app_for(database, dim, snapshots=True)
+    with app.app_context():
+        started = time.perf_counter()
+        root = semantic_snapshot_dir(app)
+        assert root is not None
+        manifest = build_semantic_snapshot(db.session, get_encoder(app).name, root)
+        return {
+            "snapshot_build_s": round(time.perf_counter() - started, 1),
+            "snapshot_mb": round(manifest.bytes / 1e6, 1),
+        }
+
+
+def measure(database: Path, queries: int, dim: int, snapshots: bool) -> dict[str, object]:
     from sqlalchemy import select
 
     from memory.models import Language
@@ -88,10 +117,11 @@ def measure(database: Path, queries: int) -> dict[str, object]:
     from tm_service.extensions import db
     from tm_service.jobs import get_semantic_memory
 
-    app = app_for(database)
+    app = app_for(database, dim, snapshots=snapshots)
     with app.app_context():
         memory = get_semantic_memory(app)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        own_before = own_memory_mb()
         started = time.perf_counter()
         memory.ensure_fresh(db.session)
         load_s = time.perf_counter() - started
@@ -114,6 +144,7 @@ def measure(database: Path, queries: int) -> dict[str, object]:
         **memory.stats(),
         "load_s": round(load_s, 2),
         "max_rss_growth_mb": grown,
+        "own_memory_growth_mb": own_memory_mb() - own_before,
         "neighbours_75_p50_ms": round(statistics.median(latencies), 1),
         "neighbours_75_max_ms": round(max(latencies), 1),
     }
@@ -124,18 +155,28 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=50_000)
     parser.add_argument("--languages", type=int, default=8, choices=range(1, len(TARGETS) + 1))
     parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--snapshot", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--mapped", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(Path(args.measure), args.queries)))
+        print(json.dumps(measure(Path(args.measure), args.queries, args.dim, args.mapped)))
         return
     database = Path(tempfile.mkdtemp(prefix="tm-semantic-")) / "tm.sqlite3"
-    prepared = prepare(database, args.sources, args.languages)
+    prepared = prepare(database, args.sources, args.languages, args.dim)
     # A new process: its memory growth is the index's alone.
     child = [sys.executable, __file__, "--measure", str(database), "--queries", str(args.queries)]
-    measured = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
+    child += ["--dim", str(args.dim)]
+    run = {"held": json.loads(subprocess.run(child, check=True, capture_output=True).stdout)}
+    if args.snapshot:
+        prepared |= build_snapshot(database, args.dim)
+        mapped = subprocess.run([*child, "--mapped"], check=True, capture_output=True).stdout
+        run["mapped"] = json.loads(mapped)
     print(
-        json.dumps({"sources": args.sources, "languages": args.languages, **prepared, **measured})
+        json.dumps(
+            {"sources": args.sources, "languages": args.languages, "dim": args.dim} | prepared | run
+        )
     )
 
 

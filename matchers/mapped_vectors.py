@@ -40,7 +40,7 @@ FLAT_UP_TO = 100_000
 # candidates a query re-scores for each neighbour asked for.
 GRAPH_LINKS = 16
 GRAPH_EXPANSION_ADD = 128
-GRAPH_EXPANSION_SEARCH = 96
+GRAPH_EXPANSION_SEARCH = 160
 GRAPH_BUILD_THREADS = 2
 
 
