@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from memory.errors import DomainError
+from memory.semantic_snapshot import current_name as semantic_current_name
 from memory.services import tmx_io
 from memory.services import translation_memory as tm_service
 from tm_service.extensions import db
@@ -157,7 +158,19 @@ def register_memory_commands(group: AppGroup) -> None:
         if directory is not None:
             tm_service.build_index_snapshot(db.session, directory, force=True)
             db.session.commit()
+        semantic = jobs.semantic_snapshot_dir(app)
+        if semantic is not None and semantic_current_name(semantic) is not None:
+            # The new epoch retires the semantic snapshot too: one of this epoch, so that no
+            # process falls back to holding every sentence itself.
+            from memory.services.semantic import build_semantic_snapshot
+
+            built = build_semantic_snapshot(db.session, jobs.get_encoder(app).name, semantic)
+            db.session.commit()
+            stats_semantic = {"texts": built.texts, "revision": built.revision}
+        else:
+            stats_semantic = None
         stats = jobs.get_tm_index(app).rebuild(db.session)
+        stats["semantic_snapshot"] = stats_semantic
         stats["seconds"] = round(time.perf_counter() - started, 3)
         stats["index_dir"] = str(directory) if directory is not None else None
         stats["counts"] = tm_service.unit_counts(db.session)

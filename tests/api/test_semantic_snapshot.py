@@ -261,3 +261,23 @@ def test_units_imported_through_the_api_are_embedded_by_the_snapshot_job(app: Fl
         assert job is not None and job.state == JobState.FINISHED, job and job.error
         assert job.result["unit_sentences"]["encoded"] == len(SENTENCES)
         assert job.result["texts"] == len(SENTENCES) and job.result["waiting"] == 0
+
+
+def test_rebuild_index_writes_a_semantic_snapshot_of_the_new_epoch(
+    app: Flask, memory_of_sentences: tuple[int, int]
+):
+    de, en = memory_of_sentences
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["tm", "semantic-snapshot"]).exit_code == 0
+    result = runner.invoke(args=["tm", "rebuild-index"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["semantic_snapshot"]["texts"] == len(SENTENCES) + 2
+    memory = SemanticMemory(
+        _model(app), refresh_seconds=0, snapshot_dir=jobs.semantic_snapshot_dir(app)
+    )
+    assert _answers(app, memory, de, en)
+    assert memory.snapshot is not None  # of the new epoch: mapped, not held
+    with app.app_context():
+        from memory.services.translation_memory import current_revision
+
+        assert memory.snapshot.epoch == current_revision(db.session)[1] == 1
