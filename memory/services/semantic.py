@@ -548,8 +548,12 @@ class SemanticMemory:
         if self._mapped is None:
             if held >= SNAPSHOT_MIN_TEXTS:
                 self._snapshot_requests.ask(f"{held} sentences held in this process")
-        elif held > SNAPSHOT_DELTA_FRACTION * max(self._mapped.manifest.texts, 1):
-            self._snapshot_requests.ask(f"{held} sentences written since the snapshot")
+        elif held + len(self._hidden) > SNAPSHOT_DELTA_FRACTION * max(
+            self._mapped.manifest.texts, 1
+        ):
+            self._snapshot_requests.ask(
+                f"{held} sentences written and {len(self._hidden)} gone since the snapshot"
+            )
 
     def _reset(self) -> None:
         self._mapped = None

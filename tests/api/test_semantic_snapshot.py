@@ -232,6 +232,17 @@ def test_a_process_holding_many_sentences_asks_for_a_snapshot_job(
     assert memory.snapshot is not None  # mapped at the next refresh
     assert memory.stats()["mapped"] == len(SENTENCES) + len(PAGE_BEFORE)
 
+    # Mapped: the sentences written or gone since the snapshot ask for the next one.
+    monkeypatch.setattr(semantic, "SNAPSHOT_DELTA_FRACTION", 0.05)
+    monkeypatch.setattr(memory._snapshot_requests, "interval_s", 0.0)
+    _publish_page(app, PAGE_AFTER)  # one sentence written, two gone: 3 > 5 % of 14
+    assert _answers(app, memory, de, en)
+    with app.app_context():
+        assert (
+            len(db.session.scalars(select(Job).where(Job.kind == jobs.SEMANTIC_SNAPSHOT)).all())
+            == 2
+        )
+
 
 def test_units_imported_at_the_command_line_get_sentence_vectors(app: Flask, tmp_path: Path):
     path = tmp_path / "units.tmx"
