@@ -11,6 +11,11 @@ words, the platform's case. `matchers.mapped_vectors.write` builds the files onc
 `--processes` new processes each map them and run `--queries` batches of 75 queries (noisy
 copies of held-out sentences, as a page's segments are); recall@10 of 200 queries is taken
 against `faiss.knn` over every vector.
+
+`--compare` also measures, on the same vectors and queries, the faiss HNSW graph a process
+without a snapshot builds in memory (`matchers.semantic_index`, above 200 000 sentences), and
+on the real sentence vectors alone (a tenth held out as queries) faiss IVF-flat, which faiss
+can map, against HNSW. `--reuse` keeps an index folder built by an earlier run.
 """
 
 from __future__ import annotations
@@ -102,12 +107,87 @@ def measure(folder: Path, queries_path: Path, batches: int) -> dict[str, float]:
     }
 
 
+def recall_at_10(found: np.ndarray, exact: np.ndarray) -> float:
+    return round(
+        float(
+            np.mean(
+                [len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(found, exact, strict=True)]
+            )
+        ),
+        3,
+    )
+
+
+def compare(
+    base: np.ndarray, vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray
+) -> dict[str, object]:
+    """The in-memory faiss graph on the same vectors; IVF against HNSW on the real ones."""
+    import faiss
+
+    from matchers import semantic_index
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    graph = faiss.IndexHNSWFlat(
+        vectors.shape[1], semantic_index.HNSW_LINKS, faiss.METRIC_INNER_PRODUCT
+    )
+    started = time.perf_counter()
+    graph.add(vectors)
+    result: dict[str, object] = {"faiss_hnsw_build_s": round(time.perf_counter() - started, 1)}
+    faiss.omp_set_num_threads(1)
+    for ef in (semantic_index.HNSW_EF_SEARCH, 256):
+        graph.hnsw.efSearch = ef
+        started = time.perf_counter()
+        graph.search(queries[:75], 16)
+        took = (time.perf_counter() - started) * 1000
+        result[f"faiss_hnsw_ef{ef}"] = {
+            "search_75_ms": round(took, 1),
+            "recall_at_10": recall_at_10(graph.search(queries, 10)[1], exact),
+        }
+    del graph
+    # The real sentences alone: a tenth held out as queries.
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(base))
+    held_out, rest = (
+        base[order[: len(base) // 20]],
+        np.ascontiguousarray(base[order[len(base) // 20 :]]),
+    )
+    truth = faiss.knn(held_out, rest, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    lists = 600
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(rest.shape[1]), rest.shape[1], lists)
+    ivf.cp.niter = 10
+    ivf.train(rest)
+    ivf.add(rest)
+    for share in (0.02, 0.05, 0.1):
+        ivf.nprobe = int(share * lists)
+        result[f"real_ivf_{lists}_lists_probe_{share}"] = recall_at_10(
+            ivf.search(held_out, 10)[1], truth
+        )
+    hnsw = faiss.IndexHNSWFlat(rest.shape[1], semantic_index.HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(rest)
+    hnsw.hnsw.efSearch = semantic_index.HNSW_EF_SEARCH
+    result["real_faiss_hnsw"] = recall_at_10(hnsw.search(held_out, 10)[1], truth)
+    # The snapshot's own graph on the real sentences (forced: they are fewer than FLAT_UP_TO).
+    from matchers import mapped_vectors
+    from matchers.mapped_vectors import MappedVectorIndex
+
+    flat_up_to, mapped_vectors.FLAT_UP_TO = mapped_vectors.FLAT_UP_TO, 0
+    try:
+        mapped_vectors.write(rest, OUT / "real-graph")
+    finally:
+        mapped_vectors.FLAT_UP_TO = flat_up_to
+    found = MappedVectorIndex.open(OUT / "real-graph").search(held_out, 10)[1]
+    result["real_snapshot_graph"] = recall_at_10(found, truth)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_250_000)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--queries", type=int, default=100, help="batches of 75 per process")
     parser.add_argument("--vectors", type=Path, default=OUT / "corpus-vectors.npy")
+    parser.add_argument("--compare", action="store_true", help="faiss HNSW and IVF as well")
+    parser.add_argument("--reuse", action="store_true", help="keep an index folder built before")
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     if args.measure:
@@ -124,8 +204,13 @@ def main() -> None:
     queries = variants(held_out, 7_500, seed=2)
     folder = OUT / f"index-{args.rows}"
     started = time.perf_counter()
-    written = mapped_vectors.write(vectors, folder)
-    build_s = time.perf_counter() - started
+    if args.reuse and (folder / "index.json").exists():
+        written = sum(path.stat().st_size for path in folder.iterdir())
+        build_s = json.loads((folder / "build.json").read_text())["build_s"]
+    else:
+        written = mapped_vectors.write(vectors, folder)
+        build_s = time.perf_counter() - started
+        (folder / "build.json").write_text(json.dumps({"build_s": build_s}))
     queries_path = OUT / "queries.npy"
     np.save(queries_path, queries)
 
@@ -135,6 +220,7 @@ def main() -> None:
     _, exact = faiss.knn(queries[:200], vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)])
     top1 = np.mean([b[0] in a for a, b in zip(found, exact, strict=True)])
+    compared = compare(base, vectors, queries[:200], exact) if args.compare else {}
     del vectors, index
 
     child = [sys.executable, __file__, "--measure", str(folder), str(queries_path)]
@@ -153,6 +239,7 @@ def main() -> None:
                 "recall_at_10": round(float(recall), 3),
                 "exact_top1_found": round(float(top1), 3),
                 "processes": processes,
+                **compared,
             }
         )
     )

@@ -31,7 +31,9 @@ CALIBRATION_MIN_VECTORS = 1000
 # Re-estimate the random-pair cosines once the index grew or shrank by this fraction.
 CALIBRATION_STALE_FRACTION = 0.2
 # Below this many vectors a flat (exact) index; above it HNSW, whose recall at 32 links and
-# efSearch 128 is > 0.99 for top-10 on sentence vectors, at a fraction of the scan.
+# efSearch 128 is > 0.99 for top-10 on sentence vectors, at a fraction of the scan. The graph
+# takes minutes at a million vectors (187 s at 1.25 M on 2 cores): only `prepare()` builds it,
+# which its holder calls off the request path; until then a search scans.
 HNSW_ABOVE = 200_000
 HNSW_LINKS = 32
 HNSW_EF_SEARCH = 128
@@ -104,7 +106,8 @@ class SegmentVectorIndex:
         self._lock = threading.RLock()
         self._flat = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._hnsw: faiss.IndexHNSWFlat | None = None
-        self._hnsw_keys: np.ndarray | None = None
+        # Graph row → key (a removed key's row stays; searches skip it).
+        self._hnsw_keys = np.zeros(0, dtype=np.int64)
         self._vectors: dict[int, np.ndarray] = {}
         self._calibration: Calibration | None = None
 
@@ -129,7 +132,9 @@ class SegmentVectorIndex:
             self._flat.add_with_ids(vectors, ids)
             for key, vector in zip(ids.tolist(), vectors, strict=True):
                 self._vectors[key] = vector
-            self._hnsw = None  # rebuilt on the next search when large enough
+            if self._hnsw is not None:  # the graph grows with the index (a replaced key's
+                self._hnsw.add(vectors)  # old row is filtered out at search)
+                self._hnsw_keys = np.concatenate([self._hnsw_keys, ids])
 
     def remove(self, keys: Sequence[int]) -> None:
         with self._lock:
@@ -140,7 +145,7 @@ class SegmentVectorIndex:
             self._flat.remove_ids(np.asarray(present, dtype=np.int64))  # type: ignore[arg-type]
             for key in present:
                 del self._vectors[key]
-            self._hnsw = None
+            # The graph keeps their rows; a search skips keys no longer held.
 
     def calibration(self) -> Calibration:
         """Random-pair cosines of this index (estimated lazily, re-estimated as it grows)."""
@@ -164,7 +169,7 @@ class SegmentVectorIndex:
                 return [[] for _ in range(len(queries))]
             calibration = self.calibration()
             take = min(k, len(self._vectors))
-            if len(self._vectors) > HNSW_ABOVE:
+            if len(self._vectors) > HNSW_ABOVE and self._hnsw is not None:
                 cosines, ids = self._search_hnsw(queries, take)
             else:
                 cosines, ids = self._flat.search(queries, take)
@@ -185,16 +190,30 @@ class SegmentVectorIndex:
             results.append(hits)
         return results
 
-    def _search_hnsw(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._hnsw is None:
-            keys = np.fromiter(self._vectors, dtype=np.int64, count=len(self._vectors))
+    def prepare(self) -> None:
+        """Build the HNSW graph if the index is past HNSW_ABOVE and has none: minutes at a
+        million vectors, so never on a request path (the holder's refresh calls it)."""
+        with self._lock:
+            if self._hnsw is not None or len(self._vectors) <= HNSW_ABOVE:
+                return
+            keys = list(self._vectors)
             index = faiss.IndexHNSWFlat(self.dim, HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
-            index.add(np.stack([self._vectors[int(key)] for key in keys]))
+            index.add(np.stack([self._vectors[key] for key in keys]))
             index.hnsw.efSearch = HNSW_EF_SEARCH
-            self._hnsw, self._hnsw_keys = index, keys
-        assert self._hnsw_keys is not None
-        cosines, rows = self._hnsw.search(queries, k)
+            self._hnsw, self._hnsw_keys = index, np.asarray(keys, dtype=np.int64)
+
+    def _search_hnsw(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self._hnsw is not None
+        stale = len(self._hnsw_keys) - len(self._vectors)  # rows of removed or replaced keys
+        cosines, rows = self._hnsw.search(queries, k + min(max(stale, 0), k))
         ids = np.where(rows >= 0, self._hnsw_keys[np.maximum(rows, 0)], -1)
+        if stale > 0:
+            held = np.fromiter((int(i) in self._vectors for i in ids.ravel()), bool, ids.size)
+            ids = np.where(held.reshape(ids.shape), ids, -1)
+            # The held ones first, in their order; then fill with −1.
+            order = np.argsort(ids < 0, axis=1, kind="stable")
+            ids = np.take_along_axis(ids, order, axis=1)[:, :k]
+            cosines = np.take_along_axis(cosines, order, axis=1)[:, :k]
         return cosines, ids
 
 

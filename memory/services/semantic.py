@@ -476,6 +476,8 @@ class SemanticMemory:
                 return
             cached_after = None if cache_marker == self._cache_marker else self._cache_marker or 0
             self._attach_vectors(session, cached_after)
+            for index in self._indexes.values():
+                index.prepare()  # a graph past HNSW_ABOVE: here, never on a request's search
             self._revision, self._cache_marker = revision, cache_marker
             self._checked_at = time.monotonic()
             log.info(

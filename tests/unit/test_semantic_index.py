@@ -82,8 +82,22 @@ def test_hnsw_above_the_flat_limit_finds_what_the_flat_index_finds(monkeypatch):
     monkeypatch.setattr(semantic_index, "HNSW_ABOVE", 1000)
     approximate = SegmentVectorIndex(32)
     approximate.add(list(range(3000)), vectors)
+    # Until prepare() built the graph, a search scans (it never builds one itself).
+    assert [hits[0].key for hits in approximate.search(queries, k=1)] == expected
+    assert approximate._hnsw is None
+    approximate.prepare()
+    assert approximate._hnsw is not None
     found = [hits[0].key for hits in approximate.search(queries, k=1)]
     assert sum(a == b for a, b in zip(found, expected, strict=True)) >= 49
+    # Removed keys are skipped, added ones found, without rebuilding the graph.
+    graph = approximate._hnsw
+    approximate.remove(expected[:10])
+    approximate.add([5000], queries[20:21] / np.linalg.norm(queries[20]))
+    again = approximate.search(queries, k=3)
+    assert approximate._hnsw is graph
+    assert not {hit.key for hits in again for hit in hits} & set(expected[:10])
+    assert again[20][0].key == 5000
+    assert all(len(hits) == 3 for hits in again)
 
 
 def test_meaning_score_grows_with_z_is_capped_below_the_exact_band_and_prefers_same_topic():
