@@ -2,6 +2,7 @@
 first suggestions of a new web process while its semantic index loads.
 
     .venv/bin/python bench/postgres_requests.py [--units 300000] [--rounds 6]
+        [--semantic-snapshot] [--only suggestions]
 
 Starts a throwaway PostgreSQL (tests/integration/servers.py), loads the demo data, imports
 `--units` generated German→English units through `flask tm tmx-import` and builds the fuzzy
@@ -12,6 +13,11 @@ index snapshot, as bench/load_test.py does. Then, through the Flask test client:
   BEGIN, no ROLLBACK) and off; median CPU (`time.process_time`) and wall time per lookup;
 - in a new process, three `POST /regions/lkaugsburg/suggestions` for a page (no MT), each
   timed, then the time until the semantic index's background load ends, then one more.
+  With `--semantic-snapshot`, `flask tm semantic-snapshot` writes the sentence vectors first
+  and the new process maps them instead of loading them.
+
+`flask tm tmx-import` embeds the imported units' sentences (fake encoder) since `e54f59c`:
+earlier runs loaded only the demo's sentence vectors.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ def lookups(token: str, rounds: int) -> dict[str, float]:
 
 def suggestions(token: str) -> dict[str, object]:
     from tm_service import create_app
+    from tm_service.jobs import get_semantic_memory
 
     app = create_app()
     client = app.test_client()
@@ -98,6 +105,7 @@ def suggestions(token: str) -> dict[str, object]:
         "first_suggestions_s": first,
         "load_left_s": round(time.perf_counter() - started, 2),
         "after_load_s": one(),
+        "semantic_index": get_semantic_memory(app).stats(),
     }
 
 
@@ -105,6 +113,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--semantic-snapshot", action="store_true")
+    parser.add_argument("--only", choices=["lookups", "suggestions"])
     parser.add_argument("--measure", choices=["lookups", "suggestions"], help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -134,12 +144,19 @@ def main() -> None:
         licence = ["--license", "CC BY 4.0", "--attribution", "generated benchmark units"]
         load_test.flask_cli(env, "tm", "tmx-import", str(tmx), *licence)
         load_test.flask_cli(env, "tm", "rebuild-index")
+        if args.semantic_snapshot:
+            started = time.perf_counter()
+            load_test.flask_cli(env, "tm", "semantic-snapshot")
+            semantic_s = round(time.perf_counter() - started, 1)
         issued = load_test.flask_cli(
             env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg"
         )
         token = next(word for word in issued.split() if word.startswith("tm_"))
         report: dict[str, object] = {"units": args.units}
-        for what in ("lookups", "suggestions"):  # each in a new process, as a web worker
+        if args.semantic_snapshot:
+            report["semantic_snapshot_command_s"] = semantic_s
+        for what in [args.only] if args.only else ["lookups", "suggestions"]:
+            # each in a new process, as a web worker
             command = [sys.executable, __file__, "--measure", what, "--token", token]
             command += ["--rounds", str(args.rounds)]
             done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)

@@ -187,6 +187,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="batches of 75 per process")
     parser.add_argument("--vectors", type=Path, default=OUT / "corpus-vectors.npy")
     parser.add_argument("--compare", action="store_true", help="faiss HNSW and IVF as well")
+    parser.add_argument(
+        "--expansions", default="", help="graph expansions to try as well, e.g. 128,256,400"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep an index folder built before")
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
@@ -220,6 +223,17 @@ def main() -> None:
     _, exact = faiss.knn(queries[:200], vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)])
     top1 = np.mean([b[0] in a for a, b in zip(found, exact, strict=True)])
+    expansions = {}
+    for expansion in [int(e) for e in args.expansions.split(",") if e] if index.graph else []:
+        index.graph.expansion_search = expansion  # type: ignore[misc]
+        started = time.perf_counter()
+        index.search(queries[:75], 16)
+        took = round((time.perf_counter() - started) * 1000, 1)
+        rows = index.search(queries[:200], 10)[1]
+        expansions[str(expansion)] = {
+            "search_75_ms": took,
+            "recall_at_10": recall_at_10(rows, exact),
+        }
     compared = compare(base, vectors, queries[:200], exact) if args.compare else {}
     del vectors, index
 
@@ -239,6 +253,7 @@ def main() -> None:
                 "recall_at_10": round(float(recall), 3),
                 "exact_top1_found": round(float(top1), 3),
                 "processes": processes,
+                "expansions": expansions,
                 **compared,
             }
         )

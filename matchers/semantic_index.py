@@ -68,24 +68,33 @@ class Calibration:
 PRIOR = Calibration(mean=0.805, std=0.03, sample=np.empty(0, dtype=np.float32), size_at_estimate=0)
 
 
-def estimate_calibration(matrix: np.ndarray) -> Calibration:
-    """Cosines of CALIBRATION_SAMPLE random pairs of the rows of `matrix` (a fixed seed: the same
-    rows in the same order give the same calibration); PRIOR below CALIBRATION_MIN_VECTORS."""
-    size = len(matrix)
-    if size < CALIBRATION_MIN_VECTORS:
-        return PRIOR
+def calibration_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of CALIBRATION_SAMPLE random pairs among `size` rows (a fixed seed), never a
+    row with itself."""
     rng = np.random.default_rng(_SEED)
     count = min(CALIBRATION_SAMPLE, size * (size - 1) // 2)
     a = rng.integers(0, size, count)
     b = rng.integers(0, size - 1, count)
-    b = np.where(b >= a, b + 1, b)  # never a vector with itself
-    cosines = np.einsum("ij,ij->i", matrix[a], matrix[b])
+    return a, np.where(b >= a, b + 1, b)
+
+
+def calibration_of(cosines: np.ndarray, size: int) -> Calibration:
     return Calibration(
         mean=float(cosines.mean()),
         std=max(float(cosines.std()), 1e-4),
         sample=np.sort(cosines),
         size_at_estimate=size,
     )
+
+
+def estimate_calibration(matrix: np.ndarray) -> Calibration:
+    """Cosines of CALIBRATION_SAMPLE random pairs of the rows of `matrix` (a fixed seed: the same
+    rows in the same order give the same calibration); PRIOR below CALIBRATION_MIN_VECTORS."""
+    size = len(matrix)
+    if size < CALIBRATION_MIN_VECTORS:
+        return PRIOR
+    a, b = calibration_pairs(size)
+    return calibration_of(np.einsum("ij,ij->i", matrix[a], matrix[b]), size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +167,13 @@ class SegmentVectorIndex:
                 return held
             if size < CALIBRATION_MIN_VECTORS:
                 return PRIOR
-            self._calibration = estimate_calibration(np.stack(list(self._vectors.values())))
+            # `estimate_calibration` of the vectors in insertion order, reading only the rows
+            # of the sampled pairs (not a copy of every vector).
+            vectors = list(self._vectors.values())
+            a, b = calibration_pairs(size)
+            first = np.stack([vectors[i] for i in a.tolist()])
+            second = np.stack([vectors[i] for i in b.tolist()])
+            self._calibration = calibration_of(np.einsum("ij,ij->i", first, second), size)
             return self._calibration
 
     def search(self, queries: np.ndarray, k: int = 5) -> list[list[Neighbour]]:
@@ -190,9 +205,7 @@ class SegmentVectorIndex:
             results.append(hits)
         return results
 
-    def prepare(self) -> None:
-        """Build the HNSW graph if the index is past HNSW_ABOVE and has none: minutes at a
-        million vectors, so never on a request path (the holder's refresh calls it)."""
+    def _build_graph(self) -> None:
         with self._lock:
             if self._hnsw is not None or len(self._vectors) <= HNSW_ABOVE:
                 return
@@ -201,6 +214,13 @@ class SegmentVectorIndex:
             index.add(np.stack([self._vectors[key] for key in keys]))
             index.hnsw.efSearch = HNSW_EF_SEARCH
             self._hnsw, self._hnsw_keys = index, np.asarray(keys, dtype=np.int64)
+
+    def prepare(self) -> None:
+        """What a search would otherwise compute first, off the request path (its holder's
+        refresh calls it): the calibration, and the HNSW graph past HNSW_ABOVE vectors
+        (minutes at a million)."""
+        self.calibration()
+        self._build_graph()
 
     def _search_hnsw(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         assert self._hnsw is not None

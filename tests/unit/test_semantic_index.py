@@ -87,6 +87,7 @@ def test_hnsw_above_the_flat_limit_finds_what_the_flat_index_finds(monkeypatch):
     assert approximate._hnsw is None
     approximate.prepare()
     assert approximate._hnsw is not None
+    assert approximate._calibration is not None  # not left for the first search either
     found = [hits[0].key for hits in approximate.search(queries, k=1)]
     assert sum(a == b for a, b in zip(found, expected, strict=True)) >= 49
     # Removed keys are skipped, added ones found, without rebuilding the graph.
