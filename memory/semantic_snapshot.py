@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -65,11 +65,6 @@ class SemanticSnapshotManifest:
     build_seconds: float = 0.0
     bytes: int = 0
     format: int = FORMAT
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SemanticSnapshotManifest:
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -187,9 +182,7 @@ def write_snapshot(
 def read_manifest(root: Path, name: str) -> SemanticSnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone, unreadable or of another
     format."""
-    data = snapshot_folder.manifest_data(root, name)
-    manifest = SemanticSnapshotManifest.from_dict(data) if data is not None else None
-    return manifest if manifest is not None and manifest.format == FORMAT else None
+    return snapshot_folder.read_manifest(root, name, SemanticSnapshotManifest, FORMAT)
 
 
 def open_snapshot(root: Path, name: str) -> SemanticSnapshot | None:

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -53,11 +52,6 @@ class SimilaritySnapshotManifest:
     build_seconds: float = 0.0
     bytes: int = 0
     format: int = FORMAT
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SimilaritySnapshotManifest:
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known)
 
     @property
     def revision(self) -> tuple[int, int]:
@@ -137,9 +131,7 @@ def write_snapshot(
 def read_manifest(root: Path, name: str) -> SimilaritySnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone, unreadable or of another
     format."""
-    data = snapshot_folder.manifest_data(root, name)
-    manifest = SimilaritySnapshotManifest.from_dict(data) if data is not None else None
-    return manifest if manifest is not None and manifest.format == FORMAT else None
+    return snapshot_folder.read_manifest(root, name, SimilaritySnapshotManifest, FORMAT)
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> SimilaritySnapshot | None:

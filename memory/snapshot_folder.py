@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+Manifest = TypeVar("Manifest")
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -96,6 +98,19 @@ def manifest_data(root: Path, name: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_manifest(
+    root: Path, name: str, manifest_type: type[Manifest], format: int
+) -> Manifest | None:
+    """The manifest of snapshot `name` as a `manifest_type` dataclass (keys it has no field for
+    are ignored), or None when it is gone, unreadable or of another format."""
+    data = manifest_data(root, name)
+    if data is None:
+        return None
+    fields = getattr(manifest_type, "__dataclass_fields__")  # noqa: B009 — any manifest dataclass
+    manifest = manifest_type(**{key: data[key] for key in fields if key in data})
+    return manifest if getattr(manifest, "format", None) == format else None
 
 
 def prune(root: Path, keep: set[str]) -> None:

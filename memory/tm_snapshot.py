@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from matchers.form_index import FORMAT, FrozenFormIndex
 from memory import snapshot_folder
@@ -46,11 +45,6 @@ class SnapshotManifest:
     bytes: int = 0
     memory_id: str | None = None
     format: int = FORMAT
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SnapshotManifest:
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known)
 
 
 @dataclass
@@ -104,9 +98,7 @@ def write_snapshot(
 
 def read_manifest(root: Path, name: str) -> SnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone or unreadable."""
-    data = snapshot_folder.manifest_data(root, name)
-    manifest = SnapshotManifest.from_dict(data) if data is not None else None
-    return manifest if manifest is not None and manifest.format == FORMAT else None
+    return snapshot_folder.read_manifest(root, name, SnapshotManifest, FORMAT)
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> IndexSnapshot | None:
