@@ -80,3 +80,14 @@ def redis_backed_app(
     with app.app_context():
         jobs.rq_queue(app).connection.close()
         db.engine.dispose()
+
+
+def work_off_queue(app: Flask) -> None:
+    """Run every job on the app's queue in a real rq worker (in this process), then return."""
+    from rq import SimpleWorker
+
+    from tm_service import jobs
+
+    with app.app_context():
+        queue = jobs.rq_queue(app)
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)

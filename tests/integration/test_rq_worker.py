@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 
 from memory.similarity_models import Job, JobState
 from tests.conftest import bearer
-from tests.integration.conftest import redis_backed_app
+from tests.integration.conftest import redis_backed_app, work_off_queue
 from tm_service import jobs
 from tm_service.extensions import db
 
@@ -46,12 +45,6 @@ def only_job(app: Flask) -> Job:
         return job
 
 
-def work(app: Flask) -> None:
-    with app.app_context():
-        queue = jobs.rq_queue(app)
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
 def test_a_push_is_enqueued_once_and_a_real_worker_finishes_it(app, client, make_token):
     push(client, make_token())
     job = only_job(app)
@@ -62,7 +55,7 @@ def test_a_push_is_enqueued_once_and_a_real_worker_finishes_it(app, client, make
         assert jobs.translations_changed(job.params["translation_ids"]) == job.id
     assert queue.job_ids == [job.id]  # the same change enqueued twice: one rq job
 
-    work(app)
+    work_off_queue(app)
 
     done = only_job(app)
     assert done.state == JobState.FINISHED
@@ -85,7 +78,7 @@ def test_a_job_that_fails_once_is_retried_by_rq_and_finishes(app, client, make_t
     monkeypatch.setattr(jobs.similarity, "embed_pages", flaky)
     push(client, make_token())
 
-    work(app)
+    work_off_queue(app)
 
     job = only_job(app)
     assert failures == [1]

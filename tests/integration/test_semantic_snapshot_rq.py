@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from memory.models import Language
 from memory.services.semantic import SemanticMemory
 from memory.similarity_models import Job, JobState
 from tests.api.test_similar import push
-from tests.integration.conftest import redis_backed_app
+from tests.integration.conftest import redis_backed_app, work_off_queue
 from tm_service import create_app, jobs
 from tm_service.extensions import db
 
@@ -51,12 +50,6 @@ def app(tmp_path: Path, seeded_database: Path, redis_server) -> Iterator[Flask]:
         yield app
 
 
-def work(app: Flask) -> None:
-    with app.app_context():
-        queue = jobs.rq_queue(app)
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
 def found(app: Flask, memory: SemanticMemory) -> list:
     with app.app_context():
         de, en = (
@@ -73,7 +66,7 @@ def test_a_worker_writes_the_snapshot_and_a_new_process_maps_it(app, make_token)
     alpha = make_token("cms", "alpha")
     push(client, alpha, "alpha", "anmeldung", "de", title="Anmeldung", content=GERMAN)
     push(client, alpha, "alpha", "anmeldung", "en", title="Registration", content=ENGLISH)
-    work(app)  # the content jobs: units, page and sentence vectors
+    work_off_queue(app)  # the content jobs: units, page and sentence vectors
     with app.app_context():
         encoder = jobs.get_encoder(app)
         from memory.services.semantic import embed_segment_texts
@@ -82,7 +75,7 @@ def test_a_worker_writes_the_snapshot_and_a_new_process_maps_it(app, make_token)
 
     enqueued = app.test_cli_runner().invoke(args=["tm", "semantic-snapshot", "--enqueue"])
     assert enqueued.exit_code == 0, enqueued.output
-    work(app)
+    work_off_queue(app)
     with app.app_context():
         job = db.session.scalars(db.select(Job).where(Job.kind == jobs.SEMANTIC_SNAPSHOT)).one()
         assert job.state == JobState.FINISHED, job.error

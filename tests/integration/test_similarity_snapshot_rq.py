@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 
 from memory.services import similarity
 from memory.similarity_models import Job, JobState
 from tests.api.test_similar import COURSES_DE, DOCTOR_DE, REGISTRATION_DE, push, similar
-from tests.integration.conftest import redis_backed_app
+from tests.integration.conftest import redis_backed_app, work_off_queue
 from tm_service import create_app, jobs
 from tm_service.extensions import db
 
@@ -33,12 +32,6 @@ def app(tmp_path: Path, seeded_database: Path, redis_server) -> Iterator[Flask]:
         yield app
 
 
-def work(app: Flask) -> None:
-    with app.app_context():
-        queue = jobs.rq_queue(app)
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
 def test_a_worker_builds_the_snapshot_and_a_new_process_maps_it(app, make_token, tmp_path):
     client = app.test_client()
     alpha, beta = make_token("cms", "alpha"), make_token("cms", "beta")
@@ -46,18 +39,18 @@ def test_a_worker_builds_the_snapshot_and_a_new_process_maps_it(app, make_token,
     push(client, alpha, "alpha", "kurse", "de", title="Deutschkurse", content=COURSES_DE)
     edited = REGISTRATION_DE.replace("zwei Wochen", "14 Tagen")
     push(client, beta, "beta", "wohnsitz", "de", title="Wohnsitz anmelden", content=edited)
-    work(app)  # the content jobs: units, page vectors
+    work_off_queue(app)  # the content jobs: units, page vectors
 
     enqueued = app.test_cli_runner().invoke(args=["tm", "similarity-snapshot", "--enqueue"])
     assert enqueued.exit_code == 0, enqueued.output
-    work(app)
+    work_off_queue(app)
     with app.app_context():
         job = db.session.scalars(db.select(Job).where(Job.kind == jobs.SIMILARITY_SNAPSHOT)).one()
         assert job.state == JobState.FINISHED, job.error
         assert job.result["pages"] == 3 and job.result["with_vector"] == 3
     # Written after the snapshot, its job run: a page of beta on the doctor.
     push(client, beta, "beta", "arzt", "de", title="Arzt", content=DOCTOR_DE)
-    work(app)
+    work_off_queue(app)
 
     # A second process: an app of its own on the same database and index folder.
     second = create_app({**_config_of(app)})
