@@ -367,7 +367,10 @@ def main() -> None:
             write_units_tmx(tmx, args.units)
             started = time.perf_counter()
             licence = ["--license", "CC BY 4.0", "--attribution", "generated load-test units"]
-            print(flask_cli(env, "tm", "tmx-import", str(tmx), *licence).strip(), file=sys.stderr)
+            print(
+                flask_cli(env, "tm", "tmx-import", str(tmx), *licence, "--no-embed").strip(),
+                file=sys.stderr,
+            )
             print(
                 f"{args.units} units imported in {time.perf_counter() - started:.1f} s",
                 file=sys.stderr,

@@ -54,6 +54,7 @@ def worker(burst: bool, fork: bool) -> None:
 
 @click.command("embed")
 @click.option("--region", "region_slug", help="Only this region (default: every region).")
+@with_appcontext
 def embed(region_slug: str | None) -> None:
     """Embed the latest public page translations now, and every unit source without a sentence
     vector (cached texts are not encoded again)."""

@@ -257,6 +257,20 @@ def test_units_imported_at_the_command_line_get_sentence_vectors(app: Flask, tmp
         assert unembedded_unit_sources(db.session, jobs.get_encoder(app).name) == []
 
 
+def test_a_bulk_import_can_leave_the_embedding_for_later(app: Flask, tmp_path: Path):
+    path = tmp_path / "units.tmx"
+    path.write_text(_tmx(SENTENCES), encoding="utf-8")
+    args = ["tm", "tmx-import", str(path), "--license", "CC0", "--attribution", "a"]
+    result = app.test_cli_runner().invoke(args=[*args, "--no-embed"])
+    assert result.exit_code == 0, result.output
+    assert "unit_sentences" not in json.loads(result.stdout)
+    with app.app_context():
+        assert len(unembedded_unit_sources(db.session, jobs.get_encoder(app).name)) == 12
+    embedded = app.test_cli_runner().invoke(args=["tm", "embed"])
+    assert embedded.exit_code == 0, embedded.output
+    assert json.loads(embedded.stdout)["unit_sentences"]["encoded"] == len(SENTENCES)
+
+
 def test_units_imported_through_the_api_are_embedded_by_the_snapshot_job(app: Flask, make_token):
     from tests.conftest import bearer
 
