@@ -24,13 +24,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
-from usearch.index import BatchMatches, Index
 
 from matchers.semantic_index import Calibration, estimate_calibration
+
+if TYPE_CHECKING:  # usearch (and the tqdm it imports) loads when a graph is opened or built
+    from usearch.index import Index
 
 FORMAT = 1
 META = "index.json"
@@ -71,6 +73,8 @@ class MappedVectorIndex:
         vectors = np.asarray(np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False))
         graph = None
         if meta["graph"]:
+            from usearch.index import Index
+
             graph = Index.restore(
                 str(folder / "graph.usearch"),
                 view=True,
@@ -95,6 +99,8 @@ class MappedVectorIndex:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if self.graph is None:
             return faiss.knn(queries, self.vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+        from usearch.index import BatchMatches
+
         found = self.graph.search(queries, k, threads=1)
         if isinstance(found, BatchMatches):
             candidates, counts = np.asarray(found.keys, dtype=np.int64), found.counts
@@ -121,6 +127,8 @@ def write(vectors: np.ndarray, folder: Path) -> int:
     np.save(folder / "vectors.npy", vectors, allow_pickle=False)
     meta: dict[str, Any] = {"format": FORMAT, "rows": rows, "dim": dim, "graph": False}
     if rows > FLAT_UP_TO:
+        from usearch.index import Index
+
         graph = Index(
             ndim=dim,
             metric="ip",
