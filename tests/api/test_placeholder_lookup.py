@@ -6,10 +6,15 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
+from matchers.placeholders import extract_placeholders
 from memory.authorization import Actor
 from memory.models import PageTranslation, Role
 from memory.services.pages import push_translation
 from memory.services.translation_memory import refresh_units
+from memory.services.translation_memory.keys import strip_markup
+from memory.services.translation_memory.lookups import stored_placeholder_values
+from memory.tm_models import TranslationUnit
+from tests.conftest import app_with_augsburg
 from tm_service.extensions import db
 
 
@@ -67,3 +72,18 @@ def test_a_query_time_that_cannot_be_written_is_listed_and_costs_a_penalty(app, 
         {"kind": "TIME", "reason": "invalid_in_query", "value": "25:00"}
     ]
     assert "placeholder_mismatch" in [p["code"] for p in best["penalties"]]
+
+
+def test_the_stored_form_says_which_units_have_values_to_replace(tmp_path, seeded_database):
+    # A lookup reads a candidate's values again only when its form holds a {KIND} token: on
+    # every unit of the real Landkreis Augsburg pages that gives what reading the text gives.
+    app = app_with_augsburg(tmp_path, seeded_database)
+    with app.app_context():
+        units = db.session.scalars(select(TranslationUnit)).all()
+        with_values = 0
+        for unit in units:
+            read = extract_placeholders(strip_markup(unit.source_text)).values
+            assert stored_placeholder_values(unit) == read, unit.source_text
+            with_values += bool(read)
+    assert len(units) > 1000
+    assert 100 < with_values < len(units) / 2

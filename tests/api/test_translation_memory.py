@@ -574,3 +574,73 @@ def test_a_lookup_with_a_region_token_sends_two_statements_the_token_and_the_uni
     assert len(statements) == 2, statements
     assert "api_token" in statements[0] and "region" in statements[0]
     assert "translation_unit" in statements[1]
+
+
+@pytest.mark.parametrize("threshold", ["score", "match"])
+def test_scoring_stops_early_without_changing_a_lookup_s_matches(corpus_app, threshold):
+    """A lookup scores its candidates highest bound first and stops once `limit` kept matches beat
+    every later bound: the matches are those of scoring them all, on 150 corpus sentences
+    (most edited, some asked in their own context), half the units penalised (some reach fewer
+    than `limit` matches, many stop early)."""
+    import random
+    from dataclasses import replace
+
+    from memory.services.translation_memory.lookups import (
+        LookupContext,
+        _direct,
+        _distinct,
+        _highest_score,
+    )
+    from tm_service.jobs import get_tm_index
+
+    rng = random.Random(7)
+    with corpus_app.app_context():
+        units = db.session.scalars(select(TranslationUnit)).all()
+        # Penalties that reorder candidates: machine-made, outdated, rejected units (rolled back).
+        for unit in rng.sample(units, len(units) // 2):
+            unit.origin = rng.choice([Origin.MACHINE, unit.origin])
+            unit.outdated = rng.random() < 0.4
+            unit.rejections = rng.choice([0, 0, 1, 2])
+        db.session.flush()
+        index = get_tm_index(corpus_app)
+        context = LookupContext(
+            db.session,
+            index,
+            source_language="de",
+            target_language="en",
+            region="lkaugsburg",
+            min_score=60,
+            limit=3,
+            threshold=threshold,
+        )
+        fewer = stopped = 0
+        for unit in rng.sample(units, 150):
+            words = unit.source_text.split()
+            if len(words) > 3 and rng.random() < 0.7:
+                del words[rng.randrange(len(words))]
+            query = context.query(" ".join(words))
+            if rng.random() < 0.3:  # asked in the unit's own context: a 101 for it
+                query = replace(query, context_hash=unit.context_hash)
+            args = (context.source, context.target, 60, 3, context.policy, context.ranker)
+            every = _direct(db.session, index, query, *args)
+            early = _direct(db.session, index, query, *args, passes=context._passes)
+            for found in every:  # the bound is the score unless a placeholder did not transfer
+                scored = db.session.get(TranslationUnit, found.match.unit_id)
+                base = min(found.match.base_score, 100.0)  # a context match's 101 is 100 here
+                highest = _highest_score(scored, base, query, context.policy)
+                if found.placeholder_mismatches:
+                    assert found.match.score <= highest
+                else:
+                    assert found.match.score == highest
+
+            def best(found):
+                kept = sorted((m for m in found if context._passes(m)), key=lambda m: m.rank)
+                return [(m.match.unit_id, m.match.score) for m in _distinct(kept)[:3]]
+
+            assert best(early) == best(every), unit.source_text
+            assert best(context.matches(query, pivots=False)) == best(every)
+            fewer += len(best(every)) < 3
+            stopped += len(early) < len(every)
+        db.session.rollback()
+    assert stopped > 20  # it does stop early, and often
+    assert fewer > 5  # and some have fewer than `limit` matches to keep
