@@ -28,7 +28,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -38,6 +37,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_folder  # noqa: E402
 
 from tests.integration.servers import free_port, start_postgres, start_redis  # noqa: E402
 
@@ -342,7 +343,7 @@ def main() -> None:
         parser.error("bounded run: --duration <= 600, --clients <= 200")
     command = "python bench/load_test.py " + " ".join(sys.argv[1:])
 
-    base_dir = Path(tempfile.mkdtemp(prefix="tm-load-"))
+    base_dir = scratch_folder("tm-load-")
     postgres = start_postgres(base_dir / "pg")
     if postgres is None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")

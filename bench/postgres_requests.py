@@ -29,7 +29,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import load_test  # noqa: E402
+from scratch import scratch_folder  # noqa: E402
 
 from tests.integration.servers import start_postgres  # noqa: E402
 
@@ -124,7 +124,7 @@ def main() -> None:
     if args.measure == "suggestions":
         print(json.dumps(suggestions(args.token)))
         return
-    base = Path(tempfile.mkdtemp(prefix="tm-requests-"))
+    base = scratch_folder("tm-requests-")
     postgres = start_postgres(base / "pg")
     if postgres is None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")

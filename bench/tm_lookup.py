@@ -46,7 +46,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +53,8 @@ from rapidfuzz import fuzz, process
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_folder  # noqa: E402
 
 from matchers.fuzzy_index import FuzzyIndex  # noqa: E402
 from matchers.normalise import normalise_for_matching  # noqa: E402
@@ -466,7 +467,7 @@ def run_snapshot(args: argparse.Namespace) -> str:
     started = time.perf_counter()
     frozen = FrozenFormIndex.build((key, sources[key], targets_of[key]) for key in keys)
     after_build = time.perf_counter() - started
-    root = Path(tempfile.mkdtemp(prefix="tm-snapshot-bench-"))
+    root = scratch_folder("tm-snapshot-bench-")
     started = time.perf_counter()
     manifest = write_snapshot(root, {1: frozen}, revision=1, epoch=0)
     write_seconds = time.perf_counter() - started
@@ -622,7 +623,7 @@ def run_postgres(args: argparse.Namespace) -> str:
 
     rng = random.Random(args.seed)
     variator = SegmentVariator(corpus_segments(CORPUS), rng)
-    base = Path(tempfile.mkdtemp(prefix="tm-snapshot-pg-"))
+    base = scratch_folder("tm-snapshot-pg-")
     server = start_postgres(base / "pg")
     if server is None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")

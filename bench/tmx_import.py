@@ -37,13 +37,14 @@ import random
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_folder  # noqa: E402
 
 CORPUS = Path("/work/shared/corpus/lkaugsburg/de_pages.json")
 LANGUAGES = ["en", "ar", "fa", "uk", "tr", "ru", "fr", "es"]
@@ -261,7 +262,7 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true", help="import through `flask tm tmx-import`")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="tm-tmx-import-"))
+    base = scratch_folder("tm-tmx-import-")
     path = base / "generated.tmx"
     started = time.perf_counter()
     languages = LANGUAGES[: args.languages]

@@ -36,6 +36,8 @@ class PostgresServer:
     url: str
     data_dir: Path
     bin_dir: Path
+    # The folder start_postgres made for the server user itself (run as root): removed on stop.
+    own_folder: Path | None = None
 
     def stop(self) -> None:
         subprocess.run(
@@ -45,6 +47,8 @@ class PostgresServer:
             capture_output=True,
             check=False,
         )
+        if self.own_folder is not None:
+            shutil.rmtree(self.own_folder, ignore_errors=True)
 
 
 def start_postgres(base: Path) -> PostgresServer | None:
@@ -52,9 +56,10 @@ def start_postgres(base: Path) -> PostgresServer | None:
     bin_dir = _postgres_bin()
     if bin_dir is None:
         return None
+    own_folder = None
     if os.geteuid() == 0:
         # pytest's temp folders are private to root; the server user needs its own.
-        base = Path(tempfile.mkdtemp(prefix="tm-postgres-"))
+        base = own_folder = Path(tempfile.mkdtemp(prefix="tm-postgres-"))
         shutil.chown(base, "postgres")
     base.mkdir(parents=True, exist_ok=True)
     data_dir = base / "pgdata"
@@ -112,7 +117,10 @@ def start_postgres(base: Path) -> PostgresServer | None:
         capture_output=True,
     )
     return PostgresServer(
-        url=f"postgresql+psycopg://tm@127.0.0.1:{port}/tm", data_dir=data_dir, bin_dir=bin_dir
+        url=f"postgresql+psycopg://tm@127.0.0.1:{port}/tm",
+        data_dir=data_dir,
+        bin_dir=bin_dir,
+        own_folder=own_folder,
     )
 
 
