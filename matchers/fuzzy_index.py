@@ -262,30 +262,45 @@ def select_candidates(
     if not postings:
         return np.empty(0, dtype=np.int64)
     slots, weights, query_weight = weighted_overlap(postings, total, postings_budget, scratch)
-    slot_lengths = lengths[slots].astype(np.float32)
-    # fuzz.ratio = 200·LCS / (la + lb) ≤ 200·min(la, lb) / (la + lb).
-    query_chars = np.float32(query_length)
-    total_length = slot_lengths + query_chars
-    bound = np.float32(200.0) * np.minimum(slot_lengths, query_chars) / total_length
-    # Estimated ratio: the share of the query's weight found, taken as characters, over
-    # the combined length; capped by the length bound. Refused slots get -1.
-    estimate = np.minimum(
-        np.float32(200.0 / query_weight) * weights * query_chars / total_length, bound
-    )
-    refused = bound < min_score - 1e-3
+    # fuzz.ratio = 200·LCS / (la + lb) ≤ 200·min(la, lb) / (la + lb): only slots of a length in
+    # [shortest, longest] can reach min_score. Dropping the others first (a comparison of
+    # integer lengths) spares the estimate and the ranking for them.
+    shortest, longest = length_window(query_length, min_score)
+    slot_lengths = lengths[slots]
+    kept = (slot_lengths >= shortest) & (slot_lengths <= longest)
     if accept is not None:
-        refused |= ~accept(slots)
-    estimate[refused] = -1.0
-    if slots.size > rescore:
-        top = np.argpartition(-estimate, rescore)[:rescore]
-        slots, estimate = slots[top], estimate[top]
-    return slots[estimate >= 0.0]
+        kept &= accept(slots)
+    kept = np.flatnonzero(kept)
+    slots = slots[kept]
+    if slots.size <= rescore:
+        return slots
+    # Estimated ratio: the share of the query's weight found, taken as characters, over the
+    # combined length; capped by the length bound. Computed in place, in float32.
+    query_chars = np.float32(query_length)
+    kept_lengths = slot_lengths[kept].astype(np.float32)
+    estimate = weights[kept].astype(np.float32)
+    estimate *= np.float32(200.0 / query_weight) * query_chars
+    np.minimum(estimate, np.float32(200.0) * np.minimum(kept_lengths, query_chars), out=estimate)
+    kept_lengths += query_chars
+    estimate /= kept_lengths
+    return slots[np.argpartition(-estimate, rescore)[:rescore]]
+
+
+def length_window(query_length: int, min_score: float) -> tuple[float, float]:
+    """Return the (shortest, longest) form lengths whose `fuzz.ratio` bound reaches `min_score`.
+
+    The bound 200·min(la, lb) / (la + lb) is ≥ m for lb in [m·la / (200 − m), la·(200 − m) / m].
+    A small tolerance keeps forms exactly at the bound.
+    """
+    score = min(max(min_score - 1e-3, 1e-6), 100.0)
+    return score * query_length / (200.0 - score), query_length * (200.0 - score) / score
 
 
 def weighted_overlap(
     postings: list[np.ndarray], total: int, postings_budget: int, scratch: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Return (slots, summed idf of shared tokens, idf of all query tokens read).
+    """Return (slots, summed idf of shared tokens, idf of all query tokens read), the sums in
+    integer steps of idf (uint16 per slot).
 
     Reads the shortest (rarest) postings first, up to `postings_budget` postings in all; idf
     is ln(1 + total / postings of the token). The sums are accumulated in `scratch` (uint16,
@@ -304,18 +319,18 @@ def weighted_overlap(
     # Steps per unit of idf: fine enough (≥ 64) unless the sum could overflow 16 bits.
     scale = min(64.0, UINT16_SUM_LIMIT / sum(weights))
     steps = [max(1, round(weight * scale)) for weight in weights]
-    for view, step in zip(selected, steps, strict=True):
-        # Each postings list holds a slot once, so fancy-index += adds correctly.
-        scratch[view] += np.uint16(step)
-    # Collect each touched slot once without sorting: a slot is taken from the first list
-    # that holds it, then zeroed, so later lists see 0 there (every step is ≥ 1).
-    slot_parts: list[np.ndarray] = []
-    weight_parts: list[np.ndarray] = []
-    for view in selected:
+    # Each postings list holds a slot once, so one gather and one scatter per list add
+    # correctly. The gather also tells which slots the list touches first (still 0 there:
+    # every step is ≥ 1), so each touched slot is collected once, without sorting.
+    first = selected[0]
+    scratch[first] = np.uint16(steps[0])
+    slot_parts = [first]
+    for view, step in zip(selected[1:], steps[1:], strict=True):
         values = scratch[view]
-        fresh = values > 0
-        slot_parts.append(view[fresh])
-        weight_parts.append(values[fresh])
-        scratch[view] = 0
-    weights_found = np.concatenate(weight_parts).astype(np.float32)
-    return np.concatenate(slot_parts), weights_found, float(sum(steps))
+        slot_parts.append(view[values == 0])
+        values += np.uint16(step)
+        scratch[view] = values
+    slots = np.concatenate(slot_parts)
+    found = scratch[slots]
+    scratch[slots] = 0
+    return slots, found, float(sum(steps))

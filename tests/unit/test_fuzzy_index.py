@@ -5,7 +5,7 @@ import random
 import pytest
 from rapidfuzz import fuzz, process
 
-from matchers.fuzzy_index import FuzzyIndex
+from matchers.fuzzy_index import FuzzyIndex, length_window
 from matchers.normalise import normalise_for_matching
 from matchers.placeholders import extract_placeholders
 from matchers.scoring import similarity
@@ -153,3 +153,17 @@ def test_top5_recall_against_full_scan_on_generated_memory():
         )
         expected += len(reference)
     assert found / expected >= 0.98
+
+
+@pytest.mark.parametrize("min_score", [0.0, 33.3, 50.0, 70.0, 85.0, 100.0])
+def test_length_window_keeps_exactly_the_lengths_whose_bound_reaches_min_score(min_score: float):
+    # Candidates outside the window are dropped before the estimate: a length the window
+    # wrongly refuses would be a match no lookup can find.
+    for query_length in range(1, 120):
+        shortest, longest = length_window(query_length, min_score)
+        for length in range(1, 400):
+            bound = 200 * min(length, query_length) / (length + query_length)
+            assert (shortest <= length <= longest) == (bound >= min_score - 1e-3), (
+                query_length,
+                length,
+            )
