@@ -42,11 +42,14 @@ from matchers.fuzzy_index import (
     RESCORE_CANDIDATES,
     _trigrams,
     _words,
+    length_window,
     select_candidates,
 )
 from matchers.scoring import SIMILARITY_SCORER
 
 FORMAT = 1
+# Candidates (the best estimated) scored before the rest are filtered by length (`_scored`).
+FIRST_SCORED = 500
 # A target language's postings budget grows at most this much (for rare target languages).
 MAX_BUDGET_FACTOR = 4
 _ARRAYS = (
@@ -308,20 +311,48 @@ class FrozenFormIndex:
         candidates = self._candidates(form, row, min_score, exclude)
         if candidates.size == 0:
             return []
-        choices = self._decoded(candidates)
-        scores = process.cdist(
-            [form],
-            choices,
-            scorer=SIMILARITY_SCORER,
-            score_cutoff=min_score,
-            dtype=np.float64,
-            workers=1,
-        )[0]
+        candidates, scores = self._scored(form, candidates, limit, min_score)
         passing = np.flatnonzero(scores >= min_score)
         # Best first, ties by key: slots are in key order, so ties go by slot. Only the
         # `limit` kept are turned into keys (hundreds may pass the threshold).
         best = passing[np.lexsort((candidates[passing], -scores[passing]))[:limit]]
         return [(self.key_of(int(candidates[i])), float(scores[i])) for i in best.tolist()]
+
+    def _scored(
+        self, form: str, candidates: np.ndarray, limit: int, min_score: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score `candidates` (the `FIRST_SCORED` best estimated first) exactly; return the
+        candidates scored and their scores.
+
+        Once the first ones are scored, the `limit`-th best score so far is a floor every kept
+        match must reach, and a form whose length bound is under it cannot: the rest are only
+        decoded and scored where their length allows it. The matches are the same as scoring
+        every candidate; what is saved is decoding forms that could not be kept.
+        """
+        if candidates.size <= FIRST_SCORED:
+            return candidates, self._scores(form, candidates, min_score)
+        first, rest = candidates[:FIRST_SCORED], candidates[FIRST_SCORED:]
+        first_scores = self._scores(form, first, min_score)
+        if np.count_nonzero(first_scores >= min_score) >= limit:
+            floor = float(np.partition(first_scores, first_scores.size - limit)[-limit])
+            shortest, longest = length_window(len(form), floor)
+            rest_lengths = self._lengths[rest]
+            rest = rest[(rest_lengths >= shortest) & (rest_lengths <= longest)]
+        rest_scores = self._scores(form, rest, min_score)
+        return np.concatenate((first, rest)), np.concatenate((first_scores, rest_scores))
+
+    def _scores(self, form: str, slots: np.ndarray, min_score: float) -> np.ndarray:
+        """`scoring.similarity` of `form` with the forms of `slots` (0 under `min_score`)."""
+        if slots.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        return process.cdist(
+            [form],
+            self._decoded(slots),
+            scorer=SIMILARITY_SCORER,
+            score_cutoff=min_score,
+            dtype=np.float64,
+            workers=1,
+        )[0]
 
     def _decoded(self, slots: np.ndarray) -> list[str]:
         """The forms of `slots`, each sliced from the forms buffer and decoded (measured faster
@@ -368,4 +399,5 @@ class FrozenFormIndex:
             postings_budget=self._budgets[row],
             rescore=self.rescore,
             scratch=self._scratch,
+            best_first=FIRST_SCORED,
         )

@@ -249,8 +249,10 @@ def select_candidates(
     postings_budget: int,
     rescore: int,
     scratch: np.ndarray,
+    best_first: int = 0,
 ) -> np.ndarray:
-    """Return the slots worth rescoring exactly for a query, at most `rescore` of them.
+    """Return the slots worth rescoring exactly for a query, at most `rescore` of them; with
+    `best_first`, the `best_first` highest estimated of them first (in no particular order).
 
     `postings` are the query's tokens' slot lists (each sorted, a slot once per list) among
     `total` slots of `lengths` characters; `accept(slots)` says which slots may be returned
@@ -272,7 +274,8 @@ def select_candidates(
         kept &= accept(slots)
     kept = np.flatnonzero(kept)
     slots = slots[kept]
-    if slots.size <= rescore:
+    ordered = 0 < best_first < min(slots.size, rescore)
+    if slots.size <= rescore and not ordered:
         return slots
     # Estimated ratio: the share of the query's weight found, taken as characters, over the
     # combined length; capped by the length bound. Computed in place, in float32.
@@ -283,7 +286,10 @@ def select_candidates(
     np.minimum(estimate, np.float32(200.0) * np.minimum(kept_lengths, query_chars), out=estimate)
     kept_lengths += query_chars
     estimate /= kept_lengths
-    return slots[np.argpartition(-estimate, rescore)[:rescore]]
+    if slots.size > rescore:
+        kth = (best_first, rescore) if ordered else rescore
+        return slots[np.argpartition(-estimate, kth)[:rescore]]
+    return slots[np.argpartition(-estimate, best_first)]
 
 
 def length_window(query_length: int, min_score: float) -> tuple[float, float]:

@@ -6,8 +6,9 @@ import json
 import random
 
 import pytest
+from rapidfuzz import fuzz, process
 
-from matchers.form_index import FrozenFormIndex
+from matchers.form_index import FIRST_SCORED, FrozenFormIndex
 from matchers.fuzzy_index import FuzzyIndex
 from memory.tm_snapshot import current_name, open_snapshot, read_manifest, write_snapshot
 
@@ -137,3 +138,20 @@ def test_an_empty_index_round_trips(tmp_path):
     mapped = open_snapshot(tmp_path, current_name(tmp_path))
     assert mapped is not None and len(mapped.indexes[1]) == 0
     assert mapped.indexes[1].search("kurs", EN) == []
+
+
+def test_scoring_the_best_estimated_first_skips_no_match(forms):
+    # Every form a query shares a token with is a candidate (rescore ≥ the forms), so the
+    # search must return exactly what a full scan returns. The candidates after the first
+    # FIRST_SCORED are scored only where their length can still beat the limit-th score.
+    frozen = FrozenFormIndex.build(
+        ((f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms)), rescore=len(forms)
+    )
+    assert len(forms) > 2 * FIRST_SCORED
+    for query in queries(forms)[:60]:
+        for limit in (5, 25):
+            expected = process.extract(
+                query, forms, scorer=fuzz.ratio, limit=limit, score_cutoff=50
+            )
+            found = frozen.search(query, EN, limit, 50)
+            assert [score for _, score in found] == [score for _, score, _ in expected], query
