@@ -258,13 +258,19 @@ def test_deep_nesting_keeps_text() -> None:
 def test_half_megabyte_page_is_linear() -> None:
     paragraph = '<p>Die 2. Impfung <a href="x">hier</a>. Ca. 5 Wochen später.<br>Zeile</p>'
     small, large = paragraph * 500, paragraph * 7_000  # ≈ 0.5 MB
-    started = time.perf_counter()
-    segment_html(small, "de")
-    small_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    segments = segment_html(large, "de")
-    large_seconds = time.perf_counter() - started
-    assert len(segments) == 7_000 * 3
+
+    def cpu_seconds(html: str) -> float:
+        # The best of three runs in CPU time: a pause of the machine or a GC pass in one run
+        # (CI shares its cores) must not read as quadratic behaviour.
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            segment_html(html, "de")
+            best = min(best, time.process_time() - started)
+        return best
+
+    assert len(segment_html(large, "de")) == 7_000 * 3
+    small_seconds, large_seconds = cpu_seconds(small), cpu_seconds(large)
     # Quadratic behaviour would be ≈ 200× slower; allow generous noise above linear (14×).
     assert large_seconds < 40 * small_seconds + 0.5
 
