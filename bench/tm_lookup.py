@@ -31,6 +31,8 @@ average, so ≈ 1 source per 8 units). Before: one `FuzzyIndex` per language pai
 (the design until #12, every web worker building it); after: one frozen index of the distinct
 sources, written as a snapshot and mapped by a fresh process (what a web worker does at start).
 Recall is against a full scan over the sources that have units in the query's target language.
+`--postings-budget N` and `--rescore N` change the frozen index's search (not the per-pair
+indexes) to weigh recall against latency; such a run writes its own report section.
 """
 
 import argparse
@@ -378,9 +380,13 @@ TARGET_LANGUAGES = 15
 SNAPSHOT_MARKER = "<!-- snapshot section"
 
 
-def snapshot_probe(root: str, queries_path: str, limit: int, min_score: float) -> None:
-    """In a fresh process: map the snapshot, time the first lookups and the rest; print JSON."""
-    from matchers.form_index import FrozenFormIndex  # noqa: F401 — imported before timing
+def snapshot_probe(
+    root: str, queries_path: str, limit: int, min_score: float, budget: int, rescore: int
+) -> None:
+    """In a fresh process: map the snapshot, time the first lookups and the rest; print JSON.
+    `budget` and `rescore` (0: the index's defaults) set the search's postings budget and
+    how many candidates it rescores."""
+    from matchers.form_index import FrozenFormIndex
     from memory.tm_snapshot import current_name, open_snapshot
 
     rss_before, _ = rss_mb()
@@ -388,6 +394,12 @@ def snapshot_probe(root: str, queries_path: str, limit: int, min_score: float) -
     snapshot = open_snapshot(Path(root), current_name(Path(root)) or "")
     assert snapshot is not None
     index = snapshot.indexes[1]
+    if budget or rescore:
+        index = FrozenFormIndex.load(
+            snapshot.path / "lang-1",
+            postings_budget=budget or index.postings_budget,
+            rescore=rescore or index.rescore,
+        )
     load_seconds = time.perf_counter() - started
     queries = json.loads(Path(queries_path).read_text(encoding="utf-8"))
     latencies = []
@@ -503,6 +515,8 @@ def run_snapshot(args: argparse.Namespace) -> str:
             str(queries_path),
             str(args.limit),
             str(args.min_score),
+            str(args.postings_budget),
+            str(args.rescore),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -552,11 +566,17 @@ def run_snapshot(args: argparse.Namespace) -> str:
 
     recall_after = found_after / expected if expected else 1.0
     recall_before = found_before / expected if expected else 1.0
+    # A run with another budget or rescore count gets its own section, never the defaults'.
+    tuning = "".join(
+        f" --{name} {value}"
+        for name, value in (("postings-budget", args.postings_budget), ("rescore", args.rescore))
+        if value
+    )
     lines = [
         f"{SNAPSHOT_MARKER}: bench/tm_lookup.py --snapshot --units {args.units} "
-        f"--min-score {args.min_score:g} -->",
+        f"--min-score {args.min_score:g}{tuning} -->",
         f"## Snapshot index of distinct sources, {units:,} units over {len(keys):,} sources, "
-        f"min_score {args.min_score:g}",
+        f"min_score {args.min_score:g}{tuning.replace(' --', ', ')}",
         "",
         f"Command: `.venv/bin/python bench/tm_lookup.py {' '.join(sys.argv[1:])}`",
         f"Machine: {machine['nproc']} cores (`nproc`), {machine['cpu']}, "
@@ -752,8 +772,15 @@ def write_snapshot_section(path: Path, section: str) -> None:
 
 def main() -> None:
     """Parse arguments, run, print the report and write it to --output."""
-    if len(sys.argv) == 6 and sys.argv[1] == "--probe":
-        snapshot_probe(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    if len(sys.argv) == 8 and sys.argv[1] == "--probe":
+        snapshot_probe(
+            sys.argv[2],
+            sys.argv[3],
+            int(sys.argv[4]),
+            float(sys.argv[5]),
+            int(sys.argv[6]),
+            int(sys.argv[7]),
+        )
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=100_000)
@@ -775,6 +802,18 @@ def main() -> None:
         "--skip-before",
         action="store_true",
         help="with --snapshot: leave out the per-pair indexes (minutes and GBs at 10 M units)",
+    )
+    parser.add_argument(
+        "--postings-budget",
+        type=int,
+        default=0,
+        help="with --snapshot: the search's postings budget (default: the index's, 100 000)",
+    )
+    parser.add_argument(
+        "--rescore",
+        type=int,
+        default=0,
+        help="with --snapshot: candidates rescored per search (default: the index's, 3 000)",
     )
     parser.add_argument(
         "--postgres",
