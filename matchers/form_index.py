@@ -4,8 +4,9 @@ One entry per distinct form (keyed by the caller's hash of it, e.g. the SHA-256 
 form), shared by every target language: each entry lists the target languages it has units in
 and how many. A search for one target language only considers forms with units there, then
 picks candidates exactly as `matchers.fuzzy_index.FuzzyIndex` does (rarest word and trigram
-postings first, idf-weighted overlap, length bound) and rescores them with
-`scoring.similarity`, so scores are exact and recall matches the mutable index.
+postings first, idf-weighted overlap, length bound; every short form for a short query) and
+rescores them with `scoring.similarity`, so scores are exact and recall matches the mutable
+index.
 
 Storage, one file per array in a directory (`save` / `load`; `load(mmap=True)` maps the files,
 so every process reading the same directory shares one copy in the page cache):
@@ -40,10 +41,13 @@ from rapidfuzz import process
 from matchers.fuzzy_index import (
     POSTINGS_BUDGET,
     RESCORE_CANDIDATES,
+    SHORT_FORM_LENGTH,
+    SHORT_SCAN_LIMIT,
     _trigrams,
     _words,
     length_window,
     select_candidates,
+    short_window,
 )
 from matchers.scoring import SIMILARITY_SCORER
 
@@ -117,6 +121,9 @@ class FrozenFormIndex:
             for forms in forms_per_target.tolist()
         ]
         self._scratch = np.zeros(0, dtype=np.uint16)
+        # Slots of the forms ≤ SHORT_FORM_LENGTH characters by length, and their lengths:
+        # found on the first short query (one pass over the lengths), then kept.
+        self._short: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ building and storing
 
@@ -308,7 +315,9 @@ class FrozenFormIndex:
         row = self._row_of_target.get(target)
         if row is None or limit <= 0 or not len(self):
             return []
-        candidates = self._candidates(form, row, min_score, exclude)
+        candidates = self._short_candidates(form, row, min_score, exclude)
+        if candidates is None:
+            candidates = self._candidates(form, row, min_score, exclude)
         if candidates.size == 0:
             return []
         candidates, scores = self._scored(form, candidates, limit, min_score)
@@ -363,6 +372,36 @@ class FrozenFormIndex:
         ends = self._form_offsets[slots + 1].tolist()
         return [forms[start:end].decode() for start, end in zip(starts, ends, strict=True)]
 
+    def _accepted(self, slots: np.ndarray, row: int, exclude: np.ndarray | None) -> np.ndarray:
+        """Which of `slots` have units in target row `row` and are not in `exclude`."""
+        presence = self._presence[row]
+        ok = ((presence[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).astype(bool)
+        if exclude is not None and exclude.size:
+            ok &= ~np.isin(slots, exclude)
+        return ok
+
+    def _short_candidates(
+        self, form: str, row: int, min_score: float, exclude: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Every form a short query can match (`fuzzy_index.short_window`), or None when the
+        query is longer or more than `SHORT_SCAN_LIMIT` forms are in its length window."""
+        window = short_window(len(form), min_score)
+        if window is None:
+            return None
+        if self._short is None:
+            slots = np.flatnonzero(self._lengths <= SHORT_FORM_LENGTH)
+            slots = slots[np.argsort(self._lengths[slots], kind="stable")]
+            self._short = (slots, np.asarray(self._lengths[slots]))
+        slots, lengths = self._short
+        start, end = (
+            np.searchsorted(lengths, window[0], "left"),
+            np.searchsorted(lengths, window[1], "right"),
+        )
+        if end - start > SHORT_SCAN_LIMIT:
+            return None
+        slots = slots[start:end]
+        return slots[self._accepted(slots, row, exclude)]
+
     def _candidates(
         self, form: str, row: int, min_score: float, exclude: np.ndarray | None
     ) -> np.ndarray:
@@ -381,19 +420,11 @@ class FrozenFormIndex:
         total = len(self)
         if self._scratch.size < total:
             self._scratch = np.zeros(total, dtype=np.uint16)
-        presence = self._presence[row]
-
-        def accept(slots: np.ndarray) -> np.ndarray:
-            ok = ((presence[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).astype(bool)
-            if exclude is not None and exclude.size:
-                ok &= ~np.isin(slots, exclude)
-            return ok
-
         return select_candidates(
             postings,
             total=total,
             lengths=self._lengths,
-            accept=accept,
+            accept=lambda slots: self._accepted(slots, row, exclude),
             query_length=len(form),
             min_score=min_score,
             postings_budget=self._budgets[row],

@@ -155,3 +155,19 @@ def test_scoring_the_best_estimated_first_skips_no_match(forms):
             )
             found = frozen.search(query, EN, limit, 50)
             assert [score for _, score in found] == [score for _, score, _ in expected], query
+
+
+def test_a_short_query_is_scored_against_every_short_form_with_units_in_its_language():
+    short = ["sie", "sei", "sik", "stil", "netz", "mo.", "do.", "kita", "tel.", "fax"]
+    entries = [(f"{i:08d}", form, {EN: 1} if i % 3 else {AR: 1}) for i, form in enumerate(short)]
+    entries.append(("long", "die sprechstunde ist am montag", {EN: 1}))
+    frozen = FrozenFormIndex.build(entries)
+    mutable = FuzzyIndex()
+    mutable.add_many((i, form) for i, (_, form, targets) in enumerate(entries) if EN in targets)
+    english = [form for _, form, targets in entries if EN in targets]
+    for query in ("zsi", "setz", "di.", "kiga", "fak"):
+        expected = process.extract(query, english, scorer=fuzz.ratio, limit=5, score_cutoff=50)
+        found = frozen.search(query, EN, 5, 50)
+        assert [s for _, s in found] == [s for _, s, _ in expected], query
+        assert [s for _, s in mutable.search(query, 5, 50)] == [s for _, s in found], query
+        assert all(frozen.units(frozen.slot_of(key), EN) for key, _ in found)

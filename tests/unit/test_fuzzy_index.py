@@ -167,3 +167,38 @@ def test_length_window_keeps_exactly_the_lengths_whose_bound_reaches_min_score(m
                 query_length,
                 length,
             )
+
+
+SHORT_FORMS = ["sie", "sei", "sik", "stil", "netz", "mo.", "do.", "kita", "tel.", "fax", "uhr"]
+
+
+def _short_index() -> FuzzyIndex:
+    index = FuzzyIndex()
+    index.add_many(enumerate(SHORT_FORMS))
+    index.add(99, "die sprechstunde ist am montag")
+    return index
+
+
+@pytest.mark.parametrize("query", ["zsi", "setz", "di.", "kiga", "fak"])
+def test_a_short_query_is_scored_against_every_short_form(query: str):
+    # "zsi" shares no word and no padded trigram with "sie" (66.7): only a scan finds it.
+    expected = process.extract(
+        query,
+        [*SHORT_FORMS, "die sprechstunde ist am montag"],
+        scorer=fuzz.ratio,
+        limit=5,
+        score_cutoff=50,
+    )
+    found = _short_index().search(query, limit=5, min_score=50)
+    assert [score for _, score in found] == [score for _, score, _ in expected]
+    assert found  # every query above has a match ≥ 50
+
+
+def test_the_short_form_scan_skips_removed_forms_and_long_windows(monkeypatch):
+    index = _short_index()
+    assert [key for key, _ in index.search("zsi", min_score=60)][:1] == [0]  # "sie"
+    index.discard(0)
+    assert 0 not in [key for key, _ in index.search("zsi", min_score=60)]
+    # A window with more short forms than the limit goes through the postings instead.
+    monkeypatch.setattr("matchers.fuzzy_index.SHORT_SCAN_LIMIT", 2)
+    assert index.search("zsi", min_score=60) == []
