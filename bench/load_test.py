@@ -105,6 +105,13 @@ def write_units_tmx(path: Path, count: int, seed: int = 7) -> None:
         out.write("</body></tmx>\n")
 
 
+def worker_description(args: argparse.Namespace) -> str:
+    """How the gunicorn workers serve requests, for the report."""
+    if args.worker_class == "gthread":
+        return f"gthread, {args.threads} thread(s) each, connections kept open"
+    return "sync, a connection per request"
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -284,8 +291,9 @@ def report(
         f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}",
         f"- python {platform.python_version()}, {platform.platform()}",
         f"- command: `{command}`",
-        f"- gunicorn workers: {args.workers} (sync), clients: {args.clients}, "
-        f"measured: {duration:.1f} s, embedding model: {args.embedding_model}",
+        f"- gunicorn workers: {args.workers} ({worker_description(args)}), "
+        f"clients: {args.clients}, measured: {duration:.1f} s, "
+        f"embedding model: {args.embedding_model}",
         f"- translation-memory units: demo data + {args.units:,} generated; jobs: "
         + (f"Redis + {args.rq_workers} rq worker(s)" if args.redis else "in the web workers"),
         "- offered load: "
@@ -321,6 +329,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--worker-class",
+        choices=["sync", "gthread"],
+        default="sync",
+        help="gunicorn worker class (gthread keeps client connections open between requests)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument(
         "--embedding-model",
         default="fake",
@@ -406,6 +421,10 @@ def main() -> None:
                 f"127.0.0.1:{port}",
                 "--timeout",
                 "60",
+                "--worker-class",
+                args.worker_class,
+                "--threads",
+                str(args.threads),
                 "wsgi:app",
             ],
             cwd=ROOT,
