@@ -38,13 +38,14 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from matchers.embeddings import Encoder, load_encoder
@@ -78,6 +79,9 @@ JOB_KINDS = (
 )
 # A queued or running snapshot job older than this is taken for lost: a new one is recorded.
 INDEX_SNAPSHOT_STALE_S = 1800
+# How long a request that asks for a snapshot job waits for SQLite's write lock; past it the
+# request goes on (the index asks again later).
+SNAPSHOT_ASK_WAIT_MS = 1000
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 MAX_RETRIES = 3
 JOB_TIMEOUT_S = 3600
@@ -311,10 +315,10 @@ def request_index_snapshot(app: Flask | None = None, *, here: bool | None = None
         build_index_snapshot(db.session, directory)
         db.session.commit()
         return None
-    job, fresh = _index_snapshot_row()
+    job_id, fresh = _index_snapshot_row()
     if fresh:
-        _dispatch(app, job.id)
-    return job.id
+        _dispatch(app, job_id)
+    return job_id
 
 
 def request_similarity_snapshot(
@@ -333,10 +337,10 @@ def request_similarity_snapshot(
         here = not has_request_context()
     if here:
         return run_similarity_snapshot(app, lambda *_: None)
-    job, fresh = _index_snapshot_row(SIMILARITY_SNAPSHOT)
+    job_id, fresh = _index_snapshot_row(SIMILARITY_SNAPSHOT)
     if fresh:
-        _dispatch(app, job.id)
-    return job.id
+        _dispatch(app, job_id)
+    return job_id
 
 
 def request_semantic_snapshot(
@@ -355,39 +359,63 @@ def request_semantic_snapshot(
         here = not has_request_context()
     if here:
         return run_semantic_snapshot(app, lambda *_: None)
-    job, fresh = _index_snapshot_row(SEMANTIC_SNAPSHOT)
+    job_id, fresh = _index_snapshot_row(SEMANTIC_SNAPSHOT)
     if fresh:
-        _dispatch(app, job.id)
-    return job.id
+        _dispatch(app, job_id)
+    return job_id
 
 
-def _index_snapshot_row(kind: str = INDEX_SNAPSHOT) -> tuple[Job, bool]:
-    session = db.session
-    pending = session.scalar(
-        select(Job)
-        .where(
-            Job.kind == kind,
-            Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
-            Job.created_at >= utcnow() - timedelta(seconds=INDEX_SNAPSHOT_STALE_S),
+def _index_snapshot_row(kind: str = INDEX_SNAPSHOT) -> tuple[str, bool]:
+    """The id of the queued or running job of `kind` (and False), or of a new one (and True).
+
+    Asked from inside a request (a lookup that has no snapshot), so it writes on a connection
+    of its own: the request's transaction is neither committed early nor left unusable when
+    the write fails, and on SQLite it waits at most `SNAPSHOT_ASK_WAIT_MS` for the write lock
+    (the embedded job thread may hold it for minutes while it embeds the demo pages)."""
+    with db.engine.connect() as connection, _short_lock_wait(connection):
+        pending = connection.scalar(
+            select(Job.id)
+            .where(
+                Job.kind == kind,
+                Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
+                Job.created_at >= utcnow() - timedelta(seconds=INDEX_SNAPSHOT_STALE_S),
+            )
+            .order_by(Job.created_at.desc())
+            .limit(1)
         )
-        .order_by(Job.created_at.desc())
-        .limit(1)
-    )
-    if pending is not None:
-        return pending, False
-    job_id = str(uuid.uuid4())
-    job = Job(
-        id=job_id,
-        kind=kind,
-        state=JobState.QUEUED,
-        params={},
-        idempotency_key=hashlib.sha256(f"{kind}|{job_id}".encode()).hexdigest(),
-        progress_total=1,
-        message="queued",
-    )
-    session.add(job)
-    session.commit()
-    return job, True
+        if pending is not None:
+            return pending, False
+        job_id = str(uuid.uuid4())
+        connection.execute(
+            insert(Job).values(
+                id=job_id,
+                kind=kind,
+                state=JobState.QUEUED,
+                params={},
+                idempotency_key=hashlib.sha256(f"{kind}|{job_id}".encode()).hexdigest(),
+                progress_total=1,
+                message="queued",
+            )
+        )
+        connection.commit()
+        return job_id, True
+
+
+@contextmanager
+def _short_lock_wait(connection: Connection) -> Iterator[None]:
+    """On SQLite, wait at most SNAPSHOT_ASK_WAIT_MS for the write lock on `connection`, then
+    put its own wait back (the pool hands the connection out again)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    previous = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {SNAPSHOT_ASK_WAIT_MS}")
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {previous}")
+        connection.commit()
 
 
 def resume_pending_jobs(app: Flask) -> None:

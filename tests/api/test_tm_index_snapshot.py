@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from memory.services.tmx_io import import_tmx
 from memory.similarity_models import Job, JobState
@@ -79,6 +82,37 @@ def test_without_a_snapshot_a_lookup_answers_exact_matches_and_says_warming_up(
     ready = lookup(client, FUZZY)
     assert ready["fuzzy"] == "ready"
     assert [m["text"] for m in ready["matches"]] == ["Consultation hours are on Monday."]
+
+
+def test_a_lookup_answers_while_the_snapshot_job_cannot_be_recorded(
+    snapshot_app, tmp_path, monkeypatch
+):
+    # The embedded mode's job thread can hold SQLite's write lock for minutes (embedding the
+    # demo pages on a first start). Asking for the snapshot job then fails: the lookup must
+    # still answer, soon, and ask again later.
+    dispatched = []
+    monkeypatch.setattr(jobs, "_dispatch", lambda app, job_id: dispatched.append(job_id))
+    writer = sqlite3.connect(tmp_path / "tm.sqlite3", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    client = snapshot_app.test_client()
+    try:
+        started = time.monotonic()
+        exact = lookup(client, EXACT)
+        waited = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert exact["fuzzy"] == "warming_up"
+    assert [m["kind"] for m in exact["matches"]] == ["exact"]
+    assert waited < 10  # not the 30 s every other SQLite writer waits
+    assert dispatched == []
+    with snapshot_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Job)) == 0
+        index = jobs.get_tm_index(snapshot_app)
+        index._snapshot_requests.interval_s = 0.0  # the next check asks again at once
+        index.mark_stale()
+    assert lookup(client, FUZZY)["fuzzy"] == "warming_up"
+    assert len(dispatched) == 1
 
 
 def test_in_tests_the_snapshot_job_runs_before_the_first_lookup_answers(snapshot_app, tmp_path):
