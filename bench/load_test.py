@@ -2,7 +2,7 @@
 and `--units` synthetic translation-memory units, N concurrent clients.
 
     .venv/bin/python bench/load_test.py --duration 60 --clients 20 --workers 4 \
-        --units 100000 --redis --rq-workers 1 [--rate 40]
+        --units 100000 --redis --rq-workers 1 [--rate 40] [--worker-class gthread --threads N]
 
 Starts a throwaway PostgreSQL (tests/integration/servers.py), builds the schema, loads the demo
 data and imports `--units` generated German→English units (a TMX file, through the CLI), starts

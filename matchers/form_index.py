@@ -391,7 +391,7 @@ class FrozenFormIndex:
         if self._short is None:
             slots = np.flatnonzero(self._lengths <= SHORT_FORM_LENGTH)
             slots = slots[np.argsort(self._lengths[slots], kind="stable")]
-            self._short = (slots, np.asarray(self._lengths[slots]))
+            self._short = (slots, self._lengths[slots])
         slots, lengths = self._short
         start, end = (
             np.searchsorted(lengths, window[0], "left"),
