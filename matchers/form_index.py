@@ -121,6 +121,10 @@ class FrozenFormIndex:
             for forms in forms_per_target.tolist()
         ]
         self._scratch = np.zeros(0, dtype=np.uint16)
+        # The lengths the candidate selection reads, one per slot it touches, at random: a
+        # private uint16 copy (2.5 MB at 1.25 M forms) is read ≈ 20 % faster than the mapped
+        # int32 file. Capped at 65 535, which only lets a longer form be scored needlessly.
+        self._window_lengths = np.minimum(self._lengths, np.iinfo(np.uint16).max).astype(np.uint16)
         # Slots of the forms ≤ SHORT_FORM_LENGTH characters by length, and their lengths:
         # found on the first short query (one pass over the lengths), then kept.
         self._short: tuple[np.ndarray, np.ndarray] | None = None
@@ -423,8 +427,10 @@ class FrozenFormIndex:
         return select_candidates(
             postings,
             total=total,
-            lengths=self._lengths,
-            accept=lambda slots: self._accepted(slots, row, exclude),
+            lengths=self._window_lengths,
+            accepted=self._presence[row],
+            packed=True,
+            exclude=exclude,
             query_length=len(form),
             min_score=min_score,
             postings_budget=self._budgets[row],

@@ -5,8 +5,9 @@ A full scan with rapidfuzz costs 180–450 ms a query at 1 M segments. Instead:
 1. Postings: every distinct word and every character trigram of a form point to the slots that
    contain it. Trigrams make one-word segments ("Öffnungszeit" / "Öffnungszeiten") and inflected
    or compound words findable; words add a strong signal for rare terms.
-2. A query reads the postings of its rarest tokens first, up to `postings_budget` postings, and
-   sums each slot's inverse document frequency of shared tokens.
+2. A query reads the postings of its rarest tokens first, up to `postings_budget` postings
+   (twice as many for matches under 70), and sums each slot's inverse document frequency of
+   shared tokens (a compiled loop: `matchers.overlap_kernel`).
 3. Slots that cannot reach `min_score` by length are dropped; the rest are ranked by an
    estimated ratio (share of the query's weight found, over the combined length), and the best
    `rescore` of them are scored exactly with `scoring.similarity` (rapidfuzz `fuzz.ratio`), so
@@ -26,15 +27,23 @@ buffer is reused by every search).
 import math
 import re
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from rapidfuzz import process
 
+from matchers import overlap_kernel
 from matchers.scoring import SIMILARITY_SCORER
 
-# Postings read per query (rarest tokens first); more raises recall and latency (≈15 ns each).
+# Postings read per query (rarest tokens first); more raises recall and latency (≈6 ns each,
+# `overlap_kernel`).
 POSTINGS_BUDGET = 100_000
+# A query asking for matches under LOW_SCORE reads LOW_SCORE_BUDGET_FACTOR times as many: such
+# matches share fewer and commoner tokens with it. At 10 M units the top-5 recall at
+# min_score 50 goes from 0.946 to 0.973 so; at 70 the budget alone gives 0.985
+# (docs/benchmarks.md).
+LOW_SCORE = 70.0
+LOW_SCORE_BUDGET_FACTOR = 2
 # Candidates rescored exactly per query (≈0.3 µs each for 60-character forms).
 RESCORE_CANDIDATES = 3_000
 # The largest sum of idf steps a uint16 accumulator takes (weighted_overlap).
@@ -248,7 +257,8 @@ class FuzzyIndex:
             postings,
             total=total,
             lengths=np.frombuffer(self._lengths, dtype=np.int32),
-            accept=lambda slots: alive[slots] != 0,
+            accepted=alive,
+            packed=False,
             query_length=len(form),
             min_score=min_score,
             postings_budget=self.postings_budget,
@@ -262,45 +272,56 @@ def select_candidates(
     *,
     total: int,
     lengths: np.ndarray,
-    accept: Callable[[np.ndarray], np.ndarray] | None,
+    accepted: np.ndarray,
+    packed: bool,
     query_length: int,
     min_score: float,
     postings_budget: int,
     rescore: int,
     scratch: np.ndarray,
     best_first: int = 0,
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the slots worth rescoring exactly for a query, at most `rescore` of them; with
     `best_first`, the `best_first` highest estimated of them first (in no particular order).
 
     `postings` are the query's tokens' slot lists (each sorted, a slot once per list) among
-    `total` slots of `lengths` characters; `accept(slots)` says which slots may be returned
-    (alive, of the asked language …). `scratch` is a zeroed uint16 buffer of ≥ `total` slots,
-    zeroed again on return. Shared by `FuzzyIndex` and `matchers.form_index.FrozenFormIndex`,
-    so both pick candidates the same way.
+    `total` slots of `lengths` characters; `accepted` says which slots may be returned (alive,
+    of the asked language …), a byte per slot or with `packed` a bit per slot, and `exclude`
+    (sorted) which may not. `postings_budget` is for matches ≥ `LOW_SCORE`; under it the
+    search reads `LOW_SCORE_BUDGET_FACTOR` times as many. `scratch` is a zeroed uint16 buffer
+    of ≥ `total` slots, zeroed again on return. Shared by `FuzzyIndex` and
+    `matchers.form_index.FrozenFormIndex`, so both pick candidates the same way.
     """
     postings = sorted((p for p in postings if len(p)), key=len)
     if not postings:
         return np.empty(0, dtype=np.int64)
-    slots, weights, query_weight = weighted_overlap(postings, total, postings_budget, scratch)
+    if min_score < LOW_SCORE:
+        postings_budget *= LOW_SCORE_BUDGET_FACTOR
     # fuzz.ratio = 200·LCS / (la + lb) ≤ 200·min(la, lb) / (la + lb): only slots of a length in
-    # [shortest, longest] can reach min_score. Dropping the others first (a comparison of
-    # integer lengths) spares the estimate and the ranking for them.
-    shortest, longest = length_window(query_length, min_score)
-    slot_lengths = lengths[slots]
-    kept = (slot_lengths >= shortest) & (slot_lengths <= longest)
-    if accept is not None:
-        kept &= accept(slots)
-    kept = np.flatnonzero(kept)
-    slots = slots[kept]
+    # [shortest, longest] can reach min_score. Dropping the others while summing (a comparison
+    # of integer lengths) spares the estimate and the ranking for them.
+    slots, weights, slot_lengths, query_weight = weighted_overlap(
+        postings,
+        total,
+        postings_budget,
+        scratch,
+        lengths,
+        length_window(query_length, min_score),
+        accepted,
+        packed,
+    )
+    if exclude is not None and exclude.size:
+        kept = np.flatnonzero(~np.isin(slots, exclude))
+        slots, weights, slot_lengths = slots[kept], weights[kept], slot_lengths[kept]
     ordered = 0 < best_first < min(slots.size, rescore)
     if slots.size <= rescore and not ordered:
         return slots
     # Estimated ratio: the share of the query's weight found, taken as characters, over the
     # combined length; capped by the length bound. Computed in place, in float32.
     query_chars = np.float32(query_length)
-    kept_lengths = slot_lengths[kept].astype(np.float32)
-    estimate = weights[kept].astype(np.float32)
+    kept_lengths = slot_lengths.astype(np.float32)
+    estimate = weights.astype(np.float32)
     estimate *= np.float32(200.0 / query_weight) * query_chars
     np.minimum(estimate, np.float32(200.0) * np.minimum(kept_lengths, query_chars), out=estimate)
     kept_lengths += query_chars
@@ -329,15 +350,24 @@ def short_window(query_length: int, min_score: float) -> tuple[float, float] | N
 
 
 def weighted_overlap(
-    postings: list[np.ndarray], total: int, postings_budget: int, scratch: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Return (slots, summed idf of shared tokens, idf of all query tokens read), the sums in
-    integer steps of idf (uint16 per slot).
+    postings: list[np.ndarray],
+    total: int,
+    postings_budget: int,
+    scratch: np.ndarray,
+    lengths: np.ndarray,
+    window: tuple[float, float],
+    accepted: np.ndarray,
+    packed: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Return (slots, summed idf of shared tokens, lengths, idf of all query tokens read) of the
+    accepted slots (`overlap_kernel.accumulate`) sharing a token whose length lies in `window`,
+    the sums in integer steps of idf (uint16 per slot).
 
     Reads the shortest (rarest) postings first, up to `postings_budget` postings in all; idf
     is ln(1 + total / postings of the token). The sums are accumulated in `scratch` (uint16,
     zeroed) as integer steps of idf: a 2-byte accumulator keeps more of it in the CPU caches
-    than float32 (≈25 % faster at 1 M slots); the ranking it feeds is an estimate anyway.
+    than float32 (≈25 % faster at 1 M slots); the ranking it feeds is an estimate anyway. The
+    loop over the postings is compiled (`matchers.overlap_kernel`).
     """
     selected: list[np.ndarray] = []
     weights: list[float] = []
@@ -350,19 +380,11 @@ def weighted_overlap(
         read += len(view)
     # Steps per unit of idf: fine enough (≥ 64) unless the sum could overflow 16 bits.
     scale = min(64.0, UINT16_SUM_LIMIT / sum(weights))
-    steps = [max(1, round(weight * scale)) for weight in weights]
-    # Each postings list holds a slot once, so one gather and one scatter per list add
-    # correctly. The gather also tells which slots the list touches first (still 0 there:
-    # every step is ≥ 1), so each touched slot is collected once, without sorting.
-    first = selected[0]
-    scratch[first] = np.uint16(steps[0])
-    slot_parts = [first]
-    for view, step in zip(selected[1:], steps[1:], strict=True):
-        values = scratch[view]
-        slot_parts.append(view[values == 0])
-        values += np.uint16(step)
-        scratch[view] = values
-    slots = np.concatenate(slot_parts)
-    found = scratch[slots]
-    scratch[slots] = 0
-    return slots, found, float(sum(steps))
+    steps = np.array([max(1, round(weight * scale)) for weight in weights], dtype=np.uint16)
+    bounds = np.zeros(len(selected) + 1, dtype=np.int64)
+    np.cumsum([len(view) for view in selected], out=bounds[1:])
+    flat = np.concatenate(selected, dtype=np.int32)
+    slots, found, slot_lengths = overlap_kernel.accumulate(
+        flat, bounds, steps, scratch, lengths, window, accepted, packed
+    )
+    return slots, found, slot_lengths, float(steps.sum())

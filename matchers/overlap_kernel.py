@@ -1,0 +1,113 @@
+"""The compiled inner loop of the fuzzy indexes' candidate selection: summing each slot's
+token weights over the query's postings lists (`fuzzy_index.weighted_overlap`).
+
+numpy needs a gather, a comparison, a mask, an add and a scatter per postings list (five passes
+and as many temporary arrays); one compiled loop reads each posting once. numba compiles it on
+first use and caches the machine code on disk (`cache=True`: next to this file, or numba's
+user cache where that is read-only, or `NUMBA_CACHE_DIR`), so a new process loads it (≈ 0.5 s
+with numba's import, on its first fuzzy lookup) instead of compiling it (≈ 1 s). numba is
+imported on first use, not with this module: CLI commands that never look anything up do not
+pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+_kernel: Callable[..., Any] | None = None
+
+
+def accumulate(
+    flat: np.ndarray,
+    bounds: np.ndarray,
+    steps: np.ndarray,
+    scratch: np.ndarray,
+    lengths: np.ndarray,
+    window: tuple[float, float],
+    accepted: np.ndarray,
+    packed: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add `steps[i]` to `scratch[slot]` for each accepted slot of postings list i, the lists
+    laid end to end in `flat` (int32) with list i at `flat[bounds[i]:bounds[i + 1]]` (each list
+    holding a slot at most once). Return the slots touched whose length (`lengths[slot]`) lies
+    in `window` (shortest, longest), in first-touch order, with their sums and lengths; leave
+    `scratch` (uint16, zeroed, ≥ every slot) zeroed again.
+
+    `accepted` says which slots count: a byte per slot (non-zero: yes), or with `packed` a bit
+    per slot (`np.packbits(…, bitorder="little")`). It is read first, so a refused slot costs
+    no access to the larger `scratch`. Every step must be ≥ 1 (a slot still at 0 has not been
+    touched) and the steps' total must fit 16 bits (the caller scales them so)."""
+    touched = np.empty(flat.size, dtype=np.int32)
+    count, sums, kept_lengths = _compiled()(
+        flat,
+        bounds,
+        steps,
+        scratch,
+        lengths,
+        float(window[0]),
+        float(window[1]),
+        accepted,
+        packed,
+        touched,
+    )
+    return touched[:count], sums, kept_lengths
+
+
+def _compiled() -> Callable[..., Any]:
+    global _kernel
+    if _kernel is None:
+        from numba import njit
+
+        try:
+            _kernel = njit(cache=True, nogil=True)(_accumulate)
+        except RuntimeError:
+            # No writable cache folder (read-only install, no usable $HOME and no
+            # NUMBA_CACHE_DIR): compile in each process instead (≈ 1 s on its first lookup).
+            _kernel = njit(cache=False, nogil=True)(_accumulate)
+    return _kernel
+
+
+def _accumulate(
+    flat: np.ndarray,
+    bounds: np.ndarray,
+    steps: np.ndarray,
+    scratch: np.ndarray,
+    lengths: np.ndarray,
+    shortest: float,
+    longest: float,
+    accepted: np.ndarray,
+    packed: bool,
+    touched: np.ndarray,
+) -> tuple[int, np.ndarray, np.ndarray]:
+    # Without branches on the data: whether a slot is accepted, in the window or touched for
+    # the first time is random from one posting to the next, and a mispredicted branch cost
+    # more than the work it would skip (measured ≈ 45 % faster on a 10 M-unit snapshot). A
+    # refused slot gets a step of 0, and its entry in `touched` is overwritten by the next.
+    lowest = np.int64(np.ceil(shortest))
+    highest = np.int64(np.floor(longest))
+    kept_lengths = np.empty(flat.size, dtype=np.int32)
+    count = 0
+    for index in range(steps.size):
+        step = np.int64(steps[index])
+        for position in range(bounds[index], bounds[index + 1]):
+            slot = flat[position]
+            if packed:
+                ok = np.int64((accepted[slot >> 3] >> (slot & 7)) & 1)
+            else:
+                ok = np.int64(accepted[slot] != 0)
+            length = np.int64(lengths[slot])
+            ok &= (length >= lowest) & (length <= highest)
+            value = scratch[slot]
+            scratch[slot] = value + step * ok
+            touched[count] = slot
+            kept_lengths[count] = length
+            count += ok & (value == 0)
+    sums = np.empty(count, dtype=np.uint16)
+    for index in range(count):
+        slot = touched[index]
+        sums[index] = scratch[slot]
+        scratch[slot] = 0
+    return count, sums, kept_lengths[:count]

@@ -1,0 +1,96 @@
+"""The compiled overlap loop sums what a plain numpy computation sums, for the slots it
+should keep, and leaves its scratch buffer as it found it."""
+
+import numpy as np
+import pytest
+
+from matchers import overlap_kernel
+
+
+def reference(flat, bounds, steps, lengths, window, accepted_bytes):
+    """Sum of steps per slot over the lists, by numpy, for accepted slots in the window."""
+    sums = np.zeros(lengths.size, dtype=np.int64)
+    for index, step in enumerate(steps.tolist()):
+        np.add.at(sums, flat[bounds[index] : bounds[index + 1]], step)
+    keep = (sums > 0) & (accepted_bytes != 0) & (lengths >= window[0]) & (lengths <= window[1])
+    return {int(slot): int(sums[slot]) for slot in np.flatnonzero(keep)}
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sums_match_numpy_for_accepted_slots_in_the_window(packed: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    total = 5_000
+    lists = [
+        np.sort(rng.choice(total, size=int(size), replace=False)).astype(np.int32)
+        for size in rng.integers(1, 900, size=12)
+    ]
+    flat = np.concatenate(lists)
+    bounds = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(part) for part in lists], out=bounds[1:])
+    steps = rng.integers(1, 400, size=len(lists)).astype(np.uint16)
+    lengths = rng.integers(1, 200, size=total).astype(np.uint16 if packed else np.int32)
+    accepted_bytes = (rng.random(total) < 0.6).astype(np.uint8)
+    accepted = np.packbits(accepted_bytes, bitorder="little") if packed else accepted_bytes
+    window = (30.4, 120.0)
+    scratch = np.zeros(total, dtype=np.uint16)
+
+    slots, sums, kept_lengths = overlap_kernel.accumulate(
+        flat, bounds, steps, scratch, lengths, window, accepted, packed
+    )
+
+    expected = reference(flat, bounds, steps, lengths, window, accepted_bytes)
+    assert dict(zip(slots.tolist(), sums.tolist(), strict=True)) == expected
+    assert len(slots) == len(expected)  # each kept slot once
+    assert kept_lengths.tolist() == lengths[slots].tolist()
+    assert not scratch.any()  # zeroed again for the next query
+
+
+def test_slots_come_in_first_touch_order():
+    # The candidate ranking breaks estimate ties by position: the order must not depend on
+    # anything but the lists' order.
+    flat = np.array([7, 9, 2, 9, 4], dtype=np.int32)
+    bounds = np.array([0, 2, 5], dtype=np.int64)
+    lengths = np.full(10, 5, dtype=np.int32)
+    slots, sums, _ = overlap_kernel.accumulate(
+        flat,
+        bounds,
+        np.array([3, 1], dtype=np.uint16),
+        np.zeros(10, dtype=np.uint16),
+        lengths,
+        (0.0, 10.0),
+        np.ones(10, dtype=np.uint8),
+        False,
+    )
+    assert slots.tolist() == [7, 9, 2, 4]
+    assert sums.tolist() == [3, 4, 1, 1]
+
+
+def test_compiles_without_a_disk_cache_where_none_can_be_written(monkeypatch):
+    # numba refuses `cache=True` when it finds no writable cache folder (a read-only install
+    # without $HOME): the kernel is then compiled in the process instead of failing lookups.
+    import numba
+
+    real_njit = numba.njit
+    asked = []
+
+    def njit(**options):
+        asked.append(options.get("cache"))
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function '_accumulate': no locator available")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(overlap_kernel, "_kernel", None)
+    slots, sums, _ = overlap_kernel.accumulate(
+        np.array([1, 1], dtype=np.int32),
+        np.array([0, 1, 2], dtype=np.int64),
+        np.array([2, 5], dtype=np.uint16),
+        np.zeros(4, dtype=np.uint16),
+        np.full(4, 3, dtype=np.int32),
+        (1.0, 5.0),
+        np.ones(4, dtype=np.uint8),
+        False,
+    )
+    assert asked == [True, False]
+    assert (slots.tolist(), sums.tolist()) == ([1], [7])
