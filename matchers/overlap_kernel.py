@@ -4,20 +4,29 @@ token weights over the query's postings lists (`fuzzy_index.weighted_overlap`).
 numpy needs a gather, a comparison, a mask, an add and a scatter per postings list (five passes
 and as many temporary arrays); one compiled loop reads each posting once. numba compiles it on
 first use and caches the machine code on disk (`cache=True`: next to this file, or numba's
-user cache where that is read-only, or `NUMBA_CACHE_DIR`), so a new process loads it (≈ 0.5 s
-with numba's import, on its first fuzzy lookup) instead of compiling it (≈ 1 s). numba is
+user cache where that is read-only, or `NUMBA_CACHE_DIR`), so a new process loads it (≈ 0.7 s
+with numba's import) instead of compiling it (≈ 1 s). Both happen in a background thread
+started by a process's first fuzzy search; until then the same sums come from numpy. numba is
 imported on first use, not with this module: CLI commands that never look anything up do not
 pay for it.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+logger = logging.getLogger(__name__)
 _kernel: Callable[..., Any] | None = None
+# Argument types (dtype, writable) the kernel is compiled for, and those being compiled.
+_ready: set[tuple] = set()
+_pending: set[tuple] = set()
+_failed: set[tuple] = set()
+_lock = threading.Lock()
 
 
 def accumulate(
@@ -39,7 +48,17 @@ def accumulate(
     `accepted` says which slots count: a byte per slot (non-zero: yes), or with `packed` a bit
     per slot (`np.packbits(…, bitorder="little")`). It is read first, so a refused slot costs
     no access to the larger `scratch`. Every step must be ≥ 1 (a slot still at 0 has not been
-    touched) and the steps' total must fit 16 bits (the caller scales them so)."""
+    touched) and the steps' total must fit 16 bits (the caller scales them so).
+
+    Until the compiled loop is ready for these argument types, a background thread loads it
+    (numba's import and the disk cache: ≈ 0.7 s, a compile ≈ 1 s) and this call, and those
+    before it is done, take the same sums with numpy: no request waits for the compiler."""
+    arrays = (flat, bounds, steps, scratch, lengths, accepted)
+    signature = (packed, *((a.dtype.str, a.flags.writeable) for a in arrays))
+    if signature not in _ready:
+        if signature not in _failed:
+            _compile_in_background(signature, arrays, packed)
+        return _accumulate_numpy(flat, bounds, steps, scratch, lengths, window, accepted, packed)
     touched = np.empty(flat.size, dtype=np.int32)
     count, sums, kept_lengths = _compiled()(
         flat,
@@ -56,6 +75,90 @@ def accumulate(
     return touched[:count], sums, kept_lengths
 
 
+def wait_until_compiled(timeout: float | None = None) -> None:
+    """Wait for the background compiles started so far (tests, benchmarks)."""
+    for thread in threading.enumerate():
+        if thread.name == _THREAD_NAME:
+            thread.join(timeout)
+
+
+_THREAD_NAME = "tm-overlap-kernel"
+
+
+def _compile_in_background(signature: tuple, arrays: tuple[np.ndarray, ...], packed: bool) -> None:
+    with _lock:
+        if signature in _pending or signature in _ready:
+            return
+        _pending.add(signature)
+
+    # Arrays of the same types holding one list of slot 0: the compile must not hold on to
+    # the query's own arrays.
+    def like(array: np.ndarray, values: list[int]) -> np.ndarray:
+        sample = np.array(values, dtype=array.dtype)
+        sample.setflags(write=array.flags.writeable)
+        return sample
+
+    flat, bounds, steps, scratch, lengths, accepted = (
+        like(array, values)
+        for array, values in zip(arrays, ([0], [0, 1], [1], [0], [1], [1]), strict=True)
+    )
+
+    def compile_it() -> None:
+        try:
+            _compiled()(
+                flat,
+                bounds,
+                steps,
+                scratch,
+                lengths,
+                0.0,
+                1.0,
+                accepted,
+                packed,
+                np.empty(1, dtype=np.int32),
+            )
+            with _lock:
+                _ready.add(signature)
+        except Exception:  # numba missing or broken here: numpy, as now, from then on
+            logger.exception("The compiled overlap loop is not available; numpy sums instead.")
+            with _lock:
+                _failed.add(signature)
+        finally:
+            with _lock:
+                _pending.discard(signature)
+
+    threading.Thread(target=compile_it, name=_THREAD_NAME, daemon=True).start()
+
+
+def _accumulate_numpy(
+    flat: np.ndarray,
+    bounds: np.ndarray,
+    steps: np.ndarray,
+    scratch: np.ndarray,
+    lengths: np.ndarray,
+    window: tuple[float, float],
+    accepted: np.ndarray,
+    packed: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`accumulate` with numpy: a gather and a scatter per list, then the same filters."""
+    parts = []
+    for index in range(steps.size):
+        view = flat[bounds[index] : bounds[index + 1]]
+        values = scratch[view]
+        parts.append(view[values == 0])  # still 0: touched first by this list
+        scratch[view] = values + steps[index]
+    slots = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+    sums = scratch[slots]
+    scratch[slots] = 0
+    slot_lengths = lengths[slots]
+    if packed:
+        ok = ((accepted[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).astype(bool)
+    else:
+        ok = accepted[slots] != 0
+    ok &= (slot_lengths >= window[0]) & (slot_lengths <= window[1])
+    return slots[ok], sums[ok], slot_lengths[ok].astype(np.int32)
+
+
 def _compiled() -> Callable[..., Any]:
     global _kernel
     if _kernel is None:
@@ -65,7 +168,7 @@ def _compiled() -> Callable[..., Any]:
             _kernel = njit(cache=True, nogil=True)(_accumulate)
         except RuntimeError:
             # No writable cache folder (read-only install, no usable $HOME and no
-            # NUMBA_CACHE_DIR): compile in each process instead (≈ 1 s on its first lookup).
+            # NUMBA_CACHE_DIR): compile in each process instead (≈ 1 s, in the background).
             _kernel = njit(cache=False, nogil=True)(_accumulate)
     return _kernel
 

@@ -1,5 +1,6 @@
-"""The compiled overlap loop sums what a plain numpy computation sums, for the slots it
-should keep, and leaves its scratch buffer as it found it."""
+"""The overlap sums, compiled or with numpy while the compiled loop loads, are what a plain
+numpy computation gives, for the slots that should be kept, in first-touch order, and leave the
+scratch buffer as they found it."""
 
 import numpy as np
 import pytest
@@ -16,9 +17,21 @@ def reference(flat, bounds, steps, lengths, window, accepted_bytes):
     return {int(slot): int(sums[slot]) for slot in np.flatnonzero(keep)}
 
 
+def run(path: str, *args):
+    """`accumulate` by the numpy path (the compiled loop not loaded yet) or the compiled one."""
+    if path == "numpy":
+        return overlap_kernel._accumulate_numpy(*args)
+    overlap_kernel.accumulate(*args)  # starts the background compile for these types
+    overlap_kernel.wait_until_compiled(timeout=120)
+    signature = (args[-1], *((a.dtype.str, a.flags.writeable) for a in args[:5] + args[6:7]))
+    assert signature in overlap_kernel._ready
+    return overlap_kernel.accumulate(*args)
+
+
+@pytest.mark.parametrize("path", ["numpy", "compiled"])
 @pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sums_match_numpy_for_accepted_slots_in_the_window(packed: bool, seed: int):
+def test_sums_match_numpy_for_accepted_slots_in_the_window(path: str, packed: bool, seed: int):
     rng = np.random.default_rng(seed)
     total = 5_000
     lists = [
@@ -35,8 +48,8 @@ def test_sums_match_numpy_for_accepted_slots_in_the_window(packed: bool, seed: i
     window = (30.4, 120.0)
     scratch = np.zeros(total, dtype=np.uint16)
 
-    slots, sums, kept_lengths = overlap_kernel.accumulate(
-        flat, bounds, steps, scratch, lengths, window, accepted, packed
+    slots, sums, kept_lengths = run(
+        path, flat, bounds, steps, scratch, lengths, window, accepted, packed
     )
 
     expected = reference(flat, bounds, steps, lengths, window, accepted_bytes)
@@ -46,13 +59,15 @@ def test_sums_match_numpy_for_accepted_slots_in_the_window(packed: bool, seed: i
     assert not scratch.any()  # zeroed again for the next query
 
 
-def test_slots_come_in_first_touch_order():
+@pytest.mark.parametrize("path", ["numpy", "compiled"])
+def test_slots_come_in_first_touch_order(path: str):
     # The candidate ranking breaks estimate ties by position: the order must not depend on
-    # anything but the lists' order.
+    # anything but the lists' order, nor on which path summed them.
     flat = np.array([7, 9, 2, 9, 4], dtype=np.int32)
     bounds = np.array([0, 2, 5], dtype=np.int64)
     lengths = np.full(10, 5, dtype=np.int32)
-    slots, sums, _ = overlap_kernel.accumulate(
+    slots, sums, _ = run(
+        path,
         flat,
         bounds,
         np.array([3, 1], dtype=np.uint16),
@@ -82,7 +97,8 @@ def test_compiles_without_a_disk_cache_where_none_can_be_written(monkeypatch):
 
     monkeypatch.setattr(numba, "njit", njit)
     monkeypatch.setattr(overlap_kernel, "_kernel", None)
-    slots, sums, _ = overlap_kernel.accumulate(
+    monkeypatch.setattr(overlap_kernel, "_ready", set())
+    args = (
         np.array([1, 1], dtype=np.int32),
         np.array([0, 1, 2], dtype=np.int64),
         np.array([2, 5], dtype=np.uint16),
@@ -92,5 +108,35 @@ def test_compiles_without_a_disk_cache_where_none_can_be_written(monkeypatch):
         np.ones(4, dtype=np.uint8),
         False,
     )
+    slots, sums, _ = run("compiled", *args)
     assert asked == [True, False]
     assert (slots.tolist(), sums.tolist()) == ([1], [7])
+
+
+def test_a_search_does_not_wait_for_the_compiler(monkeypatch):
+    # A process's first fuzzy searches answer with numpy while the loop loads in the
+    # background; a loop that cannot load at all leaves numpy in charge, without retrying.
+    import numba
+
+    def njit(**options):
+        raise ImportError("numba is broken here")
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(overlap_kernel, "_kernel", None)
+    monkeypatch.setattr(overlap_kernel, "_ready", set())
+    monkeypatch.setattr(overlap_kernel, "_failed", set())
+    args = (
+        np.array([3], dtype=np.int32),
+        np.array([0, 1], dtype=np.int64),
+        np.array([4], dtype=np.uint16),
+        np.zeros(5, dtype=np.uint16),
+        np.full(5, 2, dtype=np.int32),
+        (1.0, 5.0),
+        np.ones(5, dtype=np.uint8),
+        False,
+    )
+    for _ in range(3):
+        slots, sums, _ = overlap_kernel.accumulate(*args)
+        assert (slots.tolist(), sums.tolist()) == ([3], [4])
+        overlap_kernel.wait_until_compiled(timeout=60)
+    assert len(overlap_kernel._failed) == 1 and not overlap_kernel._ready
