@@ -39,7 +39,8 @@ QUERY = "Die Sprechzeiten sind dienstags von 9 bis 11 Uhr."
 @pytest.fixture
 def memory_with_vectors(app, tmp_path: Path, monkeypatch):
     """Two imported units and the query, each with a cached sentence vector; every
-    `SemanticMemory` load takes `slow["seconds"]` longer. Returns the language ids and `slow`."""
+    `SemanticMemory` load takes `slow["seconds"]` longer, and waits for `slow["gate"]` (an
+    event) where the test sets one. Returns the language ids and `slow`."""
     path = tmp_path / "units.tmx"
     path.write_text(TMX, encoding="utf-8")
     with app.app_context():
@@ -51,11 +52,13 @@ def memory_with_vectors(app, tmp_path: Path, monkeypatch):
             db.session.scalar(select(Language.id).where(Language.code == code))
             for code in ("de", "en")
         )
-    slow = {"seconds": 0.0}
+    slow: dict = {"seconds": 0.0, "gate": None}
     load = SemanticMemory._load_units
 
     def slow_load(self, session, since):
         time.sleep(slow["seconds"])
+        if slow["gate"] is not None:
+            assert slow["gate"].wait(30), "the test never opened the gate"
         load(self, session, since)
 
     monkeypatch.setattr(SemanticMemory, "_load_units", slow_load)
@@ -74,11 +77,14 @@ def test_a_request_is_answered_without_semantic_candidates_while_the_index_loads
 ):
     de, en, slow = memory_with_vectors
     memory = get_semantic_memory(app)
-    slow["seconds"] = 1.5
-    started = time.monotonic()
-    assert neighbours(app, memory, de, en, wait_s=0.1) == []
-    assert time.monotonic() - started < 1.0  # not held for the load
-    assert memory.warming_up
+    slow["gate"] = gate = threading.Event()  # the load cannot finish before the test says so
+    try:
+        started = time.monotonic()
+        assert neighbours(app, memory, de, en, wait_s=0.1) == []
+        assert time.monotonic() - started < 5.0  # not held for the load (which waits up to 30 s)
+        assert memory.warming_up
+    finally:
+        gate.set()
     loader = next(t for t in threading.enumerate() if t.name == "tm-semantic-refresh")
     loader.join(10)
     assert not memory.warming_up
@@ -102,16 +108,19 @@ def test_the_background_load_of_a_suggestions_request_completes(
     app, client, make_token, memory_with_vectors, monkeypatch, caplog
 ):
     _de, _en, slow = memory_with_vectors
-    slow["seconds"] = 1.0
+    slow["gate"] = gate = threading.Event()  # the load finishes only after the response
     monkeypatch.setattr(suggestions_api, "REQUEST_WAIT_S", 0.1)
-    response = client.post(
-        "/api/v1/regions/alpha/suggestions",
-        json={"text": QUERY, "source_language": "de", "target_language": "en"},
-        headers=bearer(make_token("translator")),
-    )
-    assert response.status_code == 200, response.get_json()
-    memory = get_semantic_memory(app)  # made by the request, as in a web worker
-    assert memory.warming_up
+    try:
+        response = client.post(
+            "/api/v1/regions/alpha/suggestions",
+            json={"text": QUERY, "source_language": "de", "target_language": "en"},
+            headers=bearer(make_token("translator")),
+        )
+        assert response.status_code == 200, response.get_json()
+        memory = get_semantic_memory(app)  # made by the request, as in a web worker
+        assert memory.warming_up
+    finally:
+        gate.set()
     next(t for t in threading.enumerate() if t.name == "tm-semantic-refresh").join(10)
     # Outside the request and its app context, the load still finds the app's model.
     assert not memory.warming_up
