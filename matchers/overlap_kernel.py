@@ -2,31 +2,16 @@
 token weights over the query's postings lists (`fuzzy_index.weighted_overlap`).
 
 numpy needs a gather, a comparison, a mask, an add and a scatter per postings list (five passes
-and as many temporary arrays); one compiled loop reads each posting once. numba compiles it on
-first use and caches the machine code on disk (`cache=True`: next to this file, or numba's
-user cache where that is read-only, or `NUMBA_CACHE_DIR`), so a new process loads it (≈ 0.7 s
-with numba's import) instead of compiling it (≈ 1 s). Both happen in a background thread
-started by a process's first fuzzy search; until then the same sums come from numpy. numba is
-imported on first use, not with this module: CLI commands that never look anything up do not
-pay for it.
+and as many temporary arrays); one compiled loop reads each posting once. It is loaded in a
+background thread started by a process's first fuzzy search (`matchers.compiled`); until then
+the same sums come from numpy.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
-logger = logging.getLogger(__name__)
-_kernel: Callable[..., Any] | None = None
-# Argument types (dtype, writable) the kernel is compiled for, and those being compiled.
-_ready: set[tuple] = set()
-_pending: set[tuple] = set()
-_failed: set[tuple] = set()
-_lock = threading.Lock()
+from matchers.compiled import BackgroundKernel
 
 
 def accumulate(
@@ -55,12 +40,11 @@ def accumulate(
     before it is done, take the same sums with numpy: no request waits for the compiler."""
     arrays = (flat, bounds, steps, scratch, lengths, accepted)
     signature = (packed, *((a.dtype.str, a.flags.writeable) for a in arrays))
-    if signature not in _ready:
-        if signature not in _failed:
-            _compile_in_background(signature, arrays, packed)
+    compiled = _KERNEL.ready_for(signature, lambda kernel: _warm_up(kernel, arrays, packed))
+    if compiled is None:
         return _accumulate_numpy(flat, bounds, steps, scratch, lengths, window, accepted, packed)
     touched = np.empty(flat.size, dtype=np.int32)
-    count, sums, kept_lengths = _compiled()(
+    count, sums, kept_lengths = compiled(
         flat,
         bounds,
         steps,
@@ -76,23 +60,13 @@ def accumulate(
 
 
 def wait_until_compiled(timeout: float | None = None) -> None:
-    """Wait for the background compiles started so far (tests, benchmarks)."""
-    for thread in threading.enumerate():
-        if thread.name == _THREAD_NAME:
-            thread.join(timeout)
+    """Wait for the background loads started so far (tests, benchmarks)."""
+    _KERNEL.wait(timeout)
 
 
-_THREAD_NAME = "tm-overlap-kernel"
-
-
-def _compile_in_background(signature: tuple, arrays: tuple[np.ndarray, ...], packed: bool) -> None:
-    with _lock:
-        if signature in _pending or signature in _ready:
-            return
-        _pending.add(signature)
-
-    # Arrays of the same types holding one list of slot 0: the compile must not hold on to
-    # the query's own arrays.
+def _warm_up(kernel, arrays: tuple[np.ndarray, ...], packed: bool) -> None:
+    # Arrays of the same types holding one list of slot 0: the load must not hold on to the
+    # query's own arrays.
     def like(array: np.ndarray, values: list[int]) -> np.ndarray:
         sample = np.array(values, dtype=array.dtype)
         sample.setflags(write=array.flags.writeable)
@@ -102,32 +76,7 @@ def _compile_in_background(signature: tuple, arrays: tuple[np.ndarray, ...], pac
         like(array, values)
         for array, values in zip(arrays, ([0], [0, 1], [1], [0], [1], [1]), strict=True)
     )
-
-    def compile_it() -> None:
-        try:
-            _compiled()(
-                flat,
-                bounds,
-                steps,
-                scratch,
-                lengths,
-                0.0,
-                1.0,
-                accepted,
-                packed,
-                np.empty(1, dtype=np.int32),
-            )
-            with _lock:
-                _ready.add(signature)
-        except Exception:  # numba missing or broken here: numpy, as now, from then on
-            logger.exception("The compiled overlap loop is not available; numpy sums instead.")
-            with _lock:
-                _failed.add(signature)
-        finally:
-            with _lock:
-                _pending.discard(signature)
-
-    threading.Thread(target=compile_it, name=_THREAD_NAME, daemon=True).start()
+    kernel(flat, bounds, steps, scratch, lengths, 0.0, 1.0, accepted, packed, np.empty(1, np.int32))
 
 
 def _accumulate_numpy(
@@ -157,20 +106,6 @@ def _accumulate_numpy(
         ok = accepted[slots] != 0
     ok &= (slot_lengths >= window[0]) & (slot_lengths <= window[1])
     return slots[ok], sums[ok], slot_lengths[ok].astype(np.int32)
-
-
-def _compiled() -> Callable[..., Any]:
-    global _kernel
-    if _kernel is None:
-        from numba import njit
-
-        try:
-            _kernel = njit(cache=True, nogil=True)(_accumulate)
-        except RuntimeError:
-            # No writable cache folder (read-only install, no usable $HOME and no
-            # NUMBA_CACHE_DIR): compile in each process instead (≈ 1 s, in the background).
-            _kernel = njit(cache=False, nogil=True)(_accumulate)
-    return _kernel
 
 
 def _accumulate(
@@ -214,3 +149,6 @@ def _accumulate(
         sums[index] = scratch[slot]
         scratch[slot] = 0
     return count, sums, kept_lengths[:count]
+
+
+_KERNEL = BackgroundKernel(_accumulate, "tm-overlap-kernel")

@@ -6,6 +6,12 @@ import numpy as np
 import pytest
 
 from matchers import overlap_kernel
+from matchers.compiled import BackgroundKernel
+
+
+def fresh_kernel() -> BackgroundKernel:
+    """The overlap loop as a process that has not loaded it yet sees it."""
+    return BackgroundKernel(overlap_kernel._accumulate, overlap_kernel._KERNEL.thread_name)
 
 
 def reference(flat, bounds, steps, lengths, window, accepted_bytes):
@@ -24,7 +30,7 @@ def run(path: str, *args):
     overlap_kernel.accumulate(*args)  # starts the background compile for these types
     overlap_kernel.wait_until_compiled(timeout=120)
     signature = (args[-1], *((a.dtype.str, a.flags.writeable) for a in args[:5] + args[6:7]))
-    assert signature in overlap_kernel._ready
+    assert signature in overlap_kernel._KERNEL._ready
     return overlap_kernel.accumulate(*args)
 
 
@@ -96,8 +102,7 @@ def test_compiles_without_a_disk_cache_where_none_can_be_written(monkeypatch):
         return real_njit(**options)
 
     monkeypatch.setattr(numba, "njit", njit)
-    monkeypatch.setattr(overlap_kernel, "_kernel", None)
-    monkeypatch.setattr(overlap_kernel, "_ready", set())
+    monkeypatch.setattr(overlap_kernel, "_KERNEL", fresh_kernel())
     args = (
         np.array([1, 1], dtype=np.int32),
         np.array([0, 1, 2], dtype=np.int64),
@@ -122,9 +127,8 @@ def test_a_search_does_not_wait_for_the_compiler(monkeypatch):
         raise ImportError("numba is broken here")
 
     monkeypatch.setattr(numba, "njit", njit)
-    monkeypatch.setattr(overlap_kernel, "_kernel", None)
-    monkeypatch.setattr(overlap_kernel, "_ready", set())
-    monkeypatch.setattr(overlap_kernel, "_failed", set())
+    kernel = fresh_kernel()
+    monkeypatch.setattr(overlap_kernel, "_KERNEL", kernel)
     args = (
         np.array([3], dtype=np.int32),
         np.array([0, 1], dtype=np.int64),
@@ -139,4 +143,4 @@ def test_a_search_does_not_wait_for_the_compiler(monkeypatch):
         slots, sums, _ = overlap_kernel.accumulate(*args)
         assert (slots.tolist(), sums.tolist()) == ([3], [4])
         overlap_kernel.wait_until_compiled(timeout=60)
-    assert len(overlap_kernel._failed) == 1 and not overlap_kernel._ready
+    assert len(kernel._failed) == 1 and not kernel._ready
