@@ -48,7 +48,8 @@ from rapidfuzz import fuzz, utils
 from rapidfuzz.distance import Indel
 from threadpoolctl import ThreadpoolController
 
-from matchers.segmented import Ragged, Rows, Strings
+from matchers.segmented import Ragged, Rows, Strings, VectorRows
+from matchers.vector_scan import BoundedScan, ordered_keys
 
 Signal = Literal["text", "embedding", "title"]
 # What two pages are to each other, strongest first (see `classify_relation`).
@@ -307,14 +308,14 @@ class _LanguageStore:
         self.alive = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         self.has_vector = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         self.signatures = Rows(NUM_PERM, np.uint32)
-        self.vectors: Rows | None = None
+        self.vectors: VectorRows | None = None
         self.titles = Strings()
         self.words = Ragged()
         self.shingles = Ragged()
         self.sections = Ragged()
         # Title vectors as rows of one matrix (like `vectors`), so a query's title meets every
         # title of a language in one product.
-        self.title_matrix: Rows | None = None
+        self.title_matrix: VectorRows | None = None
         self.has_title = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         # Band table: sorted (band key, row) arrays plus an unsorted tail merged in batches, so an
         # add costs a dict insert and a query one searchsorted over all bands at once. A
@@ -378,7 +379,7 @@ class _LanguageStore:
         self.signatures[row] = features.signature
         if doc.vector is not None and dim is not None:
             if self.vectors is None:
-                self.vectors = Rows(dim, np.float32)
+                self.vectors = VectorRows(dim)
             self.vectors[row] = doc.vector
             self.has_vector[row] = True
         self.titles.append(doc.title)
@@ -388,7 +389,7 @@ class _LanguageStore:
         if doc.title_vector is not None:
             title_vector = np.asarray(doc.title_vector, dtype=np.float32).reshape(-1)
             if self.title_matrix is None:
-                self.title_matrix = Rows(title_vector.shape[0], np.float32)
+                self.title_matrix = VectorRows(title_vector.shape[0])
             self.title_matrix[row] = title_vector
             self.has_title[row] = True
         for band_key in features.band_keys.tolist():
@@ -468,12 +469,11 @@ class _LanguageStore:
             "has_title": self.has_title[live],
             "signatures": self.signatures[live],
         }
-        if self.vectors is not None:
-            arrays["vectors"] = np.ascontiguousarray(self.vectors[live], dtype=np.float32)
-        if self.title_matrix is not None:
-            arrays["title_vectors"] = np.ascontiguousarray(
-                self.title_matrix[live], dtype=np.float32
-            )
+        for prefix, matrix in (("", self.vectors), ("title_", self.title_matrix)):
+            if matrix is not None:
+                arrays[f"{prefix}vectors"] = np.ascontiguousarray(matrix[live], dtype=np.float32)
+                arrays[f"{prefix}vector_codes"] = np.ascontiguousarray(matrix.codes[live])
+                arrays[f"{prefix}vector_bounds"] = np.ascontiguousarray(matrix.bounds[live])
         arrays["title_data"], arrays["title_offsets"] = Strings.pack([self.titles[r] for r in rows])
         for name, store in (("words", self.words), ("shingles", self.shingles)):
             flat, offsets, _ = Ragged.pack([store[r] for r in rows], np.uint32)
@@ -508,11 +508,17 @@ class _LanguageStore:
         store.alive[:n] = True
         store.size = store.n_alive = store.mutations = n
         store.signatures = Rows(NUM_PERM, np.uint32, arrays["signatures"])
-        if "vectors" in arrays:
-            store.vectors = Rows(int(arrays["vectors"].shape[1]), np.float32, arrays["vectors"])
-        if "title_vectors" in arrays:
-            matrix = arrays["title_vectors"]
-            store.title_matrix = Rows(int(matrix.shape[1]), np.float32, matrix)
+        for prefix, name in (("", "vectors"), ("title_", "title_matrix")):
+            matrix = arrays.get(f"{prefix}vectors")
+            if matrix is not None:
+                # A snapshot without the int16 copies (written before them): made at load.
+                rows = VectorRows(
+                    int(matrix.shape[1]),
+                    matrix,
+                    arrays.get(f"{prefix}vector_codes"),
+                    arrays.get(f"{prefix}vector_bounds"),
+                )
+                setattr(store, name, rows)
         store.titles = Strings(arrays["title_data"], arrays["title_offsets"])
         store.words = Ragged(arrays["words_flat"], arrays["words_offsets"])
         store.shingles = Ragged(arrays["shingles_flat"], arrays["shingles_offsets"])
@@ -605,9 +611,7 @@ class NearDuplicateIndex:
         for name in ("vectors", "title_matrix"):
             matrix = getattr(store, name)
             if matrix is not None:
-                compacted = Rows(matrix.width, np.float32)
-                compacted.own = matrix[live]
-                setattr(fresh, name, compacted)
+                setattr(fresh, name, matrix.gathered(live))
         live_rows = live.tolist()
         fresh.titles.own = [store.titles[r] for r in live_rows]
         fresh.words.own = [store.words[r] for r in live_rows]
@@ -885,7 +889,9 @@ class NearDuplicateIndex:
             return mask
 
         candidates: dict[tuple[str, int], _Candidate] = {}
-        all_cosines: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # Per language: the query's products with every row (int16 bounds, exact where a
+        # decision needs it: `matchers.vector_scan`) and which rows may be returned.
+        all_cosines: dict[str, tuple[BoundedScan, np.ndarray]] = {}
         if doc_language in target_languages and doc_language in self._stores:
             store = self._stores[doc_language]
             rows = store.band_candidates(features.band_keys)
@@ -908,16 +914,15 @@ class NearDuplicateIndex:
                 n_valid = int(valid.sum())
                 if n_valid == 0:
                     continue
-                cosines, top = _nearest_rows(
-                    store.vectors, vector, valid, min(per_language, n_valid), store.keys
-                )
+                cosines = store.vectors.bounded_dot(vector, valid.size)
+                top = cosines.top(valid, min(per_language, n_valid), store.keys)
                 all_cosines[lang] = (cosines, valid)
                 for rank, row in enumerate(top.tolist(), start=1):
                     candidate = candidates.setdefault((lang, row), _Candidate(lang, row))
-                    candidate.cosine = float(cosines[row])
+                    candidate.cosine = cosines.value(row)
                     candidate.rank = rank
 
-        title_cosines: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        title_cosines: dict[str, tuple[BoundedScan, np.ndarray]] = {}
         if title_vector is not None:
             query_title = np.asarray(title_vector, dtype=np.float32).reshape(-1)
             for lang in target_languages:
@@ -928,23 +933,23 @@ class NearDuplicateIndex:
                 n_valid = int(valid.sum())
                 if n_valid == 0:
                     continue
-                cosines, top = _nearest_rows(
-                    store.title_matrix,
-                    query_title,
-                    valid,
-                    min(TITLE_CANDIDATES, n_valid),
-                    store.keys,
-                )
+                cosines = store.title_matrix.bounded_dot(query_title, valid.size)
+                top = cosines.top(valid, min(TITLE_CANDIDATES, n_valid), store.keys)
                 title_cosines[lang] = (cosines, valid)
                 for row in top.tolist():
                     candidates.setdefault((lang, row), _Candidate(lang, row))
+            _resolve_candidates(candidates, title_cosines)
             for (lang, row), candidate in candidates.items():
                 if lang in title_cosines and title_cosines[lang][1][row]:
-                    candidate.title_cosine = float(title_cosines[lang][0][row])
+                    candidate.title_cosine = title_cosines[lang][0].value(row)
 
+        _resolve_candidates(candidates, all_cosines)  # those found by bands or titles
         for candidate in candidates.values():
             if candidate.cosine is None and candidate.language in all_cosines:
-                candidate.cosine = float(all_cosines[candidate.language][0][candidate.row])
+                cosines, valid = all_cosines[candidate.language]
+                # A page without a vector (found by its text) has no embedding evidence.
+                if valid[candidate.row]:
+                    candidate.cosine = cosines.value(candidate.row)
         reverse_ranks = (
             self._reverse_ranks(candidates, vector, doc_language, own_code, self_key)
             if vector is not None
@@ -1005,7 +1010,8 @@ class NearDuplicateIndex:
         for i, page in enumerate(results):
             cosine = page.reason.embedding_similarity
             if page.reason.embedding_rank is None and cosine is not None:
-                rank = int(np.count_nonzero(all_cosines[page.language][0] > cosine)) + 1
+                cosines, valid = all_cosines[page.language]
+                rank = cosines.count_above(cosine, valid) + 1
                 results[i] = replace(page, reason=replace(page.reason, embedding_rank=rank))
         return results
 
@@ -1328,25 +1334,17 @@ class NearDuplicateIndex:
         )
 
 
-def _nearest_rows(
-    matrix: Rows, query: np.ndarray, valid: np.ndarray, take: int, keys: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cosines of the query with the first len(valid) rows (-inf where not valid), and the
-    `take` nearest valid rows, nearest first; equal cosines (copies of one text) go by key, so
-    the answer does not depend on where a page sits in the index."""
-    # einsum, not BLAS gemv: on the 2-core machine a threaded OpenBLAS call costs a fixed
-    # ~15 ms of thread hand-off, more than the product itself (2 ms at 20 k).
-    cosines = matrix.dot(query, valid.size)
-    cosines = np.where(valid, cosines, -np.inf)
-    top = np.argpartition(-cosines, take - 1)[:take]
-    weakest = cosines[top].min()
-    above = np.flatnonzero(cosines > weakest)
-    tied = np.flatnonzero(cosines == weakest)
-    if above.size + tied.size > take:
-        tied = tied[np.argsort(keys[tied], kind="stable")][: take - above.size]
-        top = np.concatenate([above, tied])
-    order = np.lexsort((keys[top], -cosines[top]))
-    return cosines, top[order]
+def _resolve_candidates(
+    candidates: Mapping[tuple[str, int], _Candidate],
+    scans: Mapping[str, tuple[BoundedScan, np.ndarray]],
+) -> None:
+    """Make the candidates' products exact, in one read per language (not one per row)."""
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for language, row in candidates:
+        if language in scans:
+            by_language[language].append(row)
+    for language, rows in by_language.items():
+        scans[language][0].resolve(np.asarray(rows))
 
 
 _threadpools: ThreadpoolController | None = None
@@ -1364,7 +1362,7 @@ def _one_blas_thread():
 def _ranks_in_regions(
     stores: Mapping[str, _LanguageStore],
     candidates: Mapping[tuple[str, int], _Candidate],
-    cosines_by_language: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    cosines_by_language: Mapping[str, tuple[BoundedScan, np.ndarray]],
     attribute: Literal["cosine", "title_cosine"],
 ) -> dict[tuple[str, int], int]:
     """For each candidate with that cosine: 1 + how many allowed pages of its own region (in
@@ -1373,7 +1371,9 @@ def _ranks_in_regions(
     One vectorised pass per language: only rows above the weakest candidate of their region can
     count, and those are sorted by (region, cosine) as one int64 key (the region in the high 32
     bits, the float32 cosine's order-preserving bit pattern in the low 32), so each candidate's
-    count is two binary searches, exact as comparing the cosines themselves."""
+    count is two binary searches, exact as comparing the cosines themselves. Rows whose int16
+    bounds hold the cosine of a candidate of their region are made exact first; the others
+    compare with every candidate of their region as their exact cosines would."""
     by_language: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for (language, row), candidate in candidates.items():
         value = getattr(candidate, attribute)
@@ -1381,7 +1381,7 @@ def _ranks_in_regions(
             by_language[language].append((row, value))
     ranks: dict[tuple[str, int], int] = {}
     for language, members in by_language.items():
-        cosines, valid = cosines_by_language[language]
+        scan, valid = cosines_by_language[language]
         store = stores[language]
         rows = np.array([row for row, _ in members], dtype=np.int64)
         values = np.array([value for _, value in members], dtype=np.float32)
@@ -1390,24 +1390,16 @@ def _ranks_in_regions(
         # The weakest candidate's cosine per region (+inf for regions without a candidate).
         weakest = np.full(int(all_codes.max(initial=0)) + 1, np.inf, np.float32)
         np.minimum.at(weakest, codes, values)
+        scan.resolve_near(all_codes, codes, values, valid)
+        cosines = scan.values[: valid.size]
         counted = np.flatnonzero(valid & (cosines > weakest[all_codes]))
-        keys = np.sort(
-            (all_codes[counted].astype(np.int64) << 32)
-            | _ordered_bits(cosines[counted].astype(np.float32, copy=False))
-        )
-        own = (codes << 32) | _ordered_bits(values)
+        keys = np.sort(ordered_keys(all_codes[counted], cosines[counted]))
+        own = ordered_keys(codes, values)
         region_end = np.searchsorted(keys, (codes + 1) << 32, side="left")
         above = region_end - np.searchsorted(keys, own, side="right")
         for row, count in zip(rows.tolist(), above.tolist(), strict=True):
             ranks[(language, row)] = count + 1
     return ranks
-
-
-def _ordered_bits(values: np.ndarray) -> np.ndarray:
-    """float32 → int64 in [0, 2³²) with the same order (IEEE bits, negatives flipped); -0.0
-    becomes +0.0 first (adding 0), so equal cosines get equal keys."""
-    bits = (values + np.float32(0.0)).astype(np.float32).view(np.uint32).astype(np.int64)
-    return np.where(bits & 0x80000000, 0xFFFFFFFF - bits, bits | 0x80000000)
 
 
 def _by_key(store: _LanguageStore, rows: np.ndarray) -> np.ndarray:

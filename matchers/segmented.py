@@ -6,24 +6,29 @@ page-cache copy, and none of them may write to it. Rows added after the snapshot
 into small arrays of the process's own, numbered on from the base. Without a base (an index
 built in the process) every row is the process's own, as before snapshots existed.
 
-    Rows     a matrix (vectors, title vectors, MinHash signatures): row, gather, `dot`
-    Ragged   one variable-length array per row (word hashes, shingles, section vectors)
-    Strings  one string per row (titles), the base kept as UTF-8 bytes plus offsets
+    Rows        a matrix (MinHash signatures, …): row, gather, `dot`
+    VectorRows  page or title vectors: Rows plus int16 copies, for `bounded_dot`
+    Ragged      one variable-length array per row (word hashes, shingles, section vectors)
+    Strings     one string per row (titles), the base kept as UTF-8 bytes plus offsets
 
-`Rows.dot` is the exact scan behind every near-duplicate query (all pages of a language against
-one vector). Above `PARALLEL_ROWS` rows it splits the rows into one block per core and runs the
-blocks on a small thread pool: numpy's einsum releases the GIL, each row's dot product is
-computed the same way whatever block it is in, so the cosines are bit-identical to one einsum.
+`VectorRows.bounded_dot` is the scan behind every near-duplicate query (all pages of a language
+against one vector): the int16 copies with an error bound, float32 where a decision needs it
+(`matchers.vector_scan`); `Rows.dot` is the float32 scan. Above `PARALLEL_ROWS` rows either
+splits the rows into one block per core and runs the blocks on a small thread pool (`in_blocks`):
+numpy's einsum and the compiled loop release the GIL, and each row's product is computed the same
+way whatever block it is in, so the values are bit-identical to one pass.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from matchers.vector_scan import CODE_DTYPE, BoundedScan, bound_terms, code_products, quantize
 
 _INITIAL_OWN_ROWS = 256
 
@@ -60,24 +65,32 @@ def _scan_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def in_blocks(n: int, work: Callable[[int, int], object]) -> None:
+    """Run `work(start, end)` over rows 0…n: in one block per scan thread when n is large
+    (`work` must release the GIL to gain from it), else in one call."""
+    if n < PARALLEL_ROWS or SCAN_THREADS == 1:
+        work(0, n)
+        return
+    bounds = np.linspace(0, n, SCAN_THREADS + 1).astype(int)
+    blocks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    pool = _scan_pool()
+    futures = [pool.submit(work, start, end) for start, end in blocks[1:]]
+    work(*blocks[0])
+    for future in futures:
+        future.result()
+
+
 def scan(matrix: np.ndarray, vector: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """`matrix @ vector` by einsum, in blocks on the scan threads when the matrix is large."""
     n = matrix.shape[0]
     if out is None:
         out = np.empty(n, dtype=np.result_type(matrix.dtype, vector.dtype))
-    if n < PARALLEL_ROWS or SCAN_THREADS == 1:
-        return np.einsum("ij,j->i", matrix, vector, out=out)
-    bounds = np.linspace(0, n, SCAN_THREADS + 1).astype(int)
-    blocks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-    pool = _scan_pool()
-    futures = [
-        pool.submit(np.einsum, "ij,j->i", matrix[start:end], vector, out=out[start:end])
-        for start, end in blocks[1:]
-    ]
-    start, end = blocks[0]
-    np.einsum("ij,j->i", matrix[start:end], vector, out=out[start:end])
-    for future in futures:
-        future.result()
+    result = out
+
+    def block(start: int, end: int) -> None:
+        np.einsum("ij,j->i", matrix[start:end], vector, out=result[start:end])
+
+    in_blocks(n, block)
     return out
 
 
@@ -121,8 +134,18 @@ class Rows:
             self.own = grown
         self.own[own_row] = value
 
+    def reserve(self, n: int) -> None:
+        """Room for n rows in all: rows never written (a page without a vector, after the last
+        with one) read as zeros."""
+        own_rows = n - self.base_rows
+        if own_rows > self.own.shape[0]:
+            grown = np.zeros((own_rows, self.width), dtype=self.dtype)
+            grown[: self.own.shape[0]] = self.own
+            self.own = grown
+
     def dot(self, vector: np.ndarray, n: int) -> np.ndarray:
         """Dot products of the first n rows with `vector` (`scan`, segment by segment)."""
+        self.reserve(n)
         b = self.base_rows
         if b == 0:
             return scan(self.own[:n], vector)
@@ -140,6 +163,106 @@ class Rows:
         if n <= self.base_rows:
             return self.base[:n]
         return np.concatenate([self.base, self.own[: n - self.base_rows]])
+
+
+class VectorRows(Rows):
+    """float32 vectors (one per row) plus their int16 copies and (scale, norm) per row, which
+    `bounded_dot` reads first (`matchers.vector_scan`). A snapshot stores the copies too;
+    given a base without them (an older snapshot), they are made here, in this process. Rows
+    added in the process get theirs in one batch when next needed (a build adds pages one by
+    one, and quantizing each alone cost more than the rest of an add)."""
+
+    def __init__(
+        self,
+        width: int,
+        base: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
+        bounds: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(width, np.float32, base)
+        if base is not None and (codes is None or bounds is None):
+            codes, bounds = quantize(self.base)
+        self._codes = Rows(width, CODE_DTYPE, codes)
+        self._bounds = Rows(2, np.float32, bounds)
+        self._own_rows = 0  # own rows written so far
+        self._coded_rows = 0  # own rows with their copies made
+
+    def __setitem__(self, row: int, value: np.ndarray) -> None:
+        super().__setitem__(row, value)
+        own_row = row - self.base_rows
+        if own_row < self._coded_rows:  # a row rewritten: its copy is stale
+            self._coded_rows = own_row
+        self._own_rows = max(self._own_rows, own_row + 1)
+
+    @property
+    def codes(self) -> Rows:
+        """The int16 copies (`matchers.vector_scan.quantize`), every row's."""
+        self._code_own_rows()
+        return self._codes
+
+    @property
+    def bounds(self) -> Rows:
+        """(scale, norm) per row, every row's."""
+        self._code_own_rows()
+        return self._bounds
+
+    def _code_own_rows(self) -> None:
+        start, end = self._coded_rows, self._own_rows
+        if end <= start:
+            return
+        codes, bounds = quantize(self.own[start:end])
+        for rows, values in ((self._codes, codes), (self._bounds, bounds)):
+            rows[self.base_rows + end - 1] = values[-1]  # grows the own rows to hold them
+            rows.own[start:end] = values
+        self._coded_rows = end
+
+    def gathered(self, rows: np.ndarray) -> VectorRows:
+        """These rows (renumbered 0…) as a store of this process's own."""
+        taken = VectorRows(self.width)
+        taken.own = self[rows]
+        taken._codes.own = self.codes[rows]
+        taken._bounds.own = self.bounds[rows]
+        taken._own_rows = taken._coded_rows = int(np.asarray(rows).size)
+        return taken
+
+    def bounded_dot(self, vector: np.ndarray, n: int) -> BoundedScan:
+        """Products of the first n rows with `vector` within a proven bound (int16 copies),
+        exact for any rows `BoundedScan.resolve` is asked for; exact throughout while the
+        compiled loop is not loaded yet."""
+        query = np.array(vector, dtype=np.float32)  # a writable copy: one compiled signature
+        b = self.base_rows
+        all_codes, all_bounds = self.codes, self.bounds
+        for rows in (self, all_codes, all_bounds):
+            rows.reserve(n)
+        segments = [
+            (codes[:rows], bounds[:rows], start)
+            for codes, bounds, start, rows in (
+                (all_codes.base, all_bounds.base, 0, min(n, b)),
+                (all_codes.own, all_bounds.own, b, max(n - b, 0)),
+            )
+            if rows > 0
+        ]
+        kernels = [code_products(codes, bounds) for codes, bounds, _ in segments]
+        if any(kernel is None for kernel in kernels):
+            return BoundedScan.exact_values(self.dot(query, n))
+        values = np.empty(n, dtype=np.float32)
+        error = np.empty(n, dtype=np.float32)
+        per_scale, per_norm = bound_terms(query)
+        for (codes, bounds, start), kernel in zip(segments, kernels, strict=True):
+            end = start + codes.shape[0]
+            part, part_error = values[start:end], error[start:end]
+
+            def block(lo, hi, codes=codes, bounds=bounds, kernel=kernel, part=part, err=part_error):
+                kernel(
+                    codes[lo:hi], bounds[lo:hi], query, per_scale, per_norm, part[lo:hi], err[lo:hi]
+                )
+
+            in_blocks(codes.shape[0], block)
+
+        def exact(rows: np.ndarray) -> np.ndarray:
+            return np.einsum("ij,j->i", self[rows], query)
+
+        return BoundedScan(values, error, exact)
 
 
 class Ragged:

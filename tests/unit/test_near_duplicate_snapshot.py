@@ -126,3 +126,43 @@ def test_a_snapshot_of_another_format_is_refused(tmp_path: Path):
 
     with pytest.raises(ValueError, match="format 99"):
         near_duplicate_snapshot.load(tmp_path / "snap")
+
+
+def test_the_int16_first_pass_changes_no_answer_mapped_or_not(tmp_path: Path, monkeypatch):
+    # Queries read the int16 copies first and float32 only where their bound leaves a decision
+    # open (matchers.vector_scan): every answer must be the float32 scan's. Small blocks, so
+    # the scan threads split these few pages too.
+    from matchers import segmented, vector_scan
+
+    monkeypatch.setattr(segmented, "PARALLEL_ROWS", 8)
+    docs = _pages()
+    at_snapshot, added, _new_version, _old = _delta(docs)
+    built = _built(at_snapshot)
+    near_duplicate_snapshot.save(built, tmp_path / "index")
+    mapped = near_duplicate_snapshot.load(tmp_path / "index")
+    mapped.add(added)
+    built.add(added)
+    keys = [doc.key for doc in docs[::3]]
+    real = segmented.code_products
+    monkeypatch.setattr(segmented, "code_products", lambda codes, bounds: None)
+    expected = _answers(built, keys)
+    monkeypatch.setattr(segmented, "code_products", real)
+    for index in (built, mapped):
+        index.find_similar(keys[0])  # starts the loads, for mapped and own arrays
+        vector_scan.wait_until_compiled(timeout=120)
+        assert _answers(index, keys) == expected
+
+
+def test_a_snapshot_without_int16_copies_makes_them_at_load(tmp_path: Path):
+    # Snapshots written before the copies existed still open, and answer the same.
+    docs = _pages()
+    built = _built(docs)
+    near_duplicate_snapshot.save(built, tmp_path / "index")
+    removed = list((tmp_path / "index").glob("lang-*/*vector_codes.npy"))
+    assert removed
+    for path in removed:
+        path.unlink()
+        path.with_name(path.name.replace("codes", "bounds")).unlink()
+    old = near_duplicate_snapshot.load(tmp_path / "index")
+    keys = [doc.key for doc in docs[::4]]
+    assert _answers(old, keys) == _answers(built, keys)

@@ -364,10 +364,28 @@ def test_across_languages_the_page_with_the_nearest_title_is_found_though_its_te
 
 
 def test_region_rank_keys_order_cosines_as_the_floats_do():
-    from matchers.near_duplicates import _ordered_bits
+    from matchers.vector_scan import ordered_bits
 
     values = np.array([-1.0, -0.5, -1e-30, -0.0, 0.0, 1e-30, 0.25, 0.9999999, 1.0], np.float32)
-    keys = _ordered_bits(values)
+    keys = ordered_bits(values)
     assert keys[3] == keys[4]  # -0.0 == 0.0
     assert np.all(np.diff(np.delete(keys, 3)) > 0)
     assert keys.min() >= 0 and keys.max() < 2**32
+
+
+def test_pages_without_a_vector_after_the_last_with_one_are_found_by_their_text():
+    # A language whose last pages have no vector (not embedded yet): a query neither fails on
+    # the shorter vector rows nor gives those pages a cosine; their text still finds them.
+    rng = np.random.default_rng(0)
+    vector = rng.standard_normal(16).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    text = "Die Anmeldung der Wohnung erfolgt im Bürgerbüro der Stadt mit Pass und Mietvertrag."
+    index = NearDuplicateIndex()
+    index.add(PageDoc(1, "a", "de", "Anmeldung", "Sprachkurse für Erwachsene", vector))
+    for key in range(2, 400):  # beyond the first block of vector rows
+        index.add(PageDoc(key, "b", "de", f"Seite {key}", f"Wohnen und Arbeiten {key}", None))
+    index.add(PageDoc(400, "b", "de", "Anmeldung", text, None))
+    found = index.find_similar(PageDoc(999, "c", "de", "Anmeldung", text, vector), limit=3)
+    copy = next(page for page in found if page.key == 400)
+    assert copy.reason.embedding_similarity is None and copy.reason.region_rank is None
+    assert copy.reason.relation == "same_text"
