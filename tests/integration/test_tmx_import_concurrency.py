@@ -23,6 +23,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 
+from matchers import overlap_kernel
 from memory.authorization import Actor
 from memory.models import Page, PageTranslation, Role
 from memory.services import tokens as token_service
@@ -172,6 +173,10 @@ def test_writers_do_not_wait_for_a_long_tmx_import_in_another_process(
     )
     last_word = pseudo_word(UNITS - 1)
     assert fuzzy_lookup(client, last_word) == []  # the index is built, the memory empty
+    # That first fuzzy search started loading the compiled overlap loop in a thread of this
+    # process (numba's import: ≈ 0.5–1 s of the GIL on a fresh install). It is a worker's
+    # one-off start-up cost, not a wait on the import: let it finish before the timed writes.
+    overlap_kernel.wait_until_compiled(timeout=120)
 
     tmx = tmp_path / "vendor.tmx"
     write_big_tmx(tmx, UNITS)
