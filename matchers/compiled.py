@@ -34,8 +34,8 @@ class BackgroundKernel:
         self._ready: set[Hashable] = set()
         self._pending: set[Hashable] = set()
         self._failed: set[Hashable] = set()
-        self._lock = threading.Lock()
-        self._make_lock = threading.Lock()
+        self._lock = threading.Lock()  # the sets above: held for a moment by requests
+        self._make_lock = threading.Lock()  # held through numba's import, in load threads only
 
     def ready_for(
         self, signature: Hashable, warm_up: Callable[[Callable[..., Any]], object]

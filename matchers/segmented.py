@@ -127,19 +127,16 @@ class Rows:
         own_row = row - self.base_rows
         if own_row < 0:
             raise ValueError("rows of a snapshot are read-only")
-        while own_row >= self.own.shape[0]:
-            grown_rows = max(self.own.shape[0] * 2, _INITIAL_OWN_ROWS)
-            grown = np.zeros((grown_rows, self.width), dtype=self.dtype)
-            grown[: self.own.shape[0]] = self.own
-            self.own = grown
+        self.reserve(row + 1)
         self.own[own_row] = value
 
     def reserve(self, n: int) -> None:
-        """Room for n rows in all: rows never written (a page without a vector, after the last
-        with one) read as zeros."""
+        """Room for n rows in all (own rows grown by doubling): rows never written (a page
+        without a vector, after the last with one) read as zeros."""
         own_rows = n - self.base_rows
         if own_rows > self.own.shape[0]:
-            grown = np.zeros((own_rows, self.width), dtype=self.dtype)
+            grown_rows = max(own_rows, self.own.shape[0] * 2, _INITIAL_OWN_ROWS)
+            grown = np.zeros((grown_rows, self.width), dtype=self.dtype)
             grown[: self.own.shape[0]] = self.own
             self.own = grown
 
@@ -212,7 +209,7 @@ class VectorRows(Rows):
             return
         codes, bounds = quantize(self.own[start:end])
         for rows, values in ((self._codes, codes), (self._bounds, bounds)):
-            rows[self.base_rows + end - 1] = values[-1]  # grows the own rows to hold them
+            rows.reserve(self.base_rows + end)
             rows.own[start:end] = values
         self._coded_rows = end
 
