@@ -5,7 +5,8 @@ The pages are `bench/near_duplicates.py`'s 100 000 synthetic ones (texts from La
 pages, CC BY 4.0, Integreat / Tür an Tür – Digitalfabrik gGmbH and Landkreis Augsburg; vectors
 synthetic), with a title vector each as the service indexes them. Each round runs the same
 queries once untimed (to touch the pages that mode reads), then timed; the modes alternate so a
-drift of the machine's speed falls on both. Answers are compared between the modes.
+drift of the machine's speed falls on both. Answers are compared between the modes, and the
+rows each query had to read in float32 (those the int16 bound left undecided) are counted.
 
     .venv/bin/python bench/vector_scan.py                      # build, save, compare (≈ 2 min)
     .venv/bin/python bench/vector_scan.py --snapshot-dir /tmp/nd --rounds 6   # keep / reuse it
@@ -30,6 +31,7 @@ from near_duplicates import generate  # noqa: E402
 
 from matchers import near_duplicate_snapshot, segmented, vector_scan  # noqa: E402
 from matchers.near_duplicates import NearDuplicateIndex  # noqa: E402
+from matchers.vector_scan import BoundedScan  # noqa: E402
 
 
 def build(directory: Path, pages: int) -> None:
@@ -72,6 +74,8 @@ def main() -> None:
         for mode in modes if round_number % 2 == 0 else modes[::-1]:
             segmented.code_products = float32_only if mode == "float32 scans" else compiled
             answers[mode] = [index.find_similar(key, limit=10) for key in keys]  # untimed
+            if mode == "int16 first" and round_number == 0:
+                float32_rows = rows_read_in_float32(index, keys)
             times = []
             for key in keys:
                 started = time.perf_counter()
@@ -85,6 +89,33 @@ def main() -> None:
     for mode, rounds in latencies.items():
         print(f"  {mode}: " + ", ".join(f"{p50:.1f} / {p95:.1f}" for p50, p95 in rounds))
     print("answers identical:", answers["float32 scans"] == answers["int16 first"])
+    print(
+        "rows read in float32 a query (int16 first): median "
+        f"{np.median(float32_rows):.0f}, p95 {np.percentile(float32_rows, 95):.0f}, "
+        f"max {max(float32_rows)}"
+    )
+
+
+def rows_read_in_float32(index: NearDuplicateIndex, keys: list[int]) -> list[int]:
+    """Per query: the rows whose int16 bound left a decision open (`BoundedScan.resolve`)."""
+    resolve = BoundedScan.resolve
+    read = [0]
+
+    def counting(scan: BoundedScan, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        read[0] += int(np.count_nonzero(scan.error[rows] > 0))
+        resolve(scan, rows)
+
+    counts = []
+    BoundedScan.resolve = counting  # type: ignore[method-assign]
+    try:
+        for key in keys:
+            read[0] = 0
+            index.find_similar(key, limit=10)
+            counts.append(read[0])
+    finally:
+        BoundedScan.resolve = resolve  # type: ignore[method-assign]
+    return counts
 
 
 if __name__ == "__main__":

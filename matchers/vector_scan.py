@@ -65,7 +65,6 @@ class BoundedScan:
         self.values = values
         self.error = np.zeros(values.size, dtype=np.float32) if error is None else error
         self._exact = exact
-        self.resolved_rows = 0  # how many rows were read in float32 (benchmarks)
 
     @classmethod
     def exact_values(cls, values: np.ndarray) -> BoundedScan:
@@ -83,7 +82,6 @@ class BoundedScan:
         if rows.size:
             self.values[rows] = self._exact(rows)
             self.error[rows] = 0
-            self.resolved_rows += int(rows.size)
 
     def value(self, row: int) -> float:
         """One row's float32 product."""
