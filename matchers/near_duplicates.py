@@ -39,7 +39,7 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -228,32 +228,41 @@ def combine_evidence(
     return 1.0 - (1.0 - text) * (1.0 - embedding) * (1.0 - title_part) * (1.0 - rank_part)
 
 
-def classify_relation(reason: SimilarityReason, same_language: bool) -> Relation:
+def classify_relation(
+    *,
+    same_language: bool,
+    text_evidence: float,
+    z: float | None,
+    title_similarity: float | None,
+    region_rank: int | None = None,
+    reverse_rank: int | None = None,
+    title_rank: int | None = None,
+) -> Relation:
     """same_text: a near-copy (shared wording; across languages a translation of one);
     same_topic: the other region's page on the query's topic in its own words;
-    related: a nearby topic; unrelated: nothing beyond chance.
+    related: a nearby topic; unrelated: nothing beyond chance. The inputs are those of a
+    `SimilarityReason` (z = its embedding_z).
 
     Calibrated on independently written real regions (docs/near-duplicates.md): between them the
     same topic sits at embedding z ≈ 2–4 and is usually each other's nearest page (mutual rank
     1), while near-copies share most words.
     """
-    z = reason.embedding_z
-    if reason.text_evidence >= TEXT_FIRES_AT:
+    if text_evidence >= TEXT_FIRES_AT:
         return "same_text"
     if not same_language and z is not None and z >= Z_SAME_TEXT_ACROSS_LANGUAGES:
         return "same_text"
+    titled = (title_similarity or 0.0) >= TITLE_FIRES_AT
     if z is None:
-        return "related" if (reason.title_similarity or 0.0) >= TITLE_FIRES_AT else "unrelated"
-    mutual = reason.region_rank == 1 and reason.reverse_rank == 1
-    top = reason.region_rank is not None and reason.region_rank <= SAME_TOPIC_MAX_RANK
-    titled = (reason.title_similarity or 0.0) >= TITLE_FIRES_AT
+        return "related" if titled else "unrelated"
+    mutual = region_rank == 1 and reverse_rank == 1
+    top = region_rank is not None and region_rank <= SAME_TOPIC_MAX_RANK
     if z >= Z_MIDPOINT or (z >= Z_SAME_TOPIC_MUTUAL and mutual) or (titled and (top or mutual)):
         return "same_topic"
     # Across languages a title vector this near is already rarer than 1 in 1 000 random pairs;
     # so is the title nearest to the query's among the other region's titles, above chance.
     titled_across = not same_language and (
-        (reason.title_similarity or 0.0) >= TITLE_RELATED_ACROSS
-        or (reason.title_rank == 1 and (reason.title_similarity or 0.0) > 0.0)
+        (title_similarity or 0.0) >= TITLE_RELATED_ACROSS
+        or (title_rank == 1 and (title_similarity or 0.0) > 0.0)
     )
     if z >= Z_RELATED or titled or titled_across or (top and z >= Z_RELATED_TOP):
         return "related"
@@ -278,6 +287,38 @@ class _TextFeatures:
     shingles: np.ndarray  # sorted unique uint32 shingle hashes
     signature: np.ndarray  # uint32 MinHash, NUM_PERM values
     band_keys: np.ndarray  # uint64, one per band; empty for a page without words
+
+
+@dataclass(slots=True)
+class _QueryPage:
+    """The page others are scored against (`_score`), with what every comparison needs of it
+    made once: its words as a list (rapidfuzz's input), its title as fuzz's processor leaves
+    it, and the calibrations it has used so far (one look-up per language, not per pair)."""
+
+    language: str
+    title: str
+    features: _TextFeatures
+    sections: np.ndarray | None
+    title_vector: np.ndarray | None
+    word_list: list[int] = field(init=False)
+    processed_title: str = field(init=False)
+    calibrations: dict[str, CosineCalibration] = field(init=False, default_factory=dict)
+    title_calibrations: dict[str, CosineCalibration | None] = field(
+        init=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        self.word_list = self.features.words.tolist()
+        self.processed_title = utils.default_process(self.title)
+
+
+@dataclass(slots=True)
+class _Ranks:
+    """A candidate's ranks for the query (`SimilarityReason`'s fields of the same names)."""
+
+    region_rank: int | None = None
+    reverse_rank: int | None = None
+    title_rank: int | None = None
 
 
 @dataclass(slots=True)
@@ -965,39 +1006,23 @@ class NearDuplicateIndex:
         title_ranks = _ranks_in_regions(self._stores, candidates, title_cosines, "title_cosine")
         results: list[SimilarPage] = []
         needed = RELATION_ORDER[min_relation]
+        query_page = _QueryPage(doc_language, title, features, sections, title_vector)
         for candidate in candidates.values():
             store = self._stores[candidate.language]
-            reason, _ = self._score(
-                doc_language,
-                title,
-                features,
-                sections,
+            where = (candidate.language, candidate.row)
+            ranks = _Ranks()
+            if candidate.cosine is not None and vector is not None:
+                ranks.region_rank = region_ranks[where]
+                ranks.reverse_rank = reverse_ranks.get(where)
+            if candidate.title_cosine is not None:
+                ranks.title_rank = title_ranks[where]
+            reason, score = self._score(
+                query_page,
                 candidate.language,
                 candidate.row,
                 candidate.cosine,
                 candidate.rank,
-                title_vector,
-            )
-            ranks: dict[str, int | float | None] = {}
-            if candidate.cosine is not None and vector is not None:
-                region_rank = region_ranks[(candidate.language, candidate.row)]
-                reverse_rank = reverse_ranks.get((candidate.language, candidate.row))
-                mutual = region_rank == 1 and reverse_rank == 1
-                ranks["region_rank"] = region_rank
-                ranks["reverse_rank"] = reverse_rank
-                ranks["rank_evidence"] = 1.0 if mutual else 0.5 if region_rank == 1 else 0.0
-            if candidate.title_cosine is not None:
-                ranks["title_rank"] = title_ranks[(candidate.language, candidate.row)]
-            if ranks:
-                reason = replace(reason, **ranks)  # type: ignore[arg-type]
-            reason = replace(
-                reason, relation=classify_relation(reason, candidate.language == doc_language)
-            )
-            score = combine_evidence(
-                reason.text_evidence,
-                reason.embedding_evidence,
-                reason.title_similarity,
-                reason.rank_evidence,
+                ranks,
             )
             if score < min_score or RELATION_ORDER[reason.relation] < needed:
                 continue
@@ -1014,17 +1039,6 @@ class NearDuplicateIndex:
                 rank = cosines.count_above(cosine, valid) + 1
                 results[i] = replace(page, reason=replace(page.reason, embedding_rank=rank))
         return results
-
-    def _title_similarity_across(
-        self, language: str, other_language: str, vector: np.ndarray, other: np.ndarray
-    ) -> float | None:
-        """Titles of two languages, 0–1: their vectors' cosine, standardised against random
-        title pairs of the language pair, from z = TITLE_Z_NONE (0) to TITLE_Z_FULL (1)."""
-        calibration = self.title_calibration(language, other_language)
-        if calibration is None:
-            return None
-        z = float(calibration.z(float(np.dot(vector, other))))
-        return min(max((z - TITLE_Z_NONE) / (TITLE_Z_FULL - TITLE_Z_NONE), 0.0), 1.0)
 
     def _reverse_ranks(
         self,
@@ -1079,17 +1093,14 @@ class NearDuplicateIndex:
         features = _TextFeatures(
             words, store_a.shingles[row_a], store_a.signatures[row_a], words[:0]
         )
-        return self._score(
+        page = _QueryPage(
             lang_a,
             store_a.titles[row_a],
             features,
             store_a.sections.get(row_a),
-            lang_b,
-            row_b,
-            cosine,
-            rank,
             store_a.title_vector(row_a),
         )
+        return self._score(page, lang_b, row_b, cosine, rank, None)
 
     def explain(self, key_a: int, key_b: int) -> SimilarPage:
         """Score and reason of stored page key_b as a match for key_a (0–1; no embedding rank)."""
@@ -1102,52 +1113,60 @@ class NearDuplicateIndex:
 
     def _score(
         self,
-        language: str,
-        title: str,
-        features: _TextFeatures,
-        sections: np.ndarray | None,
+        query: _QueryPage,
         other_language: str,
         other_row: int,
         cosine: float | None,
         rank: int | None,
-        title_vector: np.ndarray | None = None,
+        ranks: _Ranks | None,
     ) -> tuple[SimilarityReason, float]:
+        """The reason and score (0–1) of a stored page as a match for the query page; `ranks`
+        are its ranks among its region's pages for the query (None: not known, no rank
+        evidence)."""
         store = self._stores[other_language]
+        language = query.language
         jaccard = ratio = title_similarity = None
         text = 0.0
         if other_language == language:
-            jaccard = _jaccard(features.shingles, store.shingles[other_row])
+            jaccard = _jaccard(query.features.shingles, store.shingles[other_row])
             other_words = store.words[other_row]
-            if features.words.size and other_words.size:
-                ratio = float(
-                    Indel.normalized_similarity(features.words.tolist(), other_words.tolist())
-                )
+            if query.word_list and other_words.size:
+                ratio = float(Indel.normalized_similarity(query.word_list, other_words.tolist()))
             else:
                 ratio = 0.0
             scaled = (ratio - TEXT_RATIO_BASELINE) / (TEXT_RATIO_FULL - TEXT_RATIO_BASELINE)
             text = max(jaccard, min(max(scaled, 0.0), 1.0))
             other_title = store.titles[other_row]
-            if title.strip() and other_title.strip():
+            if query.title.strip() and other_title.strip():
                 title_similarity = (
-                    fuzz.token_set_ratio(title, other_title, processor=utils.default_process)
+                    fuzz.token_set_ratio(query.processed_title, utils.default_process(other_title))
                     / 100.0
                 )
         elif (
-            title_vector is not None
+            query.title_vector is not None
             and (other_title_vector := store.title_vector(other_row)) is not None
         ):
-            title_similarity = self._title_similarity_across(
-                language, other_language, title_vector, other_title_vector
+            if other_language not in query.title_calibrations:
+                query.title_calibrations[other_language] = self.title_calibration(
+                    language, other_language
+                )
+            title_similarity = _title_similarity_across(
+                query.title_calibrations[other_language], query.title_vector, other_title_vector
             )
         z = percentile = None
         embedding = 0.0
         if cosine is not None:
-            calibration = self.calibration(language, other_language)
+            calibration = query.calibrations.get(other_language)
+            if calibration is None:
+                calibration = query.calibrations[other_language] = self.calibration(
+                    language, other_language
+                )
             z = float(calibration.z(cosine))
             percentile = calibration.percentile(cosine)
             embedding = embedding_evidence(z)
         section_similarity = None
         other_sections = store.sections.get(other_row)
+        sections = query.sections
         if (
             sections is not None
             and other_sections is not None
@@ -1162,6 +1181,24 @@ class NearDuplicateIndex:
             signals.append("embedding")
         if title_similarity is not None and title_similarity >= TITLE_FIRES_AT:
             signals.append("title")
+        ranks = ranks or _Ranks()
+        # Rank evidence: 1 for mutual nearest pages, 0.5 for the nearest one way.
+        rank_evidence = (
+            0.0
+            if cosine is None or ranks.region_rank != 1
+            else 1.0
+            if ranks.reverse_rank == 1
+            else 0.5
+        )
+        relation = classify_relation(
+            same_language=other_language == language,
+            text_evidence=text,
+            z=z,
+            title_similarity=title_similarity,
+            region_rank=ranks.region_rank,
+            reverse_rank=ranks.reverse_rank,
+            title_rank=ranks.title_rank,
+        )
         reason = SimilarityReason(
             shared_text_ratio=ratio,
             shingle_jaccard=jaccard,
@@ -1174,8 +1211,13 @@ class NearDuplicateIndex:
             section_similarity=section_similarity,
             title_similarity=title_similarity,
             signals=tuple(signals),
+            region_rank=ranks.region_rank,
+            reverse_rank=ranks.reverse_rank,
+            rank_evidence=rank_evidence,
+            title_rank=ranks.title_rank,
+            relation=relation,
         )
-        return reason, combine_evidence(text, embedding, title_similarity)
+        return reason, combine_evidence(text, embedding, title_similarity, rank_evidence)
 
     # ---- all pairs ------------------------------------------------------------------------
 
@@ -1332,6 +1374,17 @@ class NearDuplicateIndex:
             pair_rank.tolist(),
             strict=True,
         )
+
+
+def _title_similarity_across(
+    calibration: CosineCalibration | None, vector: np.ndarray, other: np.ndarray
+) -> float | None:
+    """Titles of two languages, 0–1: their vectors' cosine, standardised against random title
+    pairs of the language pair (`calibration`), from z = TITLE_Z_NONE (0) to TITLE_Z_FULL (1)."""
+    if calibration is None:
+        return None
+    z = float(calibration.z(float(np.dot(vector, other))))
+    return min(max((z - TITLE_Z_NONE) / (TITLE_Z_FULL - TITLE_Z_NONE), 0.0), 1.0)
 
 
 def _resolve_candidates(
