@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import current_app
@@ -25,7 +26,10 @@ class ServiceHealthSchema(HealthSchema):
     )
 
 
+@cache
 def _version() -> str:
+    # Read once per process: the installed package's metadata does not change under a running
+    # process, and reading it parses a file (≈ 1 ms, on a route load balancers poll).
     try:
         return version("tm-service")
     except PackageNotFoundError:
