@@ -88,6 +88,19 @@ def test_decisions_are_those_of_the_float32_products(name, matrix):
                 )
 
 
+@pytest.mark.parametrize("n", [5, 40, 41, 400, 3001])
+def test_the_floor_of_a_top_list_is_the_take_th_highest_lower_bound(n):
+    # Found from every FLOOR_STRIDE-th row first; it must be the full partition's value, also
+    # with many rows that may not be taken (-inf), ties, and fewer sampled rows than `take`.
+    rng = np.random.default_rng(n)
+    for refused in (0.0, 0.5, 0.97):
+        lower = rng.integers(0, 50, n).astype(np.float32)  # many equal values
+        lower[rng.random(n) < refused] = -np.inf
+        for take in sorted({1, 3, 8, 40, n} & set(range(1, n + 1))):
+            expected = np.partition(lower, n - take)[n - take]
+            assert vector_scan._floor(lower, take) == expected
+
+
 def test_without_the_compiled_loop_the_scan_is_the_float32_one(monkeypatch):
     matrix = matrices()[0][1]
     rows = vector_rows(matrix, 1000)
