@@ -38,9 +38,9 @@ import math
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from datasketch import MinHash
@@ -1146,21 +1146,22 @@ class NearDuplicateIndex:
             query.title_vector is not None
             and (other_title_vector := store.title_vector(other_row)) is not None
         ):
-            if other_language not in query.title_calibrations:
-                query.title_calibrations[other_language] = self.title_calibration(
-                    language, other_language
-                )
+            title_calibration = _once(
+                query.title_calibrations,
+                other_language,
+                lambda: self.title_calibration(language, other_language),
+            )
             title_similarity = _title_similarity_across(
-                query.title_calibrations[other_language], query.title_vector, other_title_vector
+                title_calibration, query.title_vector, other_title_vector
             )
         z = percentile = None
         embedding = 0.0
         if cosine is not None:
-            calibration = query.calibrations.get(other_language)
-            if calibration is None:
-                calibration = query.calibrations[other_language] = self.calibration(
-                    language, other_language
-                )
+            calibration = _once(
+                query.calibrations,
+                other_language,
+                lambda: self.calibration(language, other_language),
+            )
             z = float(calibration.z(cosine))
             percentile = calibration.percentile(cosine)
             embedding = embedding_evidence(z)
@@ -1374,6 +1375,16 @@ class NearDuplicateIndex:
             pair_rank.tolist(),
             strict=True,
         )
+
+
+_T = TypeVar("_T")
+
+
+def _once(cache: dict, key: str, make: Callable[[], _T]) -> _T:
+    """`cache[key]`, made by `make()` the first time (a value of None is kept too)."""
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
 
 
 def _title_similarity_across(
