@@ -9,9 +9,10 @@ A full scan with rapidfuzz costs 180–450 ms a query at 1 M segments. Instead:
    (twice as many for matches under 70), and sums each slot's inverse document frequency of
    shared tokens (a compiled loop: `matchers.overlap_kernel`).
 3. Slots that cannot reach `min_score` by length are dropped; the rest are ranked by an
-   estimated ratio (share of the query's weight found, over the combined length), and the best
-   `rescore` of them are scored exactly with `scoring.similarity` (rapidfuzz `fuzz.ratio`), so
-   every reported score is exact; only which segments are looked at is approximate.
+   estimated ratio (share of the query's weight found, over the combined length; a compiled
+   loop: `matchers.estimate_kernel`), and the best `rescore` of them are scored exactly with
+   `scoring.similarity` (rapidfuzz `fuzz.ratio`), so every reported score is exact;
+   only which segments are looked at is approximate.
 4. A query so short that every form it can match has at most `SHORT_FORM_LENGTH` characters
    (`short_window`) is scored against all such forms instead (at most `SHORT_SCAN_LIMIT`):
    "zsi" matches "sie" (66.7) without a shared word or trigram. Exact for those queries.
@@ -32,7 +33,7 @@ from collections.abc import Iterable
 import numpy as np
 from rapidfuzz import process
 
-from matchers import overlap_kernel
+from matchers import estimate_kernel, overlap_kernel
 from matchers.scoring import SIMILARITY_SCORER
 
 # Postings read per query (rarest tokens first); more raises recall and latency (≈6 ns each,
@@ -314,22 +315,13 @@ def select_candidates(
     if exclude is not None and exclude.size:
         kept = np.flatnonzero(~np.isin(slots, exclude))
         slots, weights, slot_lengths = slots[kept], weights[kept], slot_lengths[kept]
-    ordered = 0 < best_first < min(slots.size, rescore)
-    if slots.size <= rescore and not ordered:
-        return slots
     # Estimated ratio: the share of the query's weight found, taken as characters, over the
-    # combined length; capped by the length bound. Computed in place, in float32.
-    query_chars = np.float32(query_length)
-    kept_lengths = slot_lengths.astype(np.float32)
-    estimate = weights.astype(np.float32)
-    estimate *= np.float32(200.0 / query_weight) * query_chars
-    np.minimum(estimate, np.float32(200.0) * np.minimum(kept_lengths, query_chars), out=estimate)
-    kept_lengths += query_chars
-    estimate /= kept_lengths
-    if slots.size > rescore:
-        kth = (best_first, rescore) if ordered else rescore
-        return slots[np.argpartition(-estimate, kth)[:rescore]]
-    return slots[np.argpartition(-estimate, best_first)]
+    # combined length; capped by the length bound. The best `rescore` by it are kept.
+    return slots[
+        estimate_kernel.best_estimated(
+            weights, slot_lengths, query_length, query_weight, rescore, best_first
+        )
+    ]
 
 
 def length_window(query_length: int, min_score: float) -> tuple[float, float]:
