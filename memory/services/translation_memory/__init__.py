@@ -21,14 +21,17 @@ Modules (the names below are importable from this package):
   `rekey_units`, `add_reviewed_unit`, `REVIEW_BATCH`).
 - `index`: the in-process fuzzy index (`TranslationMemoryIndex`, `build_frozen_indexes`,
   `build_index_snapshot`, `index_from`) and its tuning constants.
+- `found_units`: the units of a lookup's source forms as plain rows (`FoundUnit`,
+  `units_of_forms`), read by one statement built once.
 - `lookups`: lookup (`LookupMatch`, `LookupContext`, `lookup`, `trust_status`, `approved`).
 - `concordances`: concordance search and unit counts (`ConcordanceHit`, `concordance`,
   `unit_counts`).
 
 Layers: keys and revisions import nothing of the package; units imports keys and revisions;
-index imports revisions; lookups imports keys and index; concordances imports keys. A tunable
-constant (e.g. `index.DELTA_REBUILD_MINIMUM`) is read by its module: override it there. Names
-imported below `as` themselves are not in `__all__`, but other modules import them from here.
+index imports revisions; found_units imports nothing of the package; lookups imports keys,
+found_units and index; concordances imports keys. A tunable constant (e.g.
+`index.DELTA_REBUILD_MINIMUM`) is read by its module: override it there. Names imported below
+`as` themselves are not in `__all__`, but other modules import them from here.
 """
 
 from memory.services.translation_memory.concordances import ConcordanceHit as ConcordanceHit

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from matchers.placeholders import Placeholder, extract_placeholders, transfer_placeholders
@@ -34,6 +34,11 @@ from memory.services.regions import (
     get_region,
     region_places,
 )
+from memory.services.translation_memory.found_units import (
+    MAX_UNITS_PER_FORM,
+    AnyUnit,
+    units_of_forms,
+)
 from memory.services.translation_memory.index import TranslationMemoryIndex
 from memory.services.translation_memory.keys import (
     SegmentKey,
@@ -46,7 +51,6 @@ from memory.tm_models import TranslationUnit
 DEFAULT_PIVOT_LANGUAGE = "en"
 # Fuzzy candidates fetched per requested match: penalties and de-duplication reorder them.
 CANDIDATE_FACTOR = 4
-MAX_EXACT_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,7 @@ class LookupContext:
                 .order_by(TranslationUnit.id)
             ):
                 units = found[unit.source_hash]
-                if len(units) < MAX_EXACT_CANDIDATES:
+                if len(units) < MAX_UNITS_PER_FORM:
                     units.append(unit)
             self._exact.update(found)
 
@@ -242,7 +246,7 @@ class LookupContext:
         value = found.match.match if self.threshold == "match" else found.match.score
         return value >= self.min_score
 
-    def score_units(self, query: _Query, units: Iterable[TranslationUnit]) -> list[LookupMatch]:
+    def score_units(self, query: _Query, units: Iterable[AnyUnit]) -> list[LookupMatch]:
         """Score chosen units (e.g. a near-duplicate page's) against a query, ≥ min_score."""
         results = []
         for unit in units:
@@ -273,7 +277,7 @@ class LookupContext:
         results.sort(key=lambda m: m.rank)
         return results
 
-    def score_as(self, query: _Query, unit: TranslationUnit, base: float) -> LookupMatch:
+    def score_as(self, query: _Query, unit: AnyUnit, base: float) -> LookupMatch:
         """Score one unit against a query at a given base similarity (0–99; e.g. by meaning),
         with the query's placeholder values put in and the usual penalties."""
         stored_values = stored_placeholder_values(unit)
@@ -323,21 +327,23 @@ def _candidates(
     fuzzy_after_exact: bool = True,
     exact_units: Sequence[TranslationUnit] | None = None,
     own_page_id: int | None = None,
-) -> list[tuple[TranslationUnit, float]]:
+) -> list[tuple[AnyUnit, float]]:
     if exact_units is None and fuzzy_after_exact:
         # One statement for the exact units and those of the fuzzy matches (a lookup's path).
         fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
         scores = {key: score for key, score in fuzzy if key != form_hash}
-        units = _units_of_forms(session, source, target, [form_hash, *scores])
+        units = units_of_forms(session, source.id, target.id, [form_hash, *scores])
         exact_first = sorted(units, key=lambda unit: unit.source_hash != form_hash)
         return [
             (unit, 100.0 if unit.source_hash == form_hash else scores[unit.source_hash])
             for unit in exact_first
         ]
-    exact = exact_units
-    if exact is None:
-        exact = _units_of_forms(session, source, target, [form_hash])
-    found: dict[int, tuple[TranslationUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
+    exact: Sequence[AnyUnit] = (
+        units_of_forms(session, source.id, target.id, [form_hash])
+        if exact_units is None
+        else exact_units
+    )
+    found: dict[int, tuple[AnyUnit, float]] = {unit.id: (unit, 100.0) for unit in exact}
     if not fuzzy_after_exact and any(
         _clean(unit) and not own_unit(unit, own_page_id) for unit in exact
     ):
@@ -346,46 +352,13 @@ def _candidates(
         return list(found.values())
     fuzzy = index.search(source.id, target.id, form, limit * CANDIDATE_FACTOR + 5, min_score)
     scores = {key: score for key, score in fuzzy if key != form_hash}
-    for unit in _units_of_forms(session, source, target, list(scores)):
+    for unit in units_of_forms(session, source.id, target.id, list(scores)):
         if unit.id not in found:
             found[unit.id] = (unit, scores[unit.source_hash])
     return list(found.values())
 
 
-def _units_of_forms(
-    session: Session, source: Language, target: Language, hashes: Sequence[str]
-) -> list[TranslationUnit]:
-    """The units of these source forms in the language pair, at most MAX_EXACT_CANDIDATES per
-    form (the oldest), by ix_translation_unit_lookup: the index finds forms, the database
-    their units."""
-    if not hashes:
-        return []
-    ranked = (
-        select(
-            TranslationUnit.id,
-            func.row_number()
-            .over(partition_by=TranslationUnit.source_hash, order_by=TranslationUnit.id)
-            .label("rank"),
-        )
-        .where(
-            TranslationUnit.source_language_id == source.id,
-            TranslationUnit.target_language_id == target.id,
-            TranslationUnit.source_hash.in_(sorted(set(hashes))),
-        )
-        .subquery()
-    )
-    return list(
-        session.scalars(
-            select(TranslationUnit)
-            .options(*_WITH_ORIGIN)
-            .join(ranked, ranked.c.id == TranslationUnit.id)
-            .where(ranked.c.rank <= MAX_EXACT_CANDIDATES)
-            .order_by(TranslationUnit.id)
-        )
-    )
-
-
-def stored_placeholder_values(unit: TranslationUnit) -> tuple[Placeholder, ...]:
+def stored_placeholder_values(unit: AnyUnit) -> tuple[Placeholder, ...]:
     """The local values (numbers, phones, dates …) in a unit's source, to be replaced by the
     query's. Its stored form holds a `{KIND}` token for each value found, so a form without a
     brace has none and its text is not read again (most sentences: 0.1 ms a lookup of ≈25
@@ -395,12 +368,12 @@ def stored_placeholder_values(unit: TranslationUnit) -> tuple[Placeholder, ...]:
     return extract_placeholders(strip_markup(unit.source_text)).values
 
 
-def own_unit(unit: TranslationUnit, page_id: int | None) -> bool:
+def own_unit(unit: AnyUnit, page_id: int | None) -> bool:
     """A unit of the page's own published translation (not a review decision, not an import)."""
     return page_id is not None and unit.page_id == page_id and unit.import_batch is None
 
 
-def _clean(unit: TranslationUnit) -> bool:
+def _clean(unit: AnyUnit) -> bool:
     machine = unit.origin == Origin.MACHINE and not unit.reviewed
     return not machine and not unit.outdated and not unit.rejections
 
@@ -459,9 +432,7 @@ def _direct(
     return results
 
 
-def _highest_score(
-    unit: TranslationUnit, base: float, query: _Query, policy: PenaltyPolicy
-) -> float:
+def _highest_score(unit: AnyUnit, base: float, query: _Query, policy: PenaltyPolicy) -> float:
     """The score `_scored` gives this candidate if all its placeholders transfer: an upper
     bound, found without transferring them."""
     neighbours_match = query.context_hash is not None and unit.context_hash == query.context_hash
@@ -470,13 +441,13 @@ def _highest_score(
     return apply_penalties(CONTEXT_SCORE if kind == "context" else base, flags, policy, kind)[0]
 
 
-def approved(unit: TranslationUnit) -> bool:
+def approved(unit: AnyUnit) -> bool:
     """A region's published human translation: a page unit (units come from public versions
     only) that no machine made. Approved content, not "unreviewed"."""
     return unit.import_batch is None and unit.page_id is not None and unit.origin != Origin.MACHINE
 
 
-def trust_status(unit: TranslationUnit) -> str:
+def trust_status(unit: AnyUnit) -> str:
     """What is known of a unit's translation: reviewed, approved (a region published it),
     unreviewed (a human translation of unknown standing, e.g. from TMX) or machine."""
     if unit.reviewed:
@@ -486,7 +457,7 @@ def trust_status(unit: TranslationUnit) -> str:
     return "approved" if approved(unit) else "unreviewed"
 
 
-def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool) -> MatchFlags:
+def _flags(unit: AnyUnit, query: _Query, mismatches: int, *, pivot: bool) -> MatchFlags:
     machine = unit.origin == Origin.MACHINE and not unit.reviewed
     return MatchFlags(
         machine_translated=machine,
@@ -502,7 +473,7 @@ def _flags(unit: TranslationUnit, query: _Query, mismatches: int, *, pivot: bool
 
 
 def _scored(
-    unit: TranslationUnit,
+    unit: AnyUnit,
     base: float,
     segment: str,
     mismatches: Sequence[Any],
@@ -626,7 +597,7 @@ def _pivoted(
                     TranslationUnit.target_language_id == target.id,
                     TranslationUnit.source_hash == first.target_hash,
                 )
-                .limit(MAX_EXACT_CANDIDATES)
+                .limit(MAX_UNITS_PER_FORM)
             ).all()
             for second in second_legs:
                 results.append(
@@ -638,7 +609,7 @@ def _pivoted(
 
 
 def _pivot_match(
-    first: TranslationUnit,
+    first: AnyUnit,
     second: TranslationUnit,
     base: float,
     query: _Query,
@@ -701,7 +672,7 @@ def _pivot_match(
     )
 
 
-def _origin(unit: TranslationUnit, source: Language, target: Language) -> dict[str, Any]:
+def _origin(unit: AnyUnit, source: Language, target: Language) -> dict[str, Any]:
     """Where a unit came from, as shown next to a suggestion."""
     return {
         "region": unit.region.slug if unit.region else None,
