@@ -8,6 +8,7 @@ import random
 import pytest
 from rapidfuzz import fuzz, process
 
+from matchers import form_index
 from matchers.form_index import FIRST_SCORED, FrozenFormIndex
 from matchers.fuzzy_index import FuzzyIndex
 from memory.tm_snapshot import current_name, open_snapshot, read_manifest, write_snapshot
@@ -138,6 +139,28 @@ def test_an_empty_index_round_trips(tmp_path):
     mapped = open_snapshot(tmp_path, current_name(tmp_path))
     assert mapped is not None and len(mapped.indexes[1]) == 0
     assert mapped.indexes[1].search("kurs", EN) == []
+
+
+def test_a_small_index_keeps_its_forms_decoded_and_a_large_one_does_not(
+    tmp_path, forms, monkeypatch
+):
+    # A small index rescores most of its forms on every search: it decodes them once. One
+    # over the limit (a mapped platform snapshot) decodes only each search's candidates, and
+    # both answer the same.
+    built = {1: FrozenFormIndex.build((f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms))}
+    write_snapshot(tmp_path, built, revision=1, epoch=1)
+    name = current_name(tmp_path)
+    assert name is not None
+    small = open_snapshot(tmp_path, name).indexes[1]
+    monkeypatch.setattr(form_index, "DECODED_FORMS_LIMIT", len(forms) - 1)
+    large = open_snapshot(tmp_path, name).indexes[1]
+    for query in queries(forms)[:40]:
+        assert large.search(query, EN, 5, 50) == built[1].search(query, EN, 5, 50)
+    monkeypatch.setattr(form_index, "DECODED_FORMS_LIMIT", len(forms))
+    for query in queries(forms)[:40]:
+        assert small.search(query, EN, 5, 50) == built[1].search(query, EN, 5, 50)
+    assert large._decoded_forms is None
+    assert small._decoded_forms == [small.form_of(slot) for slot in range(len(forms))]
 
 
 def test_scoring_the_best_estimated_first_skips_no_match(forms):
