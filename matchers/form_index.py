@@ -56,11 +56,13 @@ FORMAT = 1
 FIRST_SCORED = 500
 # A target language's postings budget grows at most this much (for rare target languages).
 MAX_BUDGET_FACTOR = 4
-# An index of at most this many forms keeps them decoded once it is searched (≈ 11 MB of str at
-# the limit, in each process): a search of a small index (one county's memory, the demo)
-# rescores most of its forms, and decoding them was ≈ 40 % of its time. A larger index, mapped
-# and shared by every worker, decodes only the candidates of each search.
-DECODED_FORMS_LIMIT = 100_000
+# An index built in this process (no snapshot: the embedded default, one county's memory) with
+# at most this many bytes of forms keeps them decoded once it is searched: a search of a small
+# index rescores most of its forms, and decoding them again was ≈ 40 % of its time (the demo's
+# 4 322 forms). 8 MB of UTF-8 is ≈ 80 000 German forms of the demo's 97 characters on average,
+# ≈ 14 MB of str in the process, decoded in ≈ 16 ms on the first search. A mapped snapshot is
+# never copied so: its one page-cache copy is shared by every worker.
+DECODED_FORMS_BYTES = 8 * 1024 * 1024
 _ARRAYS = (
     "form_offsets",
     "hashes",
@@ -133,7 +135,7 @@ class FrozenFormIndex:
         # Slots of the forms ≤ SHORT_FORM_LENGTH characters by length, and their lengths:
         # found on the first short query (one pass over the lengths), then kept.
         self._short: tuple[np.ndarray, np.ndarray] | None = None
-        # Every form decoded, for an index of at most DECODED_FORMS_LIMIT (`_decoded`).
+        # Every form decoded, for a small index built in this process (`_decoded`).
         self._decoded_forms: list[str] | None = None
 
     # ------------------------------------------------------------------ building and storing
@@ -375,15 +377,18 @@ class FrozenFormIndex:
         )[0]
 
     def _decoded(self, slots: np.ndarray) -> list[str]:
-        """The forms of `slots`: from the forms decoded once for a small index, else each sliced
+        """The forms of `slots`: from the forms decoded once (a small index built here), else sliced
         from the forms buffer and decoded (measured faster than gathering their bytes with numpy
         and decoding once: 0.6 against 1.7 ms for 3 000 forms of a 1 M-form index)."""
-        if self._decoded_forms is None and len(self) <= DECODED_FORMS_LIMIT:
+        if self._decoded_forms is None and self._keeps_forms_decoded():
             self._decoded_forms = self._slices(np.arange(len(self)))
         if self._decoded_forms is not None:
             decoded = self._decoded_forms
             return [decoded[slot] for slot in slots.tolist()]
         return self._slices(slots)
+
+    def _keeps_forms_decoded(self) -> bool:
+        return not isinstance(self._forms, mmap.mmap) and len(self._forms) <= DECODED_FORMS_BYTES
 
     def _slices(self, slots: np.ndarray) -> list[str]:
         forms = self._forms

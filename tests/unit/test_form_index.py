@@ -141,25 +141,29 @@ def test_an_empty_index_round_trips(tmp_path):
     assert mapped.indexes[1].search("kurs", EN) == []
 
 
-def test_a_small_index_keeps_its_forms_decoded_and_a_large_one_does_not(
+def test_a_small_index_built_here_keeps_its_forms_decoded_a_mapped_or_large_one_does_not(
     tmp_path, forms, monkeypatch
 ):
-    # A small index rescores most of its forms on every search: it decodes them once. One
-    # over the limit (a mapped platform snapshot) decodes only each search's candidates, and
-    # both answer the same.
-    built = {1: FrozenFormIndex.build((f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms))}
-    write_snapshot(tmp_path, built, revision=1, epoch=1)
+    # A small index rescores most of its forms on every search: built in this process, it
+    # decodes them once. A mapped snapshot (shared by every worker) or a larger index decodes
+    # only each search's candidates; all answer the same.
+    def build() -> FrozenFormIndex:
+        return FrozenFormIndex.build((f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms))
+
+    small = build()
+    write_snapshot(tmp_path, {1: small}, revision=1, epoch=1)
     name = current_name(tmp_path)
     assert name is not None
-    small = open_snapshot(tmp_path, name).indexes[1]
-    monkeypatch.setattr(form_index, "DECODED_FORMS_LIMIT", len(forms) - 1)
-    large = open_snapshot(tmp_path, name).indexes[1]
-    for query in queries(forms)[:40]:
-        assert large.search(query, EN, 5, 50) == built[1].search(query, EN, 5, 50)
-    monkeypatch.setattr(form_index, "DECODED_FORMS_LIMIT", len(forms))
-    for query in queries(forms)[:40]:
-        assert small.search(query, EN, 5, 50) == built[1].search(query, EN, 5, 50)
+    mapped = open_snapshot(tmp_path, name).indexes[1]
+    large = build()
+    size = sum(len(form.encode()) for form in forms)
+    monkeypatch.setattr(form_index, "DECODED_FORMS_BYTES", size - 1)
+    expected = [large.search(query, EN, 5, 50) for query in queries(forms)[:40]]
     assert large._decoded_forms is None
+    monkeypatch.setattr(form_index, "DECODED_FORMS_BYTES", size)
+    for index in (small, mapped):
+        assert [index.search(query, EN, 5, 50) for query in queries(forms)[:40]] == expected
+    assert mapped._decoded_forms is None
     assert small._decoded_forms == [small.form_of(slot) for slot in range(len(forms))]
 
 
