@@ -5,7 +5,8 @@ that share a token with a query, the `rescore` with the best estimated ratio
 Ranking every touched slot with `np.argpartition` took ≈ 0.6 ms a lookup at 1 M units, more than
 summing the overlap. A compiled loop computes each estimate and counts it into a histogram of
 0.01-point bins in one pass; a second pass keeps the slots in the bins that hold the best
-`rescore`, and only those few thousand are partitioned exactly. Until the loop is loaded
+`rescore`, and only those (a few thousand, unless most estimates share a bin) are partitioned
+exactly. Until the loop is loaded
 (`matchers.compiled`) numpy takes the same two steps, so both give the same candidates.
 """
 
@@ -100,7 +101,8 @@ def _bins(estimate: np.ndarray) -> np.ndarray:
 
 
 def _warm_up(kernel, arrays: tuple[np.ndarray, ...]) -> None:
-    # Arrays of the same types holding one slot: the load must not hold on to the query's own.
+    # Arrays of the same types holding one slot: the compile reads these, not the query's own
+    # (which the caller's closure keeps until the load thread ends).
     weights, slot_lengths = arrays
     one_weight = np.ones(1, dtype=weights.dtype)
     one_length = np.ones(1, dtype=slot_lengths.dtype)

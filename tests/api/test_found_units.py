@@ -3,12 +3,15 @@ the region and page a match shows, and scored exactly as the ORM units they stan
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from sqlalchemy import select
 
 from memory.models import Language, Origin, Page, Region
 from memory.services.translation_memory import lookup, segment_key, unit_key
 from memory.services.translation_memory.found_units import (
     MAX_UNITS_PER_FORM,
+    FoundUnit,
     RegionRef,
     units_of_forms,
 )
@@ -85,10 +88,11 @@ def test_a_page_unit_names_its_region_and_page_and_matches_as_the_orm_unit(app):
         (found,) = units_of_forms(
             db.session, unit.source_language_id, unit.target_language_id, [unit.source_hash]
         )
-        # Every column a FoundUnit has holds what the ORM unit holds.
-        for name in ("id", "source_text", "target_text", "source_hash", "context_hash"):
-            assert getattr(found, name) == getattr(unit, name)
-        assert (found.translated_at, found.origin) == (unit.translated_at, unit.origin)
+        # Every column a FoundUnit has holds what the ORM unit holds, with the same types.
+        for field in fields(FoundUnit):
+            if field.name not in ("region", "page"):
+                assert getattr(found, field.name) == getattr(unit, field.name), field.name
+        assert found.origin is Origin.HUMAN and found.translated_at.tzinfo is not None
         assert found.region == RegionRef(region.slug, region.name)
         assert found.page.external_id == page.external_id == "p1"
 

@@ -27,7 +27,9 @@ def run(path: str, monkeypatch, *args, **kwargs):
     if path == "numpy":
         monkeypatch.setattr(estimate_kernel._KERNEL, "ready_for", lambda *_: None)
         return estimate_kernel.best_estimated(*args, **kwargs)
-    estimate_kernel.best_estimated(*args, **kwargs)  # starts the background load
+    # More candidates than kept: the call that starts the background load of the loop.
+    weights, lengths = candidates(9, 40)
+    estimate_kernel.best_estimated(weights, lengths, 30, 1_000.0, 10)
     estimate_kernel.wait_until_compiled(timeout=120)
     assert estimate_kernel._KERNEL._ready
     return estimate_kernel.best_estimated(*args, **kwargs)
@@ -79,6 +81,21 @@ def test_fewer_candidates_than_rescore_are_all_kept(path, monkeypatch):
     exact = estimates(weights, lengths, 40, 30_000.0)
     assert sorted(ordered.tolist()) == list(range(1_200))
     assert exact[ordered[:100]].min() >= exact[ordered[100:]].max() - 1e-4
+
+
+@pytest.mark.parametrize("path", ["numpy", "compiled"])
+@pytest.mark.parametrize("extra", [0, 1])
+@pytest.mark.parametrize("best_first", [0, 100, 2_999])
+def test_as_many_candidates_as_rescore_or_one_more(path, extra, best_first, monkeypatch):
+    weights, lengths = candidates(7, 3_000 + extra)
+    picked = run(path, monkeypatch, weights, lengths, 60, 65_000.0, 3_000, best_first)
+
+    exact = estimates(weights, lengths, 60, 65_000.0)
+    assert len(picked) == 3_000 and len(set(picked.tolist())) == 3_000
+    if extra:
+        assert exact[picked].min() >= np.delete(exact, picked).max() - 1e-4
+    if best_first:
+        assert exact[picked[:best_first]].min() >= exact[picked[best_first:]].max() - 1e-4
 
 
 def test_a_search_does_not_wait_for_the_compiler(monkeypatch):
