@@ -6,7 +6,8 @@ joined, by a statement built anew for each lookup, they cost ≈ 0.9 ms of CPU a
 same rows as `FoundUnit`s by a statement built at import, its language ids and hashes bound on
 each call, ≈ 0.3 ms. A `FoundUnit` has the attributes of a `TranslationUnit` that scoring and a
 match's origin read, `region` and `page` included (with the few fields shown), so the lookup
-code takes either (`AnyUnit`).
+code takes either (`AnyUnit`). Every read of units by source form goes through here: a lookup's
+exact and fuzzy candidates, a page's prefetched exact ones, a pivot's second legs.
 """
 
 from __future__ import annotations

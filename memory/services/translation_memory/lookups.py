@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from matchers.placeholders import Placeholder, extract_placeholders, transfer_placeholders
 from matchers.scoring import (
@@ -35,8 +35,8 @@ from memory.services.regions import (
     region_places,
 )
 from memory.services.translation_memory.found_units import (
-    MAX_UNITS_PER_FORM,
     AnyUnit,
+    FoundUnit,
     units_of_forms,
 )
 from memory.services.translation_memory.index import TranslationMemoryIndex
@@ -162,7 +162,7 @@ class LookupContext:
         self.own_page_id = own_page_id
         self.threshold = threshold
         # Exact candidates by source hash, fetched for many segments at once (prefetch_exact).
-        self._exact: dict[str, list[TranslationUnit]] = {}
+        self._exact: dict[str, list[FoundUnit]] = {}
         self._pivots: list[Language] | None = None
         self.source = cached_language(session, source_language, field="source_language")
         self.target = cached_language(session, target_language, field="target_language")
@@ -196,23 +196,9 @@ class LookupContext:
         hashes = sorted({q.key.hash for q in queries if q.key.form} - set(self._exact))
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
-            found: dict[str, list[TranslationUnit]] = {h: [] for h in chunk}
-            for unit in self.session.scalars(
-                select(TranslationUnit)
-                .options(*_WITH_ORIGIN)
-                .where(
-                    TranslationUnit.source_language_id == self.source.id,
-                    TranslationUnit.target_language_id == self.target.id,
-                    TranslationUnit.source_hash.in_(chunk),
-                )
-                .order_by(TranslationUnit.id)
-            ):
-                units = found[unit.source_hash]
-                if len(units) < MAX_UNITS_PER_FORM:
-                    units.append(unit)
-            self._exact.update(found)
+            self._exact.update(_units_by_form(self.session, self.source.id, self.target.id, chunk))
 
-    def exact_units(self, query: _Query) -> list[TranslationUnit]:
+    def exact_units(self, query: _Query) -> list[FoundUnit]:
         """The units whose source is the query's (after `prefetch_exact` of that query)."""
         return self._exact.get(query.key.hash, [])
 
@@ -299,6 +285,16 @@ class LookupContext:
         )
 
 
+def _units_by_form(
+    session: Session, source_id: int, target_id: int, hashes: Sequence[str]
+) -> dict[str, list[FoundUnit]]:
+    """`units_of_forms` grouped by source hash, each of `hashes` present (empty: no units)."""
+    grouped: dict[str, list[FoundUnit]] = {source_hash: [] for source_hash in hashes}
+    for unit in units_of_forms(session, source_id, target_id, hashes):
+        grouped[unit.source_hash].append(unit)
+    return grouped
+
+
 def _distinct(matches: list[LookupMatch]) -> list[LookupMatch]:
     """One match per suggested text (the best-ranked)."""
     seen: set[str] = set()
@@ -311,10 +307,6 @@ def _distinct(matches: list[LookupMatch]) -> list[LookupMatch]:
     return kept
 
 
-# A match shows its unit's region and page: load them with the unit, not one query each.
-_WITH_ORIGIN = (joinedload(TranslationUnit.region), joinedload(TranslationUnit.page))
-
-
 def _candidates(
     session: Session,
     index: TranslationMemoryIndex,
@@ -325,7 +317,7 @@ def _candidates(
     min_score: float,
     limit: int,
     fuzzy_after_exact: bool = True,
-    exact_units: Sequence[TranslationUnit] | None = None,
+    exact_units: Sequence[AnyUnit] | None = None,
     own_page_id: int | None = None,
 ) -> list[tuple[AnyUnit, float]]:
     if exact_units is None and fuzzy_after_exact:
@@ -389,7 +381,7 @@ def _direct(
     policy: PenaltyPolicy,
     ranker: _RegionRanker,
     fuzzy_after_exact: bool = True,
-    exact_units: Sequence[TranslationUnit] | None = None,
+    exact_units: Sequence[AnyUnit] | None = None,
     own_page_id: int | None = None,
     passes: Callable[[LookupMatch], bool] | None = None,
 ) -> list[LookupMatch]:
@@ -588,18 +580,12 @@ def _pivoted(
         first_legs = _candidates(
             session, index, query.key.form, query.key.hash, source, pivot, min_score, limit
         )
+        # The second legs of every first leg in one statement: the units of their targets.
+        second_legs = _units_by_form(
+            session, pivot.id, target.id, [first.target_hash for first, _ in first_legs]
+        )
         for first, base in first_legs:
-            second_legs = session.scalars(
-                select(TranslationUnit)
-                .options(*_WITH_ORIGIN)
-                .where(
-                    TranslationUnit.source_language_id == pivot.id,
-                    TranslationUnit.target_language_id == target.id,
-                    TranslationUnit.source_hash == first.target_hash,
-                )
-                .limit(MAX_UNITS_PER_FORM)
-            ).all()
-            for second in second_legs:
+            for second in second_legs[first.target_hash]:
                 results.append(
                     _pivot_match(first, second, base, query, policy, ranker, source, pivot, target)
                 )
@@ -610,7 +596,7 @@ def _pivoted(
 
 def _pivot_match(
     first: AnyUnit,
-    second: TranslationUnit,
+    second: AnyUnit,
     base: float,
     query: _Query,
     policy: PenaltyPolicy,
