@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 
@@ -91,3 +93,11 @@ class BackgroundKernel:
                     self._function
                 )
             return self._compiled
+
+
+def sample_like(array: np.ndarray, values: list[int]) -> np.ndarray:
+    """A small array of `values` with the dtype and writeability of `array`: what a warm-up
+    compiles a loop with, so the load never holds on to a request's own arrays."""
+    sample = np.array(values, dtype=array.dtype)
+    sample.setflags(write=array.flags.writeable)
+    return sample

@@ -6,15 +6,15 @@ Ranking every touched slot with `np.argpartition` took ≈ 0.6 ms a lookup at 1 
 summing the overlap. A compiled loop computes each estimate and counts it into a histogram of
 0.01-point bins in one pass; a second pass keeps the slots in the bins that hold the best
 `rescore`, and only those (a few thousand, unless most estimates share a bin) are partitioned
-exactly. Until the loop is loaded
-(`matchers.compiled`) numpy takes the same two steps, so both give the same candidates.
+exactly. Until the loop is loaded (`matchers.compiled`) numpy takes the same two steps, so both
+give the same candidates.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from matchers.compiled import BackgroundKernel
+from matchers.compiled import BackgroundKernel, sample_like
 
 # Histogram bins per point of estimated ratio (0–100).
 BINS_PER_POINT = 100
@@ -101,16 +101,11 @@ def _bins(estimate: np.ndarray) -> np.ndarray:
 
 
 def _warm_up(kernel, arrays: tuple[np.ndarray, ...]) -> None:
-    # Arrays of the same types holding one slot: the compile reads these, not the query's own
-    # (which the caller's closure keeps until the load thread ends).
+    # Arrays of the same types holding one slot.
     weights, slot_lengths = arrays
-    one_weight = np.ones(1, dtype=weights.dtype)
-    one_length = np.ones(1, dtype=slot_lengths.dtype)
-    one_weight.setflags(write=weights.flags.writeable)
-    one_length.setflags(write=slot_lengths.flags.writeable)
     kernel(
-        one_weight,
-        one_length,
+        sample_like(weights, [1]),
+        sample_like(slot_lengths, [1]),
         np.float32(1.0),
         np.float32(1.0),
         1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matchers.compiled import BackgroundKernel
+from matchers.compiled import BackgroundKernel, sample_like
 
 
 def accumulate(
@@ -65,15 +65,9 @@ def wait_until_compiled(timeout: float | None = None) -> None:
 
 
 def _warm_up(kernel, arrays: tuple[np.ndarray, ...], packed: bool) -> None:
-    # Arrays of the same types holding one list of slot 0: the load must not hold on to the
-    # query's own arrays.
-    def like(array: np.ndarray, values: list[int]) -> np.ndarray:
-        sample = np.array(values, dtype=array.dtype)
-        sample.setflags(write=array.flags.writeable)
-        return sample
-
+    # Arrays of the same types holding one list of slot 0.
     flat, bounds, steps, scratch, lengths, accepted = (
-        like(array, values)
+        sample_like(array, values)
         for array, values in zip(arrays, ([0], [0, 1], [1], [0], [1], [1]), strict=True)
     )
     kernel(flat, bounds, steps, scratch, lengths, 0.0, 1.0, accepted, packed, np.empty(1, np.int32))
