@@ -150,17 +150,17 @@ def test_a_small_index_built_here_keeps_its_forms_decoded_a_mapped_or_large_one_
     def build() -> FrozenFormIndex:
         return FrozenFormIndex.build((f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms))
 
+    size = sum(len(form.encode()) for form in forms)
+    monkeypatch.setattr(form_index, "DECODED_FORMS_BYTES", size)
     small = build()
     write_snapshot(tmp_path, {1: small}, revision=1, epoch=1)
     name = current_name(tmp_path)
     assert name is not None
     mapped = open_snapshot(tmp_path, name).indexes[1]
-    large = build()
-    size = sum(len(form.encode()) for form in forms)
     monkeypatch.setattr(form_index, "DECODED_FORMS_BYTES", size - 1)
+    large = build()
     expected = [large.search(query, EN, 5, 50) for query in queries(forms)[:40]]
     assert large._decoded_forms is None
-    monkeypatch.setattr(form_index, "DECODED_FORMS_BYTES", size)
     for index in (small, mapped):
         assert [index.search(query, EN, 5, 50) for query in queries(forms)[:40]] == expected
     assert mapped._decoded_forms is None
