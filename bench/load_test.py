@@ -105,6 +105,43 @@ def write_units_tmx(path: Path, count: int, seed: int = 7) -> None:
         out.write("</body></tmx>\n")
 
 
+def lookup_text(rng: random.Random, pool: list[str]) -> str:
+    """A lookup's text as the benchmarks send it: a sentence of `pool`, with one word left out
+    when it has more than four (a fuzzy lookup)."""
+    words = rng.choice(pool).split()
+    if len(words) > 4:
+        del words[rng.randrange(len(words))]
+    return " ".join(words)
+
+
+def load_memory(env: dict[str, str], folder: Path, units: int, *, embed: bool = False) -> None:
+    """On the database of `env`: the schema, the demo data and its units, `units` generated
+    German→English units (`write_units_tmx`, imported through `flask tm tmx-import`, each unit's
+    sentence embedded only with `embed`), then the fuzzy index snapshot every web worker maps
+    (what a deployment's job builds). Progress on stderr."""
+    flask_cli(env, "db", "upgrade")
+    started = time.perf_counter()
+    flask_cli(env, "tm", "load-demo")
+    flask_cli(env, "tm", "rebuild-units")
+    print(f"demo loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if units:
+        tmx = folder / "units.tmx"
+        write_units_tmx(tmx, units)
+        started = time.perf_counter()
+        options = ["--license", "CC BY 4.0", "--attribution", "generated benchmark units"]
+        if not embed:
+            options.append("--no-embed")
+        print(flask_cli(env, "tm", "tmx-import", str(tmx), *options).strip(), file=sys.stderr)
+        print(f"{units} units imported in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(flask_cli(env, "tm", "rebuild-index").strip()[:300], file=sys.stderr)
+
+
+def cms_token(env: dict[str, str]) -> str:
+    """A new cms token of Landkreis Augsburg on the database of `env`."""
+    issued = flask_cli(env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg")
+    return next(word for word in issued.split() if word.startswith("tm_"))
+
+
 def worker_description(args: argparse.Namespace) -> str:
     """How the gunicorn workers serve requests, for the report."""
     if args.worker_class == "gthread":
@@ -209,12 +246,9 @@ def client_loop(
             }
         elif kind == "tm_lookup":
             method, url = "POST", f"{base}/api/v1/tm/lookup"
-            words = rng.choice(LOOKUP_TEXTS).split()
-            if len(words) > 4:  # a corpus sentence with one word left out: a fuzzy lookup
-                del words[rng.randrange(len(words))]
             kwargs = {
                 "json": {
-                    "text": " ".join(words),
+                    "text": lookup_text(rng, LOOKUP_TEXTS),
                     "source_language": "de",
                     "target_language": "en",
                 },
@@ -373,26 +407,7 @@ def main() -> None:
             "TM_INDEX_DIR": str(base_dir / "tm-index"),
         }
         env.pop("TM_REDIS_URL", None)
-        flask_cli(env, "db", "upgrade")
-        started = time.perf_counter()
-        flask_cli(env, "tm", "load-demo")
-        flask_cli(env, "tm", "rebuild-units")
-        print(f"demo loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        if args.units:
-            tmx = base_dir / "units.tmx"
-            write_units_tmx(tmx, args.units)
-            started = time.perf_counter()
-            licence = ["--license", "CC BY 4.0", "--attribution", "generated load-test units"]
-            print(
-                flask_cli(env, "tm", "tmx-import", str(tmx), *licence, "--no-embed").strip(),
-                file=sys.stderr,
-            )
-            print(
-                f"{args.units} units imported in {time.perf_counter() - started:.1f} s",
-                file=sys.stderr,
-            )
-        # The fuzzy index snapshot every web worker maps (what a deployment's job builds).
-        print(flask_cli(env, "tm", "rebuild-index").strip()[:300], file=sys.stderr)
+        load_memory(env, base_dir, args.units)
         if args.redis:
             redis = start_redis(base_dir / "redis")
             if redis is None:
@@ -408,8 +423,7 @@ def main() -> None:
                         stderr=open(base_dir / f"worker{number}.log", "w"),  # noqa: SIM115
                     )
                 )
-        issued = flask_cli(env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg")
-        token = next(line for line in issued.split() if line.startswith("tm_"))
+        token = cms_token(env)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         gunicorn = subprocess.Popen(

@@ -33,17 +33,11 @@ HERE = Path(__file__).resolve()
 
 def texts(count: int, seed: int = 5) -> list[str]:
     """`count` lookup texts as the load test sends them."""
-    from load_test import LOOKUP_TEXTS, corpus_sentences
+    from load_test import LOOKUP_TEXTS, corpus_sentences, lookup_text
 
     pool = LOOKUP_TEXTS + corpus_sentences()
     rng = random.Random(seed)  # noqa: S311 — test data
-    found = []
-    for _ in range(count):
-        words = rng.choice(pool).split()
-        if len(words) > 4:
-            del words[rng.randrange(len(words))]
-        found.append(" ".join(words))
-    return found
+    return [lookup_text(rng, pool) for _ in range(count)]
 
 
 def time_this_checkout(args: argparse.Namespace) -> None:
@@ -171,7 +165,7 @@ def main() -> None:
         time_this_checkout(args)
         return
 
-    from load_test import flask_cli, write_units_tmx
+    from load_test import cms_token, load_memory
     from scratch import scratch_folder
 
     sys.path.insert(0, str(HERE.parents[1]))
@@ -185,17 +179,8 @@ def main() -> None:
         env = {**os.environ, "TM_DATABASE_URL": postgres.url, "TM_EMBEDDING_MODEL": "fake"}
         env["TM_INDEX_DIR"] = str(folder / "tm-index")
         env.pop("TM_REDIS_URL", None)
-        for command in (("db", "upgrade"), ("tm", "load-demo"), ("tm", "rebuild-units")):
-            flask_cli(env, *command)
-        if args.units:
-            tmx = folder / "units.tmx"
-            write_units_tmx(tmx, args.units)
-            licence = ["--license", "CC BY 4.0", "--attribution", "generated benchmark units"]
-            flask_cli(env, "tm", "tmx-import", str(tmx), *licence, "--no-embed")
-            tmx.unlink()
-        flask_cli(env, "tm", "rebuild-index")
-        issued = flask_cli(env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg")
-        token = next(word for word in issued.split() if word.startswith("tm_"))
+        load_memory(env, folder, args.units)
+        token = cms_token(env)
         answers = folder / "answers.json"
         for _ in range(args.rounds):
             for checkout in args.checkouts:

@@ -51,12 +51,8 @@ def lookups(token: str, rounds: int) -> dict[str, float]:
     view = app.view_functions["tm.lookup"]
     texts = load_test.LOOKUP_TEXTS + load_test.corpus_sentences()
     rng = random.Random(1)
-    bodies = []
-    for _ in range(200):
-        words = rng.choice(texts).split()
-        if len(words) > 4:
-            del words[rng.randrange(len(words))]
-        bodies.append({"text": " ".join(words), "source_language": "de", "target_language": "en"})
+    pair = {"source_language": "de", "target_language": "en"}
+    bodies = [{"text": load_test.lookup_text(rng, texts), **pair} for _ in range(200)]
     auth = {"Authorization": f"Bearer {token}"}
     for body in bodies:  # warm-up: the index mapped, the caches filled
         client.post("/api/v1/tm/lookup", json=body, headers=auth)
@@ -136,22 +132,12 @@ def main() -> None:
             "TM_INDEX_DIR": str(base / "tm-index"),
         }
         env.pop("TM_REDIS_URL", None)
-        load_test.flask_cli(env, "db", "upgrade")
-        load_test.flask_cli(env, "tm", "load-demo")
-        load_test.flask_cli(env, "tm", "rebuild-units")
-        tmx = base / "units.tmx"
-        load_test.write_units_tmx(tmx, args.units)
-        licence = ["--license", "CC BY 4.0", "--attribution", "generated benchmark units"]
-        load_test.flask_cli(env, "tm", "tmx-import", str(tmx), *licence)
-        load_test.flask_cli(env, "tm", "rebuild-index")
+        load_test.load_memory(env, base, args.units, embed=True)
         if args.semantic_snapshot:
             started = time.perf_counter()
             load_test.flask_cli(env, "tm", "semantic-snapshot")
             semantic_s = round(time.perf_counter() - started, 1)
-        issued = load_test.flask_cli(
-            env, "tm", "token", "create", "--role", "cms", "--region", "lkaugsburg"
-        )
-        token = next(word for word in issued.split() if word.startswith("tm_"))
+        token = load_test.cms_token(env)
         report: dict[str, object] = {"units": args.units}
         if args.semantic_snapshot:
             report["semantic_snapshot_command_s"] = semantic_s
