@@ -10,11 +10,12 @@ process started in that checkout's folder (so it runs that checkout's code) make
 lookups through the Flask test client with a cms token, the load test's texts (a corpus
 sentence with one word left out), after a warm-up. The snapshot must be in a format every
 checkout reads. Prints per run the CPU (`time.process_time`) per lookup of the whole request and
-of its stages measured apart on the same texts: the fuzzy index search, the units statement,
-the token check and the response's serialisation; and whether the responses are identical to
-the first checkout's. The machine's speed drifts within minutes: compare rounds, not runs of
-different hours. `--database-url URL --index-dir DIR --token T` times the code of the current
-folder on an existing database instead (what each checkout's process is started with).
+of its stages measured apart on the same texts, with the API's default min_score and limit:
+the fuzzy index search, the units statement, the token check and the response's serialisation;
+and whether the responses are identical to the first checkout's. The machine's speed drifts
+within minutes: compare rounds, not runs of different hours. `--database-url URL --index-dir DIR
+--token T` times the code of the current folder on an existing database instead (what each
+checkout's process is started with).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def time_this_checkout(args: argparse.Namespace) -> None:
     from memory.services.regions import cached_language
     from memory.services.tokens import authenticate
     from memory.services.translation_memory import lookups, segment_key
-    from tm_service.api.tm import LookupResultSchema
+    from tm_service.api.tm import LookupResultSchema, LookupSchema
     from tm_service.extensions import db
     from tm_service.jobs import get_tm_index
     from wsgi import app
@@ -81,6 +82,12 @@ def time_this_checkout(args: argparse.Namespace) -> None:
     for text in queries[:200]:
         request(text)
     overlap_kernel.wait_until_compiled(60)
+    try:  # the ranking loop of later commits
+        from matchers import estimate_kernel
+    except ImportError:
+        pass
+    else:
+        estimate_kernel.wait_until_compiled(60)
     answers = [request(text) for text in queries]  # also the untimed pass
     started = time.process_time()
     for text in queries:
@@ -93,8 +100,11 @@ def time_this_checkout(args: argparse.Namespace) -> None:
         index = get_tm_index(app)
         source, target = cached_language(session, "de"), cached_language(session, "en")
         forms = [segment_key(text, "de") for text in queries]
-        limit = 5 * lookups.CANDIDATE_FACTOR + 5
-        found = [index.search(source.id, target.id, key.form, limit, 50.0) for key in forms]
+        # The stages as a request with the API's defaults runs them.
+        defaults = LookupSchema().fields
+        min_score = defaults["min_score"].load_default
+        limit = defaults["limit"].load_default * lookups.CANDIDATE_FACTOR + 5
+        found = [index.search(source.id, target.id, key.form, limit, min_score) for key in forms]
         hashes = [[key.hash, *(h for h, _ in hits)] for key, hits in zip(forms, found, strict=True)]
         units_of_forms = getattr(lookups, "units_of_forms", None)
         if units_of_forms is not None:
@@ -114,14 +124,19 @@ def time_this_checkout(args: argparse.Namespace) -> None:
                 "target_language": "en",
                 "fuzzy": "ready",
                 "matches": lookups.lookup(
-                    session, index, text=text, source_language="de", target_language="en"
+                    session,
+                    index,
+                    text=text,
+                    source_language="de",
+                    target_language="en",
+                    min_score=min_score,
                 ),
             }
             for text in queries
         ]
 
         def search(key) -> None:
-            index.search(source.id, target.id, key.form, limit, 50.0)
+            index.search(source.id, target.id, key.form, limit, min_score)
 
         for name, work, items in (
             ("search", search, forms),
