@@ -14,6 +14,7 @@ not with this module: CLI commands that never search do not pay for it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -21,6 +22,12 @@ from typing import Any
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+# numba colours the messages of the typing errors it meets while compiling (routinely, as it
+# tries overloads) with colorama, which swaps sys.stdout and sys.stderr of the whole process for
+# a moment: from a load thread, that sent a CLI command's JSON, printed at that moment, past
+# its stdout. Plain messages instead; numba reads this when it is imported (only from here).
+os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
 
 
 class BackgroundKernel:

@@ -144,3 +144,23 @@ def test_a_search_does_not_wait_for_the_compiler(monkeypatch):
         assert (slots.tolist(), sums.tolist()) == ([3], [4])
         overlap_kernel.wait_until_compiled(timeout=60)
     assert len(kernel._failed) == 1 and not kernel._ready
+
+
+def test_loading_a_loop_never_swaps_the_process_s_stdout():
+    # numba would colour its compile-time messages with colorama, which replaces sys.stdout
+    # for a moment: a CLI command's output printed then was lost from a load thread.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import matchers.compiled\n"
+        "from numba.core import errors\n"
+        "print(type(errors.termcolor()).__name__)\n"
+    )
+    env = dict(os.environ)
+    env.pop("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", None)
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert found.stdout.strip() == "NOPColorScheme"
