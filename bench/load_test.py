@@ -7,21 +7,30 @@ and `--units` synthetic translation-memory units, N concurrent clients.
 Starts a throwaway PostgreSQL (tests/integration/servers.py), builds the schema, loads the demo
 data and imports `--units` generated German→English units (a TMX file, through the CLI), starts
 gunicorn on 127.0.0.1 and, with `--redis`, a redis-server and `--rq-workers` rq workers, so the
-jobs a push starts leave the web workers. Then `--clients` threads (each its own
-requests.Session) run for `--duration` seconds doing a mix of page reads, page lists, pushes
-(cms token), TM lookups and similar-page queries (`--only KIND`: that kind alone). Without
-`--rate` every client sends its next request as soon as the last one is answered (closed loop:
-the machine is saturated and latency is mostly queueing); with `--rate R` the clients together
-send R requests/s at random (Poisson) intervals, the way independent editors do, and latency is
-measured at that load. Prints
-throughput, p50/p95/p99 latency per request kind, errors, and the CPU time per request of the
-web workers, PostgreSQL, Redis, the rq workers and the whole machine, as Markdown. Only loopback
-addresses; every loop is bounded by the deadline; everything started is stopped.
+jobs a push starts leave the web workers. Then `--clients` threads (each its own connection)
+run for `--duration` seconds doing a mix of page reads, page lists, pushes (cms token), TM
+lookups and similar-page queries (`--only KIND`: that kind alone). Without `--rate` every
+client sends its next request as soon as the last one is answered (closed loop: the machine is
+saturated and latency is mostly queueing); with `--rate R` the clients together send R
+requests/s at random (Poisson) intervals, the way independent editors do, and latency is
+measured at that load, from the moment each request was due (a client still waiting for its
+last answer sends late, and the wait counts). Prints throughput, p50/p95/p99 latency per
+request kind, errors, and the CPU time per request of the web workers, PostgreSQL, Redis, the
+rq workers, the clients and the whole machine, as Markdown. Only loopback addresses; every
+loop is bounded by the deadline; everything started is stopped.
+
+The clients share the machine's cores with the server, so what they cost is taken from it.
+`--client http.client` (the default) sends each request with the standard library, headers
+and body in one write; `--client requests` with a `requests.Session`, as the runs before
+2026-12-07 did, which cost ≈ 3 times the client CPU per lookup and slowed the web workers
+beside it (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import platform
 import random
@@ -32,6 +41,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -199,6 +209,63 @@ class Recorder:
                 self.errors[kind].append(error)
 
 
+CLIENT_ERRORS = (OSError, http.client.HTTPException, requests.RequestException)
+
+
+class StandardClient:
+    """One client's connection through the standard library's `http.client`: the headers and
+    a JSON body go out in one write; a connection the server closes (a sync worker closes each)
+    is opened again for the next request, one it keeps (gthread) is reused."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+
+    def request(
+        self, method: str, path: str, body: object = None, headers: dict | None = None
+    ) -> tuple[int, str]:
+        headers = dict(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        reused = self.connection.sock is not None
+        try:
+            self.connection.request(method, path, body=data, headers=headers)
+            response = self.connection.getresponse()
+            payload = response.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.connection.close()
+            if not reused:
+                raise
+            # A kept connection the server closed while idle (gthread's keep-alive timeout):
+            # sent again once on a new one, as requests' connection pool does.
+            return self.request(method, path, body, headers)
+        except CLIENT_ERRORS:
+            self.connection.close()
+            raise
+        return response.status, payload.decode("utf-8", "replace")
+
+
+class RequestsClient:
+    """The same requests through a `requests.Session` (`--client requests`)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+
+    def request(
+        self, method: str, path: str, body: object = None, headers: dict | None = None
+    ) -> tuple[int, str]:
+        response = self.session.request(
+            method, self.base + path, json=body, headers=headers, timeout=30
+        )
+        return response.status_code, response.text
+
+
+CLIENTS = {"http.client": StandardClient, "requests": RequestsClient}
+
+
 def client_loop(
     number: int,
     base: str,
@@ -208,10 +275,12 @@ def client_loop(
     deadline: float,
     recorder: Recorder,
     rate: float | None = None,
+    client: str = "http.client",
 ) -> None:
-    """One client; `rate` (requests/s of this client): Poisson arrivals, else closed loop."""
+    """One client; `rate` (requests/s of this client): Poisson arrivals, each request's latency
+    counted from when it was due; else closed loop, counted from when it was sent."""
     rng = random.Random(number)  # noqa: S311 — a workload mix, not security
-    session = requests.Session()
+    session = CLIENTS[client](base)
     auth = {"Authorization": f"Bearer {token}"}
     pushes = 0
     next_at = time.monotonic()
@@ -226,28 +295,28 @@ def client_loop(
         kind = rng.choice(kinds)
         page = rng.choice(pages)
         if kind == "page_read":
-            method, url, kwargs = "GET", f"{base}/api/v1/regions/lkaugsburg/pages/{page}", {}
+            method, url, kwargs = "GET", f"/api/v1/regions/lkaugsburg/pages/{page}", {}
         elif kind == "page_list":
             offset = rng.randrange(0, 200)
-            url = f"{base}/api/v1/regions/lkaugsburg/pages?limit=20&offset={offset}&language=de"
+            url = f"/api/v1/regions/lkaugsburg/pages?limit=20&offset={offset}&language=de"
             method, kwargs = "GET", {}
         elif kind == "push":
             pushes += 1
             method = "PUT"
             # Own pages per client: measures writes, not the documented 409/412 contention.
             page_id = f"load-{number}-{pushes % 5}"
-            url = f"{base}/api/v1/regions/lkaugsburg/pages/{page_id}/translations/de"
+            url = f"/api/v1/regions/lkaugsburg/pages/{page_id}/translations/de"
             kwargs = {
-                "json": {
+                "body": {
                     "title": f"Lasttest {number}",
                     "content": f"<p>Fassung {pushes} von Client {number}.</p>",
                 },
                 "headers": auth,
             }
         elif kind == "tm_lookup":
-            method, url = "POST", f"{base}/api/v1/tm/lookup"
+            method, url = "POST", "/api/v1/tm/lookup"
             kwargs = {
-                "json": {
+                "body": {
                     "text": lookup_text(rng, LOOKUP_TEXTS),
                     "source_language": "de",
                     "target_language": "en",
@@ -256,16 +325,15 @@ def client_loop(
             }
         else:  # similar
             method = "GET"
-            url = f"{base}/api/v1/regions/lkaugsburg/pages/{page}/similar?limit=5"
+            url = f"/api/v1/regions/lkaugsburg/pages/{page}/similar?limit=5"
             kwargs = {}
-        started = time.perf_counter()
+        started = next_at if rate else time.monotonic()
         try:
-            response = session.request(method, url, timeout=30, **kwargs)
-            elapsed = time.perf_counter() - started
-            error = None if response.status_code < 400 else response.text[:200]
-            recorder.add(kind, elapsed, response.status_code, error)
-        except requests.RequestException as exc:
-            recorder.add(kind, time.perf_counter() - started, 0, repr(exc))
+            status, text = session.request(method, url, **kwargs)
+            error = None if status < 400 else text[:200]
+            recorder.add(kind, time.monotonic() - started, status, error)
+        except CLIENT_ERRORS as exc:
+            recorder.add(kind, time.monotonic() - started, 0, repr(exc))
 
 
 def _process_table() -> dict[int, tuple[int, float]]:
@@ -298,6 +366,7 @@ def tree_cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
             total += table.get(pid, (0, 0.0))[1]
             stack.extend(children.get(pid, ()))
         used[name] = total
+    used["load-test clients (this process)"] = table.get(os.getpid(), (0, 0.0))[1]
     busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     # user nice system idle iowait irq softirq steal: everything but idle and iowait.
     values = [int(v) for v in busy[:8]]
@@ -326,12 +395,16 @@ def report(
         f"- python {platform.python_version()}, {platform.platform()}",
         f"- command: `{command}`",
         f"- gunicorn workers: {args.workers} ({worker_description(args)}), "
-        f"clients: {args.clients}, measured: {duration:.1f} s, "
+        f"clients: {args.clients} ({args.client}), measured: {duration:.1f} s, "
         f"embedding model: {args.embedding_model}",
         f"- translation-memory units: demo data + {args.units:,} generated; jobs: "
         + (f"Redis + {args.rq_workers} rq worker(s)" if args.redis else "in the web workers"),
         "- offered load: "
-        + (f"{args.rate:g} requests/s in all (Poisson)" if args.rate else "closed loop"),
+        + (
+            f"{args.rate:g} requests/s in all (Poisson), latency from each request's due time"
+            if args.rate
+            else "closed loop"
+        ),
         f"- optional routes present: {', '.join(routes) or 'none'}",
         "- requests: " + (f"only {args.only}" if args.only else "the mix"),
         "",
@@ -370,6 +443,13 @@ def main() -> None:
         help="gunicorn worker class (gthread keeps client connections open between requests)",
     )
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="http.client",
+        help="how the clients send requests (requests: a requests.Session, as runs before "
+        "2026-12-07 did)",
+    )
     parser.add_argument(
         "--embedding-model",
         default="fake",
@@ -487,6 +567,8 @@ def main() -> None:
                     ["tm_lookup", "similar"],
                     warm_deadline,
                     Recorder(),
+                    None,
+                    args.client,
                 ),
                 daemon=True,
             )
@@ -512,7 +594,17 @@ def main() -> None:
         threads = [
             threading.Thread(
                 target=client_loop,
-                args=(number, base, token, pages, kinds, deadline, recorder, per_client),
+                args=(
+                    number,
+                    base,
+                    token,
+                    pages,
+                    kinds,
+                    deadline,
+                    recorder,
+                    per_client,
+                    args.client,
+                ),
                 daemon=True,
             )
             for number in range(args.clients)
