@@ -11,12 +11,15 @@ index.
 Storage, one file per array in a directory (`save` / `load`; `load(mmap=True)` maps the files,
 so every process reading the same directory shares one copy in the page cache):
 
-- `forms.utf8` + `form_offsets.npy` (int64, n + 1): the forms, UTF-8, slot order = hash order;
+- `forms.utf8` + `form_offsets.npy` (int64, n + 1): the forms, UTF-8, in slot order: by
+  length, then key (format 2; by key in format 1), so a query's length window is a range of
+  slots and each postings list, by slot, is by length too;
 - `hashes.npy` (bytes, n, sorted): the caller's keys, found by binary search;
+  `hash_slots.npy` / `slot_hashes.npy` (int32, n; format 2): each key's slot, each slot's key;
 - `lengths.npy` (int32, n): characters per form, for the length bound;
 - `tokens.npy` (uint64, sorted) + `posting_offsets.npy` (int64) + `postings.npy` (int32): CSR
   postings of every word and trigram, tokens as 64-bit BLAKE2b hashes (a collision only merges
-  two tokens' candidates; scores stay exact);
+  two tokens' candidates; scores stay exact), each list by slot;
 - `targets.npy` (int64): target language ids; `presence.npy` (uint8, targets × ⌈n / 8⌉): a bit
   per form and target language; `target_offsets.npy` (int64, n + 1) + `target_rows.npy` (int32)
   + `unit_counts.npy` (int32): per form, its target languages (rows of `targets`) and unit
@@ -51,7 +54,9 @@ from matchers.fuzzy_index import (
 )
 from matchers.scoring import SIMILARITY_SCORER
 
-FORMAT = 1
+# 2: slots in order of length (1: of key). Both are read.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 # Candidates (the best estimated) scored before the rest are filtered by length (`_scored`).
 FIRST_SCORED = 500
 # A target language's postings budget grows at most this much (for rare target languages).
@@ -66,6 +71,8 @@ DECODED_FORMS_BYTES = 8 * 1024 * 1024
 _ARRAYS = (
     "form_offsets",
     "hashes",
+    "hash_slots",
+    "slot_hashes",
     "lengths",
     "tokens",
     "posting_offsets",
@@ -76,6 +83,7 @@ _ARRAYS = (
     "target_rows",
     "unit_counts",
 )
+_SLOT_ORDER_ARRAYS = ("hash_slots", "slot_hashes")  # format 2 only
 _FORMS_FILE = "forms.utf8"
 
 
@@ -109,6 +117,10 @@ class FrozenFormIndex:
         arrays = {name: np.asarray(value) for name, value in arrays.items()}
         self._form_offsets = arrays["form_offsets"]
         self._hashes = arrays["hashes"]
+        # Format 2: slots in order of length (`build`), keys sorted apart, the two permutations
+        # between them; format 1 has neither (slot order = key order).
+        self._hash_slots = arrays.get("hash_slots")
+        self._slot_hashes = arrays.get("slot_hashes")
         self._lengths = arrays["lengths"]
         self._tokens = arrays["tokens"]
         self._posting_offsets = arrays["posting_offsets"]
@@ -132,6 +144,9 @@ class FrozenFormIndex:
         # private uint16 copy (2.5 MB at 1.25 M forms) is read ≈ 20 % faster than the mapped
         # int32 file. Capped at 65 535, which only lets a longer form be scored needlessly.
         self._window_lengths = np.minimum(self._lengths, np.iinfo(np.uint16).max).astype(np.uint16)
+        # Slots in length order: each postings list, by slot, is by length too, and a search
+        # reads only its part inside the query's length window (`overlap_kernel.accumulate`).
+        self._slots_by_length = self._slot_hashes is not None
         # Slots of the forms ≤ SHORT_FORM_LENGTH characters by length, and their lengths:
         # found on the first short query (one pass over the lengths), then kept.
         self._short: tuple[np.ndarray, np.ndarray] | None = None
@@ -148,18 +163,28 @@ class FrozenFormIndex:
         *,
         postings_budget: int = POSTINGS_BUDGET,
         rescore: int = RESCORE_CANDIDATES,
+        slots_by_length: bool = True,
     ) -> FrozenFormIndex:
-        """Build from (hash, form, {target language id: units}) with distinct ASCII hashes."""
-        rows = sorted(
+        """Build from (hash, form, {target language id: units}) with distinct ASCII hashes.
+        `slots_by_length=False` lays it out as format 1 did (slots in key order), to compare."""
+        by_key = sorted(
             ((key, form, dict(targets)) for key, form, targets in entries if targets),
             key=lambda row: row[0],
         )
-        count = len(rows)
+        count = len(by_key)
+        width = max((len(key) for key, _, _ in by_key), default=1)
+        hashes = np.array([key.encode("ascii") for key, _, _ in by_key], dtype=f"S{width}")
+        # Slots in order of length, then key: a query's length window is a range of slots.
+        slot_hashes = np.arange(count, dtype=np.int32)
+        if slots_by_length:
+            key_lengths = np.array([len(form) for _, form, _ in by_key], dtype=np.int32)
+            slot_hashes = np.argsort(key_lengths, kind="stable").astype(np.int32)
+        hash_slots = np.empty(count, dtype=np.int32)
+        hash_slots[slot_hashes] = np.arange(count, dtype=np.int32)
+        rows = [by_key[row] for row in slot_hashes.tolist()]
         encoded = [form.encode() for _, form, _ in rows]
         form_offsets = np.zeros(count + 1, dtype=np.int64)
         np.cumsum([len(raw) for raw in encoded], out=form_offsets[1:])
-        width = max((len(key) for key, _, _ in rows), default=1)
-        hashes = np.array([key.encode("ascii") for key, _, _ in rows], dtype=f"S{width}")
         lengths = np.array([len(form) for _, form, _ in rows], dtype=np.int32)
 
         vocabulary: dict[tuple[str, str], int] = {}
@@ -202,6 +227,8 @@ class FrozenFormIndex:
         arrays = {
             "form_offsets": form_offsets,
             "hashes": hashes,
+            "hash_slots": hash_slots,
+            "slot_hashes": slot_hashes,
             "lengths": lengths,
             "tokens": tokens_sorted,
             "posting_offsets": posting_offsets,
@@ -212,6 +239,9 @@ class FrozenFormIndex:
             "target_rows": target_rows,
             "unit_counts": unit_counts,
         }
+        if not slots_by_length:
+            for name in _SLOT_ORDER_ARRAYS:
+                del arrays[name]
         return cls(arrays, b"".join(encoded), postings_budget=postings_budget, rescore=rescore)
 
     def save(self, directory: Path) -> None:
@@ -237,12 +267,17 @@ class FrozenFormIndex:
         mmap_files: bool = True,
         postings_budget: int = POSTINGS_BUDGET,
         rescore: int = RESCORE_CANDIDATES,
+        format: int = FORMAT,
     ) -> FrozenFormIndex:
-        """Open an index `save` wrote; `mmap_files` maps the files instead of reading them."""
+        """Open an index `save` wrote (in `format`: one of `READABLE_FORMATS`); `mmap_files`
+        maps the files instead of reading them."""
+        if format not in READABLE_FORMATS:
+            raise ValueError(f"unknown form index format {format}")
         mode: Literal["r"] | None = "r" if mmap_files else None
+        names = _ARRAYS if format >= 2 else [n for n in _ARRAYS if n not in _SLOT_ORDER_ARRAYS]
         arrays = {
             name: np.load(directory / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
-            for name in _ARRAYS
+            for name in names
         }
         path = directory / _FORMS_FILE
         forms: bytes | mmap.mmap
@@ -254,9 +289,12 @@ class FrozenFormIndex:
         return cls(arrays, forms, postings_budget=postings_budget, rescore=rescore)
 
     def _arrays(self) -> dict[str, np.ndarray]:
+        identity = np.arange(len(self), dtype=np.int32)  # format 1: slot order = key order
         return {
             "form_offsets": self._form_offsets,
             "hashes": self._hashes,
+            "hash_slots": identity if self._hash_slots is None else self._hash_slots,
+            "slot_hashes": identity if self._slot_hashes is None else self._slot_hashes,
             "lengths": self._lengths,
             "tokens": self._tokens,
             "posting_offsets": self._posting_offsets,
@@ -285,12 +323,13 @@ class FrozenFormIndex:
         raw = key.encode("ascii")
         position = int(np.searchsorted(self._hashes, raw))
         if position < len(self._hashes) and self._hashes[position] == raw:
-            return position
+            return position if self._hash_slots is None else int(self._hash_slots[position])
         return None
 
     def key_of(self, slot: int) -> str:
         """Return the key (hash) stored in `slot`."""
-        return bytes(self._hashes[slot]).decode("ascii")
+        row = slot if self._slot_hashes is None else int(self._slot_hashes[slot])
+        return bytes(self._hashes[row]).decode("ascii")
 
     def form_of(self, slot: int) -> str:
         """Return the form stored in `slot`."""
@@ -336,9 +375,12 @@ class FrozenFormIndex:
             return []
         candidates, scores = self._scored(form, candidates, limit, min_score)
         passing = np.flatnonzero(scores >= min_score)
-        # Best first, ties by key: slots are in key order, so ties go by slot. Only the
-        # `limit` kept are turned into keys (hundreds may pass the threshold).
-        best = passing[np.lexsort((candidates[passing], -scores[passing]))[:limit]]
+        # Best first, ties by key (a key's row in the sorted keys). Only the `limit` kept are
+        # turned into keys (hundreds may pass the threshold).
+        rows = candidates[passing]
+        if self._slot_hashes is not None:
+            rows = self._slot_hashes[rows]
+        best = passing[np.lexsort((rows, -scores[passing]))[:limit]]
         return [(self.key_of(int(candidates[i])), float(scores[i])) for i in best.tolist()]
 
     def _scored(
@@ -455,4 +497,5 @@ class FrozenFormIndex:
             rescore=self.rescore,
             scratch=self._scratch,
             best_first=FIRST_SCORED,
+            by_length=self._slots_by_length,
         )

@@ -282,6 +282,7 @@ def select_candidates(
     scratch: np.ndarray,
     best_first: int = 0,
     exclude: np.ndarray | None = None,
+    by_length: bool = False,
 ) -> np.ndarray:
     """Return the slots worth rescoring exactly for a query, at most `rescore` of them; with
     `best_first`, the `best_first` highest estimated of them first (in no particular order).
@@ -289,9 +290,12 @@ def select_candidates(
     `postings` are the query's tokens' slot lists (each sorted, a slot once per list) among
     `total` slots of `lengths` characters; `accepted` says which slots may be returned (alive,
     of the asked language …), a byte per slot or with `packed` a bit per slot, and `exclude`
-    (sorted) which may not. `postings_budget` is for matches ≥ `LOW_SCORE`; under it the
-    search reads `LOW_SCORE_BUDGET_FACTOR` times as many. `scratch` is a zeroed uint16 buffer
-    of ≥ `total` slots, zeroed again on return. Shared by `FuzzyIndex` and
+    (sorted) which may not; with `by_length` each list is ordered by `lengths` too (its slots
+    are numbered by length: `overlap_kernel.accumulate` then reads only the part of each list
+    inside the length window).
+    `postings_budget` is for matches ≥ `LOW_SCORE`; under it the search reads
+    `LOW_SCORE_BUDGET_FACTOR` times as many. `scratch` is a zeroed uint16 buffer of ≥ `total`
+    slots, zeroed again on return. Shared by `FuzzyIndex` and
     `matchers.form_index.FrozenFormIndex`, so both pick candidates the same way.
     """
     postings = sorted((p for p in postings if len(p)), key=len)
@@ -311,6 +315,7 @@ def select_candidates(
         length_window(query_length, min_score),
         accepted,
         packed,
+        by_length,
     )
     if exclude is not None and exclude.size:
         kept = np.flatnonzero(~np.isin(slots, exclude))
@@ -350,6 +355,7 @@ def weighted_overlap(
     window: tuple[float, float],
     accepted: np.ndarray,
     packed: bool,
+    by_length: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Return (slots, summed idf of shared tokens, lengths, idf of all query tokens read) of the
     accepted slots (`overlap_kernel.accumulate`) sharing a token whose length lies in `window`,
@@ -377,6 +383,6 @@ def weighted_overlap(
     np.cumsum([len(view) for view in selected], out=bounds[1:])
     flat = np.concatenate(selected, dtype=np.int32)
     slots, found, slot_lengths = overlap_kernel.accumulate(
-        flat, bounds, steps, scratch, lengths, window, accepted, packed
+        flat, bounds, steps, scratch, lengths, window, accepted, packed, by_length
     )
     return slots, found, slot_lengths, float(steps.sum())

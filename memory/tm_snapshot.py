@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from matchers.form_index import FORMAT, FrozenFormIndex
+from matchers.form_index import FORMAT, READABLE_FORMATS, FrozenFormIndex
 from memory import snapshot_folder
 from memory.snapshot_folder import current_name
 
@@ -97,8 +97,13 @@ def write_snapshot(
 
 
 def read_manifest(root: Path, name: str) -> SnapshotManifest | None:
-    """The manifest of snapshot `name`, or None when it is gone or unreadable."""
-    return snapshot_folder.read_manifest(root, name, SnapshotManifest, FORMAT)
+    """The manifest of snapshot `name`, or None when it is gone, unreadable or of a format this
+    code cannot read (`form_index.READABLE_FORMATS`)."""
+    for format in READABLE_FORMATS:
+        manifest = snapshot_folder.read_manifest(root, name, SnapshotManifest, format)
+        if manifest is not None:
+            return manifest
+    return None
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> IndexSnapshot | None:
@@ -110,7 +115,7 @@ def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> IndexSna
     try:
         indexes = {
             int(language_id): FrozenFormIndex.load(
-                path / f"lang-{language_id}", mmap_files=mmap_files
+                path / f"lang-{language_id}", mmap_files=mmap_files, format=manifest.format
             )
             for language_id in manifest.languages
         }

@@ -99,6 +99,49 @@ def test_snapshot_round_trip_maps_the_same_results(tmp_path, forms):
             assert index.search(query, target, 5, 50) == built[1].search(query, target, 5, 50)
 
 
+def test_slots_are_numbered_by_length_and_a_format_1_snapshot_answers_the_same(tmp_path, forms):
+    # Slots go by length, then key, so each postings list (by slot) is by length too and a
+    # search reads only its part inside a query's length window. Keys still find their slots
+    # and come back from them. A snapshot written before (format 1: slots in key order) is
+    # still opened, and answers every query as the new one does, ties by key included.
+    import numpy as np
+
+    entries = [(f"{i:08d}", form, {EN: 1}) for i, form in enumerate(forms)]
+    built = FrozenFormIndex.build(entries)
+    lengths = [len(built.form_of(slot)) for slot in range(len(built))]
+    assert lengths == sorted(lengths)
+    for key, form, _ in entries[::97]:
+        assert built.form_of(built.slot_of(key)) == form
+        assert built.key_of(built.slot_of(key)) == key
+    offsets, postings = built._posting_offsets, built._postings
+    assert all(
+        np.all(np.diff(postings[start:end]) > 0)
+        for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+    )
+    key_ordered = FrozenFormIndex.build(entries, slots_by_length=False)
+    assert [key_ordered.key_of(slot) for slot in range(3)] == [key for key, _, _ in entries[:3]]
+
+    write_snapshot(tmp_path, {1: key_ordered}, revision=1, epoch=1)
+    name = current_name(tmp_path)
+    for array in ("hash_slots", "slot_hashes"):  # what a format-1 snapshot did not have
+        (tmp_path / name / "lang-1" / f"{array}.npy").unlink()
+    manifest_path = tmp_path / name / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["format"] == form_index.FORMAT == 2
+    manifest_path.write_text(json.dumps({**manifest, "format": 1}))
+    older = open_snapshot(tmp_path, name)
+    assert older is not None and older.manifest.format == 1
+    index = older.indexes[1]
+    assert not index._slots_by_length and built._slots_by_length
+    for query in queries(forms):
+        for min_score in (50, 70):
+            expected = key_ordered.search(query, EN, 5, min_score)
+            assert index.search(query, EN, 5, min_score) == expected, query
+            assert built.search(query, EN, 5, min_score) == expected, query
+    with pytest.raises(ValueError, match="format 3"):
+        FrozenFormIndex.load(tmp_path / name / "lang-1", format=3)
+
+
 def test_an_older_build_never_replaces_a_newer_snapshot(tmp_path):
     newer = {1: FrozenFormIndex.build([("a", "kurs", {EN: 1})])}
     older = {1: FrozenFormIndex.build([("b", "termin", {EN: 1})])}

@@ -23,15 +23,16 @@ def reference(flat, bounds, steps, lengths, window, accepted_bytes):
     return {int(slot): int(sums[slot]) for slot in np.flatnonzero(keep)}
 
 
-def run(path: str, *args):
+def run(path: str, *args, by_length: bool = False):
     """`accumulate` by the numpy path (the compiled loop not loaded yet) or the compiled one."""
     if path == "numpy":
         return overlap_kernel._accumulate_numpy(*args)
-    overlap_kernel.accumulate(*args)  # starts the background compile for these types
+    overlap_kernel.accumulate(*args, by_length)  # starts the background compile for these types
     overlap_kernel.wait_until_compiled(timeout=120)
-    signature = (args[-1], *((a.dtype.str, a.flags.writeable) for a in args[:5] + args[6:7]))
+    arrays = args[:5] + args[6:7]
+    signature = (args[-1], by_length, *((a.dtype.str, a.flags.writeable) for a in arrays))
     assert signature in overlap_kernel._KERNEL._ready
-    return overlap_kernel.accumulate(*args)
+    return overlap_kernel.accumulate(*args, by_length)
 
 
 @pytest.mark.parametrize("path", ["numpy", "compiled"])
@@ -63,6 +64,39 @@ def test_sums_match_numpy_for_accepted_slots_in_the_window(path: str, packed: bo
     assert len(slots) == len(expected)  # each kept slot once
     assert kept_lengths.tolist() == lengths[slots].tolist()
     assert not scratch.any()  # zeroed again for the next query
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lists_ordered_by_length_are_read_only_inside_the_window_with_the_same_result(
+    packed: bool, seed: int
+):
+    # A snapshot orders each list by its slots' lengths (matchers.form_index): the compiled
+    # loop then reads only each list's part inside the window. Its slots, in first-touch order,
+    # sums and lengths are those of the numpy path, which reads every posting, and of the
+    # compiled loop told nothing of the order; windows reaching past both ends included.
+    rng = np.random.default_rng(seed)
+    total = 5_000
+    lengths = rng.integers(1, 200, size=total).astype(np.uint16)
+    lists = []
+    for size in rng.integers(1, 900, size=12):
+        part = np.sort(rng.choice(total, size=int(size), replace=False))
+        lists.append(part[np.argsort(lengths[part], kind="stable")].astype(np.int32))
+    flat = np.concatenate(lists)
+    bounds = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(part) for part in lists], out=bounds[1:])
+    steps = rng.integers(1, 400, size=len(lists)).astype(np.uint16)
+    accepted_bytes = (rng.random(total) < 0.6).astype(np.uint8)
+    accepted = np.packbits(accepted_bytes, bitorder="little") if packed else accepted_bytes
+    for window in [(30.4, 120.0), (0.0, 1000.0), (150.2, 150.9), (199.5, 400.0), (0.0, 0.5)]:
+        scratch = np.zeros(total, dtype=np.uint16)
+        args = (flat, bounds, steps, scratch, lengths, window, accepted, packed)
+        expected = [part.tolist() for part in run("numpy", *args)]
+        assert [part.tolist() for part in run("compiled", *args, by_length=True)] == expected
+        assert [part.tolist() for part in run("compiled", *args)] == expected
+        assert not scratch.any()
+        reference_sums = reference(flat, bounds, steps, lengths, window, accepted_bytes)
+        assert dict(zip(expected[0], expected[1], strict=True)) == reference_sums
 
 
 @pytest.mark.parametrize("path", ["numpy", "compiled"])
