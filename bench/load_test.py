@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,32 +83,38 @@ def corpus_sentences() -> list[str]:
     )
 
 
-def write_units_tmx(path: Path, count: int, seed: int = 7) -> None:
-    """`count` distinct German→English units built from the demo dump's German sentences.
+def generated_sources(count: int, seed: int = 7) -> Iterator[str]:
+    """`count` distinct German sources built from the demo dump's German sentences.
 
-    Each unit is a corpus sentence with two vocabulary words appended (forms stay distinct; a
+    Each is a corpus sentence with two vocabulary words appended (forms stay distinct; a
     number would not do, numbers are placeholders), so lookups of corpus-like sentences meet a
     realistic crowd of near matches.
     """
     import re
-    from xml.sax.saxutils import escape
 
     rng = random.Random(seed)  # noqa: S311 — test data, not security
     sentences = corpus_sentences()
     vocabulary = sorted({w for s in sentences for w in re.findall(r"[A-Za-zÄÖÜäöüß]{4,}", s)})
     seen: set[str] = set()
+    while len(seen) < count:
+        source = f"{rng.choice(sentences)} {rng.choice(vocabulary)} {rng.choice(vocabulary)}"
+        if source not in seen:
+            seen.add(source)
+            yield source
+
+
+def write_units_tmx(path: Path, count: int, seed: int = 7) -> None:
+    """`count` distinct German→English units: `generated_sources`, each with a target."""
+    from xml.sax.saxutils import escape
+
     with path.open("w", encoding="utf-8") as out:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4"><header '
             'creationtool="load-test" creationtoolversion="1" datatype="plaintext" '
             'segtype="sentence" adminlang="en" srclang="de" o-tmf="none"/><body>\n'
         )
-        while len(seen) < count:
-            source = f"{rng.choice(sentences)} {rng.choice(vocabulary)} {rng.choice(vocabulary)}"
-            if source in seen:
-                continue
-            seen.add(source)
-            target = f"EN {len(seen)}: {source}"
+        for number, source in enumerate(generated_sources(count, seed), start=1):
+            target = f"EN {number}: {source}"
             out.write(
                 f'<tu><tuv xml:lang="de"><seg>{escape(source)}</seg></tuv>'
                 f'<tuv xml:lang="en"><seg>{escape(target)}</seg></tuv></tu>\n'
