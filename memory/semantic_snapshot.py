@@ -182,7 +182,7 @@ def write_snapshot(
 def read_manifest(root: Path, name: str) -> SemanticSnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone, unreadable or of another
     format."""
-    return snapshot_folder.read_manifest(root, name, SemanticSnapshotManifest, FORMAT)
+    return snapshot_folder.read_manifest(root, name, SemanticSnapshotManifest, (FORMAT,))
 
 
 def open_snapshot(root: Path, name: str) -> SemanticSnapshot | None:

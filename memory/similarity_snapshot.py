@@ -131,7 +131,7 @@ def write_snapshot(
 def read_manifest(root: Path, name: str) -> SimilaritySnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone, unreadable or of another
     format."""
-    return snapshot_folder.read_manifest(root, name, SimilaritySnapshotManifest, FORMAT)
+    return snapshot_folder.read_manifest(root, name, SimilaritySnapshotManifest, (FORMAT,))
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> SimilaritySnapshot | None:

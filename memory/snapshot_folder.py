@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,16 +101,16 @@ def manifest_data(root: Path, name: str) -> dict[str, Any] | None:
 
 
 def read_manifest(
-    root: Path, name: str, manifest_type: type[Manifest], format: int
+    root: Path, name: str, manifest_type: type[Manifest], formats: Container[int]
 ) -> Manifest | None:
     """The manifest of snapshot `name` as a `manifest_type` dataclass (keys it has no field for
-    are ignored), or None when it is gone, unreadable or of another format."""
+    are ignored), or None when it is gone, unreadable or of a format not in `formats`."""
     data = manifest_data(root, name)
     if data is None:
         return None
     fields = getattr(manifest_type, "__dataclass_fields__")  # noqa: B009 — any manifest dataclass
     manifest = manifest_type(**{key: data[key] for key in fields if key in data})
-    return manifest if getattr(manifest, "format", None) == format else None
+    return manifest if getattr(manifest, "format", None) in formats else None
 
 
 def prune(root: Path, keep: set[str]) -> None:

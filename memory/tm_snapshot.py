@@ -99,11 +99,7 @@ def write_snapshot(
 def read_manifest(root: Path, name: str) -> SnapshotManifest | None:
     """The manifest of snapshot `name`, or None when it is gone, unreadable or of a format this
     code cannot read (`form_index.READABLE_FORMATS`)."""
-    for format in READABLE_FORMATS:
-        manifest = snapshot_folder.read_manifest(root, name, SnapshotManifest, format)
-        if manifest is not None:
-            return manifest
-    return None
+    return snapshot_folder.read_manifest(root, name, SnapshotManifest, READABLE_FORMATS)
 
 
 def open_snapshot(root: Path, name: str, *, mmap_files: bool = True) -> IndexSnapshot | None:
